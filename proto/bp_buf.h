@@ -1,0 +1,39 @@
+/* bp_buf.h - a growable byte buffer for encoding messages, with JSON helpers.
+ *
+ * Appends never fail halfway: on allocation failure the buffer keeps its old
+ * contents and sets its sticky `oom` flag; check it once after encoding.
+ */
+#ifndef BP_BUF_H
+#define BP_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bp_buf {
+    char *data; /* owned; NUL-terminated after every append */
+    size_t len;
+    size_t cap;
+    int oom; /* sticky: an append failed */
+} bp_buf;
+
+#define BP_BUF_INIT {NULL, 0, 0, 0}
+
+void bp_buf_free(bp_buf *b);
+void bp_buf_reset(bp_buf *b); /* len = 0, memory kept */
+/* Hand the bytes over to the caller (who frees them); the buffer is left empty. */
+char *bp_buf_take(bp_buf *b, size_t *len);
+
+void bp_buf_append(bp_buf *b, const void *data, size_t len);
+void bp_buf_puts(bp_buf *b, const char *s);
+void bp_buf_printf(bp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bp_buf_u64(bp_buf *b, uint64_t v);
+void bp_buf_i64(bp_buf *b, int64_t v);
+/* A JSON string literal, quotes included, of len bytes of UTF-8. Control
+ * characters, quote and backslash are escaped; other bytes pass through. */
+void bp_buf_json_str(bp_buf *b, const char *s, size_t len);
+
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or code points above
+ * U+10FFFF) with no C0 control characters nor DEL, else 0. */
+int bp_utf8_clean(const char *s, size_t len);
+
+#endif

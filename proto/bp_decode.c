@@ -1,0 +1,213 @@
+/* bp_decode.c - validate a request line into a bp_request; see bp_msg.h.
+ *
+ * Every rejection names the field and what was wrong with it, because the
+ * person reading it is often typing JSON into nc. Unknown fields are ignored so
+ * that newer clients can talk to older servers.
+ */
+#include "bp_msg.h"
+
+#include "bp_error.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    bp_op op;
+    const char *name;
+} op_names[] = {
+    {BP_OP_HELLO, "hello"},   {BP_OP_WAIT, "wait"},     {BP_OP_ACTION_DONE, "action_done"},
+    {BP_OP_ABORT, "abort"},   {BP_OP_RESET, "reset"},   {BP_OP_STATUS, "status"},
+    {BP_OP_LIST, "list"},     {BP_OP_STATS, "stats"},   {BP_OP_PING, "ping"},
+    {BP_OP_PONG, "pong"},
+};
+
+const char *bp_op_name(bp_op op)
+{
+    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
+        if (op_names[i].op == op)
+            return op_names[i].name;
+    return NULL;
+}
+
+static int fail(bp_decode_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(bp_decode_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->code = code;
+    return code;
+}
+
+/* An integer-valued JSON number in [lo, hi]. 1 found, 0 absent, <0 error. */
+static int get_int(const cJSON *obj, const char *key, double lo, double hi, double *out,
+                   bp_decode_error *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsNumber(it))
+        return fail(err, BP_EINVAL, "field '%s': must be a number", key);
+    double d = it->valuedouble;
+    if (!isfinite(d) || d != floor(d) || d < lo || d > hi)
+        return fail(err, BP_EINVAL, "field '%s': must be an integer in %.0f..%.0f", key, lo, hi);
+    *out = d;
+    return 1;
+}
+
+static int get_bool(const cJSON *obj, const char *key, int *out, bp_decode_error *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsBool(it))
+        return fail(err, BP_EINVAL, "field '%s': must be true or false", key);
+    *out = cJSON_IsTrue(it);
+    return 1;
+}
+
+/* A string field copied into dst[cap]. `name` rules (barrier and client names):
+ * valid UTF-8 without control characters. 1 found, 0 absent, <0 error. */
+static int get_str(const cJSON *obj, const char *key, char *dst, size_t cap, size_t minlen,
+                   int name_rules, size_t *outlen, bp_decode_error *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsString(it))
+        return fail(err, BP_EINVAL, "field '%s': must be a string", key);
+    size_t n = strlen(it->valuestring);
+    if (n < minlen)
+        return fail(err, BP_EINVAL, "field '%s': must not be empty", key);
+    if (n >= cap)
+        return fail(err, BP_EINVAL, "field '%s': longer than %zu bytes", key, cap - 1);
+    if (name_rules && !bp_utf8_clean(it->valuestring, n))
+        return fail(err, BP_EINVAL,
+                    "field '%s': must be valid UTF-8 without control characters", key);
+    memcpy(dst, it->valuestring, n + 1);
+    if (outlen)
+        *outlen = n;
+    return 1;
+}
+
+static int need(int rc, const char *key, bp_decode_error *err)
+{
+    if (rc == 0)
+        return fail(err, BP_EINVAL, "field '%s': required", key);
+    return rc < 0 ? rc : 0;
+}
+
+static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
+                         bp_decode_error *err)
+{
+    int rc;
+    double d;
+    switch (r->op) {
+    case BP_OP_WAIT:
+        rc = get_str(root, "barrier", r->barrier, sizeof r->barrier, 1, 1, &r->barrier_len, err);
+        if ((rc = need(rc, "barrier", err)) < 0)
+            return rc;
+        rc = get_int(root, "parties", 1, max_parties, &d, err);
+        if ((rc = need(rc, "parties", err)) < 0)
+            return rc;
+        r->parties = (unsigned)d;
+        rc = get_int(root, "timeout_ms", 0, (double)BP_TIMEOUT_MAX_MS, &d, err);
+        if (rc < 0)
+            return rc;
+        r->timeout_ms = rc ? (int64_t)d : -1;
+        if ((rc = get_bool(root, "action", &r->action, err)) < 0)
+            return rc;
+        rc = get_str(root, "client", r->client, sizeof r->client, 0, 1, NULL, err);
+        return rc < 0 ? rc : 0;
+    case BP_OP_ACTION_DONE:
+        rc = get_int(root, "generation", 0, (double)BP_ID_MAX, &d, err);
+        if ((rc = need(rc, "generation", err)) < 0)
+            return rc;
+        r->generation = (uint64_t)d;
+        rc = get_bool(root, "success", &r->success, err);
+        if ((rc = need(rc, "success", err)) < 0)
+            return rc;
+        /* fall through */
+    case BP_OP_ABORT:
+    case BP_OP_RESET:
+    case BP_OP_STATUS:
+        rc = get_str(root, "barrier", r->barrier, sizeof r->barrier, 1, 1, &r->barrier_len, err);
+        return need(rc, "barrier", err);
+    case BP_OP_HELLO:
+        rc = get_int(root, "version", 1, 65535, &d, err);
+        if (rc < 0)
+            return rc;
+        r->version = rc ? (unsigned)d : 0;
+        rc = get_str(root, "token", r->token, sizeof r->token, 0, 0, NULL, err);
+        if (rc < 0)
+            return rc;
+        r->has_token = rc;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int bp_request_decode(const char *line, size_t len, unsigned max_parties, bp_request *r,
+                      bp_decode_error *err)
+{
+    memset(r, 0, sizeof *r);
+    memset(err, 0, sizeof *err);
+    r->timeout_ms = -1;
+    if (max_parties == 0 || max_parties > BP_PARTIES_MAX)
+        max_parties = BP_PARTIES_MAX;
+    /* cJSON would decode \u0000 into a NUL that silently cuts a string short. */
+    if (memmem(line, len, "\\u0000", 6))
+        return fail(err, BP_EPROTO, "invalid JSON: \\u0000 is not allowed");
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long off = at && at >= line && at <= line + len ? (long)(at - line) : -1;
+        return fail(err, BP_EPROTO, "invalid JSON near byte %ld", off);
+    }
+    int rc = 0;
+    for (const char *p = end; p < line + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+            rc = fail(err, BP_EPROTO, "invalid JSON: trailing bytes after the object");
+            goto out;
+        }
+    if (!cJSON_IsObject(root)) {
+        rc = fail(err, BP_EPROTO, "a request must be a JSON object");
+        goto out;
+    }
+    double d;
+    if ((rc = get_int(root, "id", 0, (double)BP_ID_MAX, &d, err)) < 0)
+        goto out;
+    if (rc) {
+        r->has_id = err->has_id = 1;
+        r->id = err->id = (uint64_t)d;
+    }
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(root, "op");
+    if (!op) {
+        rc = fail(err, BP_EINVAL, "field 'op': required");
+        goto out;
+    }
+    if (!cJSON_IsString(op)) {
+        rc = fail(err, BP_EINVAL, "field 'op': must be a string");
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
+        if (strcmp(op->valuestring, op_names[i].name) == 0)
+            r->op = op_names[i].op;
+    if (r->op == BP_OP_NONE) {
+        int shown = strlen(op->valuestring) <= 40 && bp_utf8_clean(op->valuestring, strlen(op->valuestring));
+        rc = fail(err, BP_EINVAL, "field 'op': unknown op '%s'", shown ? op->valuestring : "?");
+        goto out;
+    }
+    rc = decode_fields(root, max_parties, r, err);
+out:
+    cJSON_Delete(root);
+    return rc < 0 ? rc : 0;
+}

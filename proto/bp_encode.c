@@ -1,0 +1,134 @@
+/* bp_encode.c - write requests, replies and events as JSON lines; see bp_msg.h.
+ *
+ * Written by hand rather than through a cJSON tree: these run once per reply,
+ * and the release path shares its bytes among all waiters of a generation.
+ */
+#include "bp_msg.h"
+
+#include "bp_error.h"
+
+#include <string.h>
+
+static void key_str(bp_buf *b, const char *key, const char *s, size_t len)
+{
+    bp_buf_printf(b, ",\"%s\":", key);
+    bp_buf_json_str(b, s, len);
+}
+
+static void key_u64(bp_buf *b, const char *key, uint64_t v)
+{
+    bp_buf_printf(b, ",\"%s\":", key);
+    bp_buf_u64(b, v);
+}
+
+void bp_request_encode(bp_buf *b, const bp_request *r)
+{
+    const char *op = bp_op_name(r->op);
+    bp_buf_puts(b, "{\"op\":");
+    bp_buf_json_str(b, op ? op : "", op ? strlen(op) : 0);
+    if (r->has_id)
+        key_u64(b, "id", r->id);
+    switch (r->op) {
+    case BP_OP_WAIT:
+        key_str(b, "barrier", r->barrier, strlen(r->barrier));
+        key_u64(b, "parties", r->parties);
+        if (r->timeout_ms >= 0)
+            key_u64(b, "timeout_ms", (uint64_t)r->timeout_ms);
+        if (r->action)
+            bp_buf_puts(b, ",\"action\":true");
+        if (r->client[0])
+            key_str(b, "client", r->client, strlen(r->client));
+        break;
+    case BP_OP_ACTION_DONE:
+        key_str(b, "barrier", r->barrier, strlen(r->barrier));
+        key_u64(b, "generation", r->generation);
+        bp_buf_puts(b, r->success ? ",\"success\":true" : ",\"success\":false");
+        break;
+    case BP_OP_ABORT:
+    case BP_OP_RESET:
+    case BP_OP_STATUS:
+        key_str(b, "barrier", r->barrier, strlen(r->barrier));
+        break;
+    case BP_OP_HELLO:
+        if (r->version)
+            key_u64(b, "version", r->version);
+        if (r->has_token)
+            key_str(b, "token", r->token, strlen(r->token));
+        break;
+    default:
+        break;
+    }
+    bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_reply_start(bp_buf *b, int has_id, uint64_t id)
+{
+    if (!has_id) {
+        bp_buf_puts(b, "{");
+        return;
+    }
+    bp_buf_puts(b, "{\"id\":");
+    bp_buf_u64(b, id);
+    bp_buf_puts(b, ",");
+}
+
+void bp_enc_release_prefix(bp_buf *b, int has_id, uint64_t id, unsigned index)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"index\":");
+    bp_buf_u64(b, index);
+    bp_buf_puts(b, ",");
+}
+
+void bp_enc_release_shared(bp_buf *b, const char *barrier, size_t barrier_len,
+                           uint64_t generation)
+{
+    bp_buf_puts(b, "\"ok\":true,\"barrier\":");
+    bp_buf_json_str(b, barrier, barrier_len);
+    key_u64(b, "generation", generation);
+    bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_error_shared(bp_buf *b, int code, const char *message)
+{
+    bp_buf_puts(b, "\"ok\":false,\"error\":\"");
+    bp_buf_puts(b, bp_err_name(code));
+    bp_buf_puts(b, "\"");
+    key_str(b, "message", message, strlen(message));
+    bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_error(bp_buf *b, int has_id, uint64_t id, int code, const char *message)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_enc_error_shared(b, code, message);
+}
+
+void bp_enc_ok(bp_buf *b, int has_id, uint64_t id)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true}\n");
+}
+
+void bp_enc_event_run_action(bp_buf *b, int has_id, uint64_t id, const char *barrier,
+                             size_t barrier_len, uint64_t generation)
+{
+    bp_buf_puts(b, "{\"event\":\"run_action\"");
+    if (has_id)
+        key_u64(b, "id", id);
+    key_str(b, "barrier", barrier, barrier_len);
+    key_u64(b, "generation", generation);
+    bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_event_heartbeat(bp_buf *b)
+{
+    bp_buf_puts(b, "{\"event\":\"heartbeat\"}\n");
+}
+
+void bp_enc_event_shutdown(bp_buf *b, const char *message)
+{
+    bp_buf_puts(b, "{\"event\":\"shutdown\"");
+    key_str(b, "message", message, strlen(message));
+    bp_buf_puts(b, "}\n");
+}
