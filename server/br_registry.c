@@ -1,0 +1,496 @@
+/* br_registry.c - barrier state machine over the name table and deadline heap.
+ *
+ * States: FILLING -> (last arrives) -> release, back to FILLING with the next
+ * generation; or RUNNING_ACTION -> (action_done) -> release or BROKEN.
+ * Any state -> BROKEN on timeout, abort or a lost party; BROKEN -> FILLING on
+ * reset. Generations only grow: each release and each reset ends one.
+ */
+#include "br_registry.h"
+
+#include "br_barrier.h"
+#include "br_heap.h"
+#include "bp_buf.h"
+#include "bp_error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Break messages list at most this many of the parties that had arrived. */
+#define BR_MESSAGE_NAMES 8
+
+struct br_registry {
+    br__table table;
+    br__heap deadlines;
+    br_barrier *idle_head, *idle_tail; /* empty barriers, oldest first */
+    size_t max_barriers;
+    size_t n_waiting;
+    br_sink_fn sink;
+    void *ctx;
+    bp_buf scratch; /* message text, reused */
+    br_stats stats;
+};
+
+const char *br_state_name(br_state s)
+{
+    switch (s) {
+    case BR_FILLING:
+        return "filling";
+    case BR_RUNNING_ACTION:
+        return "running_action";
+    case BR_BROKEN:
+        return "broken";
+    }
+    return "unknown";
+}
+
+br_registry *br_new(size_t max_barriers, br_sink_fn sink, void *ctx)
+{
+    br_registry *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->max_barriers = max_barriers;
+    r->sink = sink;
+    r->ctx = ctx;
+    return r;
+}
+
+/* ---- idle list: barriers with nobody waiting, in the order they emptied ---- */
+
+static int barrier_empty(const br_barrier *b)
+{
+    return b->n_waiting == 0 && b->n_pending == 0 && !b->runner;
+}
+
+static void idle_unlink(br_registry *r, br_barrier *b)
+{
+    if (!b->idle)
+        return;
+    if (b->idle_prev)
+        b->idle_prev->idle_next = b->idle_next;
+    else
+        r->idle_head = b->idle_next;
+    if (b->idle_next)
+        b->idle_next->idle_prev = b->idle_prev;
+    else
+        r->idle_tail = b->idle_prev;
+    b->idle_prev = b->idle_next = NULL;
+    b->idle = 0;
+}
+
+static void idle_touch(br_registry *r, br_barrier *b, int64_t now)
+{
+    idle_unlink(r, b);
+    if (!barrier_empty(b))
+        return;
+    b->idle = 1;
+    b->idle_since = now;
+    b->idle_prev = r->idle_tail;
+    if (r->idle_tail)
+        r->idle_tail->idle_next = b;
+    else
+        r->idle_head = b;
+    r->idle_tail = b;
+}
+
+static void barrier_destroy(br_registry *r, br_barrier *b)
+{
+    idle_unlink(r, b);
+    br__table_remove(&r->table, b);
+    free(b->waiters);
+    free(b->pending);
+    free(b->reason);
+    free(b);
+}
+
+void br_free(br_registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; r->table.buckets && i <= r->table.mask; i++) {
+        br_barrier *b = r->table.buckets[i];
+        while (b) {
+            br_barrier *next = b->hnext;
+            free(b->waiters);
+            free(b->pending);
+            free(b->reason);
+            free(b);
+            b = next;
+        }
+    }
+    br__table_free(&r->table);
+    br__heap_free(&r->deadlines);
+    bp_buf_free(&r->scratch);
+    free(r);
+}
+
+/* ---- messages ---- */
+
+static void put_who(bp_buf *m, const br_waiter *w)
+{
+    bp_buf_puts(m, w->client && w->client[0] ? w->client : "anonymous");
+    if (w->peer && w->peer[0])
+        bp_buf_printf(m, " [%s]", w->peer);
+}
+
+/* "...: 2/3 arrived (a [peer], b [peer])" appended to what is in scratch. */
+static const char *message_finish(br_registry *r, const br_barrier *b)
+{
+    bp_buf *m = &r->scratch;
+    bp_buf_printf(m, ": %u/%u arrived", b->n_waiting, b->parties);
+    for (unsigned i = 0; i < b->n_waiting && i < BR_MESSAGE_NAMES; i++) {
+        bp_buf_puts(m, i ? ", " : " (");
+        put_who(m, b->waiters[i]);
+    }
+    if (b->n_waiting > BR_MESSAGE_NAMES)
+        bp_buf_printf(m, ", and %u more", b->n_waiting - BR_MESSAGE_NAMES);
+    if (b->n_waiting)
+        bp_buf_puts(m, ")");
+    return m->oom ? "barrier broken" : m->data;
+}
+
+static void message_start(br_registry *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void message_start(br_registry *r, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    bp_buf_reset(&r->scratch);
+    bp_buf_puts(&r->scratch, tmp);
+}
+
+/* ---- outcomes ---- */
+
+static void emit(br_registry *r, br_kind kind, const br_barrier *b, br_waiter *const *w,
+                 unsigned n, int code, const br_waiter *culprit, int culprit_code,
+                 const char *message)
+{
+    if (n == 0)
+        return;
+    br_outcome o = {kind, b, b->generation, w, n, code, culprit, culprit_code, message};
+    r->sink(r->ctx, &o);
+}
+
+static void unschedule_all(br_registry *r, br_barrier *b)
+{
+    for (unsigned i = 0; i < b->n_waiting; i++)
+        br__heap_remove(&r->deadlines, b->waiters[i]);
+}
+
+/* Tell the waiters of the current generation (and those pending for the next)
+ * that their waits failed, and forget them. */
+static void fail_all(br_registry *r, br_barrier *b, int code, const br_waiter *culprit,
+                     int culprit_code, const char *message)
+{
+    unschedule_all(r, b);
+    unsigned n = b->n_waiting, np = b->n_pending;
+    b->n_waiting = b->n_pending = 0;
+    b->runner = NULL;
+    r->n_waiting -= n + np;
+    emit(r, BR_FAIL, b, b->waiters, n, code, culprit, culprit_code, message);
+    emit(r, BR_FAIL, b, b->pending, np, code, NULL, 0, message);
+}
+
+static void barrier_break(br_registry *r, br_barrier *b, const br_waiter *culprit,
+                          int culprit_code, const char *message, int64_t now)
+{
+    free(b->reason);
+    b->reason = strdup(message);
+    b->state = BR_BROKEN;
+    r->stats.breaks++;
+    fail_all(r, b, BP_EBROKEN, culprit, culprit_code, message);
+    idle_touch(r, b, now);
+}
+
+static void join_pending(br_registry *r, br_barrier *b, int64_t now);
+
+static void barrier_release(br_registry *r, br_barrier *b, int64_t now)
+{
+    unschedule_all(r, b);
+    unsigned n = b->n_waiting;
+    b->n_waiting = 0;
+    b->runner = NULL;
+    b->state = BR_FILLING;
+    r->n_waiting -= n;
+    r->stats.releases++;
+    emit(r, BR_RELEASE, b, b->waiters, n, 0, NULL, 0, NULL);
+    b->generation++;
+    join_pending(r, b, now);
+    idle_touch(r, b, now);
+}
+
+/* The generation is complete: run the last arriver's action, or release. */
+static void barrier_full(br_registry *r, br_barrier *b, int64_t now)
+{
+    br_waiter *last = b->waiters[b->parties - 1];
+    if (!last->action) {
+        barrier_release(r, b, now);
+        return;
+    }
+    /* While the action runs, timeouts do not fire: the release wins. */
+    unschedule_all(r, b);
+    b->state = BR_RUNNING_ACTION;
+    b->runner = last;
+    emit(r, BR_RUN_ACTION, b, &b->runner, 1, 0, NULL, 0, NULL);
+}
+
+/* Put w into the current generation of a FILLING barrier. */
+static void barrier_add(br_registry *r, br_barrier *b, br_waiter *w, int64_t now)
+{
+    w->pending = 0;
+    w->index = b->n_waiting;
+    b->waiters[b->n_waiting++] = w;
+    if (w->deadline_ms >= 0 && br__heap_push(&r->deadlines, w) < 0)
+        w->deadline_ms = -1; /* cannot track it: it waits without a timeout */
+    if (b->n_waiting == b->parties)
+        barrier_full(r, b, now);
+}
+
+static int pending_push(br_barrier *b, br_waiter *w)
+{
+    if (b->n_pending == b->pending_cap) {
+        unsigned cap = b->pending_cap ? b->pending_cap * 2 : 4;
+        br_waiter **np = realloc(b->pending, cap * sizeof *np);
+        if (!np)
+            return BP_ENOMEM;
+        b->pending = np;
+        b->pending_cap = cap;
+    }
+    w->pending = 1;
+    b->pending[b->n_pending++] = w;
+    return 0;
+}
+
+/* After a release, those who arrived during the action join, in arrival order;
+ * if they fill the generation and start another action, the rest stay pending. */
+static void join_pending(br_registry *r, br_barrier *b, int64_t now)
+{
+    unsigned n = b->n_pending, i = 0;
+    br_waiter **list = b->pending;
+    while (i < n && b->state == BR_FILLING)
+        barrier_add(r, b, list[i++], now);
+    memmove(list, list + i, (n - i) * sizeof *list);
+    b->n_pending = n - i;
+}
+
+static br_barrier *barrier_create(br_registry *r, const char *name, size_t len, uint32_t hash,
+                                  unsigned parties)
+{
+    br_barrier *b = calloc(1, sizeof *b + len + 1);
+    if (!b)
+        return NULL;
+    memcpy(b->name, name, len);
+    b->name_len = len;
+    b->hash = hash;
+    b->parties = parties;
+    if (br__table_insert(&r->table, b) < 0) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br_waiter *w,
+              int64_t now, char *msg, size_t cap)
+{
+    uint32_t hash = br__hash(name, len);
+    br_barrier *b = br__table_find(&r->table, name, len, hash);
+    if (!b) {
+        if (r->max_barriers && r->table.count >= r->max_barriers) {
+            snprintf(msg, cap, "too many barriers (limit %zu)", r->max_barriers);
+            return BP_ELIMIT;
+        }
+        if (!(b = barrier_create(r, name, len, hash, parties))) {
+            snprintf(msg, cap, "out of memory");
+            return BP_ENOMEM;
+        }
+        idle_touch(r, b, now);
+    }
+    if (b->parties != parties) {
+        snprintf(msg, cap, "barrier '%s' has %u parties, not %u", b->name, b->parties, parties);
+        return BP_EPARTIES;
+    }
+    if (b->state == BR_BROKEN) {
+        snprintf(msg, cap, "barrier '%s' is broken (%s); reset it to use it again", b->name,
+                 b->reason ? b->reason : "broken");
+        return BP_EBROKEN;
+    }
+    if (!b->waiters && !(b->waiters = malloc(parties * sizeof *b->waiters))) {
+        snprintf(msg, cap, "out of memory");
+        return BP_ENOMEM;
+    }
+    w->barrier = b;
+    w->heap_pos = BR_NOT_IN_HEAP;
+    if (b->state == BR_RUNNING_ACTION && pending_push(b, w) < 0) {
+        snprintf(msg, cap, "out of memory");
+        return BP_ENOMEM;
+    }
+    idle_unlink(r, b);
+    r->n_waiting++;
+    r->stats.waits++;
+    if (b->state == BR_FILLING)
+        barrier_add(r, b, w, now);
+    return 0;
+}
+
+void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
+{
+    br_barrier *b = w->barrier;
+    if (w->pending) { /* not part of any generation yet: it just goes */
+        unsigned i = 0;
+        while (i < b->n_pending && b->pending[i] != w)
+            i++;
+        if (i == b->n_pending)
+            return;
+        memmove(b->pending + i, b->pending + i + 1, (b->n_pending - i - 1) * sizeof *b->pending);
+        b->n_pending--;
+        r->n_waiting--;
+        return;
+    }
+    if (b->state == BR_BROKEN || w->index >= b->n_waiting || b->waiters[w->index] != w)
+        return; /* already told and forgotten */
+    message_start(r, "party lost (");
+    put_who(&r->scratch, w);
+    bp_buf_printf(&r->scratch, " %s)", why);
+    const char *msg = message_finish(r, b);
+    br__heap_remove(&r->deadlines, w);
+    memmove(b->waiters + w->index, b->waiters + w->index + 1,
+            (b->n_waiting - w->index - 1) * sizeof *b->waiters);
+    b->n_waiting--;
+    r->n_waiting--;
+    if (b->runner == w)
+        b->runner = NULL;
+    barrier_break(r, b, NULL, 0, msg, now);
+}
+
+int br_action_done(br_registry *r, const char *name, size_t len, uint64_t generation,
+                   int success, const void *owner, int64_t now, char *msg, size_t cap)
+{
+    br_barrier *b = br__table_find(&r->table, name, len, br__hash(name, len));
+    if (!b) {
+        snprintf(msg, cap, "no barrier named '%.*s'", (int)len, name);
+        return BP_ENOTFOUND;
+    }
+    if (b->state != BR_RUNNING_ACTION || b->generation != generation || !b->runner ||
+        b->runner->owner != owner) {
+        snprintf(msg, cap, "no action of generation %llu of barrier '%s' is running here",
+                 (unsigned long long)generation, b->name);
+        return BP_EINVAL;
+    }
+    if (success) {
+        barrier_release(r, b, now);
+        return 0;
+    }
+    br_waiter *runner = b->runner;
+    message_start(r, "action failed in ");
+    put_who(&r->scratch, runner);
+    barrier_break(r, b, runner, BP_EACTION, message_finish(r, b), now);
+    return 0;
+}
+
+static br_barrier *find_barrier(br_registry *r, const char *name, size_t len)
+{
+    return br__table_find(&r->table, name, len, br__hash(name, len));
+}
+
+int br_abort(br_registry *r, const char *name, size_t len, const char *by, int64_t now)
+{
+    br_barrier *b = find_barrier(r, name, len);
+    if (!b)
+        return BP_ENOTFOUND;
+    if (b->state == BR_BROKEN)
+        return 0; /* stays broken, for the reason it first broke */
+    message_start(r, "aborted by %s", by);
+    barrier_break(r, b, NULL, 0, message_finish(r, b), now);
+    return 0;
+}
+
+int br_reset(br_registry *r, const char *name, size_t len, const char *by, int64_t now)
+{
+    br_barrier *b = find_barrier(r, name, len);
+    if (!b)
+        return BP_ENOTFOUND;
+    message_start(r, "reset by %s", by);
+    fail_all(r, b, BP_EBROKEN, NULL, 0, message_finish(r, b));
+    free(b->reason);
+    b->reason = NULL;
+    b->state = BR_FILLING;
+    b->generation++;
+    idle_touch(r, b, now);
+    return 0;
+}
+
+void br_expire(br_registry *r, int64_t now)
+{
+    br_waiter *w;
+    while ((w = br__heap_top(&r->deadlines)) && w->deadline_ms <= now) {
+        br_barrier *b = w->barrier;
+        message_start(r, "timed out (");
+        put_who(&r->scratch, w);
+        bp_buf_puts(&r->scratch, " reached its timeout)");
+        barrier_break(r, b, w, BP_ETIMEDOUT, message_finish(r, b), now);
+    }
+}
+
+int64_t br_next_deadline(const br_registry *r)
+{
+    br_waiter *w = br__heap_top(&r->deadlines);
+    return w ? w->deadline_ms : -1;
+}
+
+size_t br_sweep_idle(br_registry *r, int64_t now, int64_t ttl_ms)
+{
+    size_t n = 0;
+    while (r->idle_head && now - r->idle_head->idle_since >= ttl_ms) {
+        barrier_destroy(r, r->idle_head);
+        n++;
+    }
+    return n;
+}
+
+void br_shutdown(br_registry *r, const char *message)
+{
+    for (size_t i = 0; r->table.buckets && i <= r->table.mask; i++)
+        for (br_barrier *b = r->table.buckets[i]; b; b = b->hnext)
+            fail_all(r, b, BP_ESHUTDOWN, NULL, 0, message);
+}
+
+const br_barrier *br_find(const br_registry *r, const char *name, size_t len)
+{
+    return br__table_find(&r->table, name, len, br__hash(name, len));
+}
+
+void br_barrier_info(const br_barrier *b, br_info *out)
+{
+    out->name = b->name;
+    out->name_len = b->name_len;
+    out->parties = b->parties;
+    out->n_waiting = b->n_waiting;
+    out->n_pending = b->n_pending;
+    out->state = b->state;
+    out->generation = b->generation;
+    out->reason = b->reason ? b->reason : "";
+}
+
+br_waiter *const *br_barrier_waiters(const br_barrier *b, unsigned *n)
+{
+    *n = b->n_waiting;
+    return b->waiters;
+}
+
+void br_foreach(const br_registry *r, void (*fn)(void *ctx, const br_barrier *b), void *ctx)
+{
+    for (size_t i = 0; r->table.buckets && i <= r->table.mask; i++)
+        for (const br_barrier *b = r->table.buckets[i]; b; b = b->hnext)
+            fn(ctx, b);
+}
+
+void br_get_stats(const br_registry *r, br_stats *out)
+{
+    *out = r->stats;
+    out->barriers = r->table.count;
+    out->waiting = r->n_waiting;
+}

@@ -1,0 +1,137 @@
+/* br_registry.h - the named barriers and their state machine. No I/O.
+ *
+ * The registry takes events (arrive, leave, action done, abort, reset, time
+ * passing) and tells a sink whom to notify of what. Time is a number the
+ * caller passes in (milliseconds, monotonic), so every semantic of SPEC.md can
+ * be tested without sockets or clocks.
+ *
+ * Ownership: the caller allocates each br_waiter and fills its caller part,
+ * then hands it to br_arrive. From a successful br_arrive until an outcome names
+ * it (release or fail) or br_leave returns, the registry holds it; the caller
+ * must not free it. After the sink returns from an outcome naming a waiter (a
+ * run_action outcome aside), the registry never touches that waiter again.
+ *
+ * The sink is called synchronously from inside the registry call that caused the
+ * outcome and must not call back into the registry.
+ */
+#ifndef BR_REGISTRY_H
+#define BR_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct br_registry br_registry;
+typedef struct br_barrier br_barrier;
+typedef struct br_waiter br_waiter;
+
+typedef enum br_state {
+    BR_FILLING = 0,     /* collecting arrivals for the current generation */
+    BR_RUNNING_ACTION,  /* all arrived; the last arriver runs its action */
+    BR_BROKEN,          /* every wait fails until reset */
+} br_state;
+
+struct br_waiter {
+    /* Set by the caller before br_arrive. */
+    void *owner;         /* the caller's connection; compared, never dereferenced */
+    int has_id;          /* the request id, echoed in replies */
+    uint64_t id;
+    int64_t deadline_ms; /* absolute time the wait times out, or -1 */
+    int action;          /* runs an action if it arrives last */
+    const char *client;  /* who it says it is, "" if unnamed; lives as long as the waiter */
+    const char *peer;    /* its address; lives as long as the waiter */
+
+    /* Set by the registry. */
+    br_barrier *barrier;
+    unsigned index;      /* arrival index within its generation */
+    size_t heap_pos;     /* position in the deadline heap, or BR_NOT_IN_HEAP */
+    int pending;         /* arrived during an action: joins the next generation */
+};
+
+#define BR_NOT_IN_HEAP ((size_t)-1)
+
+typedef enum br_kind {
+    BR_RELEASE = 1, /* the generation completed: tell each waiter its index */
+    BR_FAIL,        /* the waits failed: tell each the code and message */
+    BR_RUN_ACTION,  /* waiters[0] arrived last with an action: ask it to run it */
+} br_kind;
+
+typedef struct br_outcome {
+    br_kind kind;
+    const br_barrier *barrier;
+    uint64_t generation;     /* the generation the outcome ends (or runs the action of) */
+    br_waiter *const *waiters;
+    unsigned n;
+    int code;                /* BR_FAIL: the code for every waiter but the culprit */
+    const br_waiter *culprit; /* BR_FAIL: gets culprit_code instead (may be NULL) */
+    int culprit_code;
+    const char *message;     /* BR_FAIL: why, with who had arrived */
+} br_outcome;
+
+typedef void (*br_sink_fn)(void *ctx, const br_outcome *o);
+
+typedef struct br_stats {
+    uint64_t waits;      /* arrivals accepted */
+    uint64_t releases;   /* generations released */
+    uint64_t breaks;     /* times a barrier broke */
+    size_t barriers;     /* barriers that exist now */
+    size_t waiting;      /* waiters held now, pending ones included */
+} br_stats;
+
+typedef struct br_info {
+    const char *name;
+    size_t name_len;
+    unsigned parties;
+    unsigned n_waiting;  /* of the current generation */
+    unsigned n_pending;  /* arrived for the next generation while the action runs */
+    br_state state;
+    uint64_t generation;
+    const char *reason;  /* why it is broken, "" when it is not */
+} br_info;
+
+/* max_barriers 0 = no limit. Returns NULL when out of memory. */
+br_registry *br_new(size_t max_barriers, br_sink_fn sink, void *ctx);
+/* Frees every barrier. Waiters still held are simply forgotten: call
+ * br_shutdown first to tell them. */
+void br_free(br_registry *r);
+
+/* A waiter arrives at the barrier `name`, creating it if needed. Returns 0 when
+ * it joined (outcomes may already have been emitted, if it was the last), or,
+ * without joining: BP_EPARTIES, BP_EBROKEN, BP_ELIMIT, BP_ENOMEM, with a
+ * message in msg[cap]. */
+int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br_waiter *w,
+              int64_t now_ms, char *msg, size_t cap);
+
+/* The waiter's connection is gone (`why`, e.g. "disconnected"). If it was part
+ * of a generation, the barrier breaks for everyone else. No outcome names w. */
+void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now_ms);
+
+/* The runner reports its action. owner must be the runner's. Returns 0, or
+ * BP_ENOTFOUND / BP_EINVAL (no action of that generation is running for owner). */
+int br_action_done(br_registry *r, const char *name, size_t len, uint64_t generation,
+                   int success, const void *owner, int64_t now_ms, char *msg, size_t cap);
+
+/* Break the barrier until reset. `by` names who asked. 0 or BP_ENOTFOUND. */
+int br_abort(br_registry *r, const char *name, size_t len, const char *by, int64_t now_ms);
+/* Fail the current waiters, end the generation, make the barrier usable again.
+ * 0 or BP_ENOTFOUND. */
+int br_reset(br_registry *r, const char *name, size_t len, const char *by, int64_t now_ms);
+
+/* Fail every wait whose deadline is <= now_ms (each breaks its barrier). */
+void br_expire(br_registry *r, int64_t now_ms);
+/* Earliest deadline held, or -1. */
+int64_t br_next_deadline(const br_registry *r);
+/* Forget barriers with no waiters that have been idle for ttl_ms or longer. */
+size_t br_sweep_idle(br_registry *r, int64_t now_ms, int64_t ttl_ms);
+/* Fail every waiter with BP_ESHUTDOWN. */
+void br_shutdown(br_registry *r, const char *message);
+
+const br_barrier *br_find(const br_registry *r, const char *name, size_t len);
+void br_barrier_info(const br_barrier *b, br_info *out);
+/* The current generation's waiters, by index (n_waiting of them). */
+br_waiter *const *br_barrier_waiters(const br_barrier *b, unsigned *n);
+/* Calls fn for every barrier, in no particular order. */
+void br_foreach(const br_registry *r, void (*fn)(void *ctx, const br_barrier *b), void *ctx);
+void br_get_stats(const br_registry *r, br_stats *out);
+const char *br_state_name(br_state s);
+
+#endif

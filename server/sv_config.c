@@ -1,0 +1,167 @@
+/* sv_config.c - parse and check barrierd's flags; see sv_config.h. */
+#include "sv_config.h"
+
+#include "bp_msg.h"
+#include "sv_log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: barrierd [options]\n"
+    "\n"
+    "Named barriers (Python threading.Barrier semantics) for processes on many\n"
+    "machines. Runs in the foreground and logs to stderr.\n"
+    "\n"
+    "  --listen ADDR            host:port, [v6addr]:port or unix:/path; repeatable\n"
+    "                           (default " SV_DEFAULT_LISTEN "; port 0 picks a free one)\n"
+    "  --auth-token-file F      clients must say hello with the token in F\n"
+    "  --max-connections N      concurrent connections (default 10000)\n"
+    "  --max-barriers N         named barriers (default 100000)\n"
+    "  --max-parties N          parties of one barrier (default 100000)\n"
+    "  --max-line BYTES         longest request line (default 65536)\n"
+    "  --max-output BYTES       unread output per connection before it is dropped\n"
+    "                           (default 4194304)\n"
+    "  --heartbeat SECONDS      heartbeat interval; 0 = off (default 5)\n"
+    "  --idle-ttl SECONDS       forget empty barriers after this long; 0 = never\n"
+    "                           (default 300)\n"
+    "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+    "  --help, --version\n";
+
+static int parse_size(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "barrierd: %s: '%s' is not a number in %g..%g\n", flag, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static char *read_token(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "barrierd: --auth-token-file: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char buf[BP_TOKEN_MAX + 2];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    if (n == 0 || n > BP_TOKEN_MAX) {
+        fprintf(stderr, "barrierd: --auth-token-file: the token must be 1..%d bytes\n",
+                BP_TOKEN_MAX);
+        return NULL;
+    }
+    return strdup(buf);
+}
+
+int sv_config_parse(sv_config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_connections = 10000;
+    cfg->max_barriers = 100000;
+    cfg->max_parties = 100000;
+    cfg->max_line = 65536;
+    cfg->max_output = 4u << 20;
+    cfg->heartbeat_ms = 5000;
+    cfg->idle_ttl_ms = 300000;
+    cfg->log_level = SV_LOG_INFO;
+
+    enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXLINE, O_MAXOUT,
+           O_HEART, O_TTL, O_LOG, O_HELP, O_VERSION };
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, O_LISTEN},
+        {"auth-token-file", required_argument, 0, O_TOKEN},
+        {"max-connections", required_argument, 0, O_MAXCONN},
+        {"max-barriers", required_argument, 0, O_MAXBAR},
+        {"max-parties", required_argument, 0, O_MAXPART},
+        {"max-line", required_argument, 0, O_MAXLINE},
+        {"max-output", required_argument, 0, O_MAXOUT},
+        {"heartbeat", required_argument, 0, O_HEART},
+        {"idle-ttl", required_argument, 0, O_TTL},
+        {"log-level", required_argument, 0, O_LOG},
+        {"help", no_argument, 0, O_HELP},
+        {"version", no_argument, 0, O_VERSION},
+        {0, 0, 0, 0},
+    };
+    int c;
+    double v;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_LISTEN:
+            if (cfg->n_listen == SV_MAX_LISTEN) {
+                fprintf(stderr, "barrierd: at most %d --listen addresses\n", SV_MAX_LISTEN);
+                return -1;
+            }
+            cfg->listen[cfg->n_listen++] = optarg;
+            break;
+        case O_TOKEN:
+            cfg->auth_token_file = optarg;
+            break;
+#define SIZE_FLAG(code, flag, lo, hi, field, scale)                                               \
+    case code:                                                                                    \
+        if (parse_size(flag, optarg, lo, hi, &v) < 0)                                            \
+            return -1;                                                                            \
+        cfg->field = (__typeof__(cfg->field))(v * (scale));                                       \
+        break;
+            SIZE_FLAG(O_MAXCONN, "--max-connections", 1, 1e7, max_connections, 1)
+            SIZE_FLAG(O_MAXBAR, "--max-barriers", 1, 1e9, max_barriers, 1)
+            SIZE_FLAG(O_MAXPART, "--max-parties", 1, BP_PARTIES_MAX, max_parties, 1)
+            SIZE_FLAG(O_MAXLINE, "--max-line", 256, 64 << 20, max_line, 1)
+            SIZE_FLAG(O_MAXOUT, "--max-output", 4096, 1 << 30, max_output, 1)
+            SIZE_FLAG(O_HEART, "--heartbeat", 0, 86400, heartbeat_ms, 1000)
+            SIZE_FLAG(O_TTL, "--idle-ttl", 0, 1e9, idle_ttl_ms, 1000)
+#undef SIZE_FLAG
+        case O_LOG:
+            if ((cfg->log_level = sv_log_parse_level(optarg)) < 0) {
+                fprintf(stderr, "barrierd: --log-level: '%s' is not debug, info, warn or error\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case O_HELP:
+            fputs(usage_text, stdout);
+            return 1;
+        case O_VERSION:
+            printf("barrierd 0.1.0 (protocol %d)\n", BP_PROTOCOL_VERSION);
+            return 1;
+        default:
+            fprintf(stderr, "barrierd: unknown or incomplete option '%s'\n%s",
+                    argv[optind - 1], usage_text);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "barrierd: unexpected argument '%s'\n%s", argv[optind], usage_text);
+        return -1;
+    }
+    if (cfg->n_listen == 0)
+        cfg->listen[cfg->n_listen++] = SV_DEFAULT_LISTEN;
+    if (cfg->heartbeat_ms > 0 && cfg->heartbeat_ms < 10)
+        cfg->heartbeat_ms = 10;
+    if (cfg->auth_token_file && !(cfg->auth_token = read_token(cfg->auth_token_file)))
+        return -1;
+    return 0;
+}
+
+void sv_config_free(sv_config *cfg)
+{
+    if (cfg->auth_token) {
+        memset(cfg->auth_token, 0, strlen(cfg->auth_token));
+        free(cfg->auth_token);
+    }
+    cfg->auth_token = NULL;
+}

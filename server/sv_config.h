@@ -1,0 +1,31 @@
+/* sv_config.h - barrierd's command line: flags, defaults, validation. */
+#ifndef SV_CONFIG_H
+#define SV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SV_MAX_LISTEN 16
+#define SV_DEFAULT_LISTEN "127.0.0.1:7411"
+
+typedef struct sv_config {
+    const char *listen[SV_MAX_LISTEN]; /* from argv; not owned */
+    size_t n_listen;
+    const char *auth_token_file;
+    char *auth_token;         /* owned; read from auth_token_file, NULL without one */
+    size_t max_connections;
+    size_t max_barriers;
+    unsigned max_parties;
+    size_t max_line;          /* bytes, without the '\n' */
+    size_t max_output;        /* bytes queued to one connection before it is dropped */
+    uint64_t heartbeat_ms;    /* 0 = no heartbeats */
+    uint64_t idle_ttl_ms;     /* 0 = keep empty barriers forever */
+    int log_level;
+} sv_config;
+
+/* Fill cfg from argv. Returns 0 to run, 1 when --help/--version was printed (exit
+ * 0), or -1 after printing a usage error to stderr (exit 64). */
+int sv_config_parse(sv_config *cfg, int argc, char **argv);
+void sv_config_free(sv_config *cfg);
+
+#endif

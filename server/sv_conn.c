@@ -1,0 +1,239 @@
+/* sv_conn.c - a connection's life: accept, read and frame lines, close.
+ *
+ * A connection is freed only in its close callback, which runs after the loop
+ * has finished the current callbacks: that is where its waits leave the
+ * registry, so a close decided inside a registry notification (a failed write)
+ * never re-enters the registry.
+ */
+#include "sv_server.h"
+
+#include "bp_error.h"
+#include "sv_log.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SV_WAIT_KEEP 1024 /* recycled waits kept for reuse */
+
+static void peer_name(sv_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    strcpy(c->peer, "unix");
+    if (c->h.handle.type != UV_TCP || uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len))
+        return;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        uv_ip4_name(a, ip, sizeof ip);
+        snprintf(c->peer, sizeof c->peer, "%s:%u", ip, ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, ip, sizeof ip);
+        snprintf(c->peer, sizeof c->peer, "[%s]:%u", ip, ntohs(a->sin6_port));
+    }
+}
+
+void sv__conn_unlink_wait(sv_conn *c, sv_wait *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        c->waits = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    c->n_waits--;
+}
+
+sv_wait *sv__wait_new(sv_server *s)
+{
+    sv_wait *w = s->free_waits;
+    if (!w)
+        return malloc(sizeof *w);
+    s->free_waits = w->next;
+    s->n_free_waits--;
+    return w;
+}
+
+void sv__wait_free(sv_server *s, sv_wait *w)
+{
+    if (s->n_free_waits >= SV_WAIT_KEEP) {
+        free(w);
+        return;
+    }
+    w->next = s->free_waits;
+    s->free_waits = w;
+    s->n_free_waits++;
+}
+
+void sv__wait_pool_free(sv_server *s)
+{
+    while (s->free_waits) {
+        sv_wait *w = s->free_waits;
+        s->free_waits = w->next;
+        free(w);
+    }
+    s->n_free_waits = 0;
+}
+
+/* Each wait leaves the registry; that breaks its barrier for the others. */
+static void conn_leave_waits(sv_conn *c, const char *why)
+{
+    while (c->waits) {
+        sv_wait *w = c->waits;
+        sv__conn_unlink_wait(c, w);
+        br_leave(c->srv->reg, &w->w, why, sv__now(c->srv));
+        sv__wait_free(c->srv, w);
+    }
+    sv__arm_deadline(c->srv);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    sv_conn *c = h->data;
+    sv_server *s = c->srv;
+    conn_leave_waits(c, c->close_why ? c->close_why : "disconnected");
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    bp_framer_free(&c->framer);
+    free(c);
+}
+
+void sv__conn_close(sv_conn *c, const char *why)
+{
+    if (uv_is_closing(&c->h.handle))
+        return;
+    if (!c->close_why)
+        c->close_why = why;
+    c->closing = 1;
+    SV_INFO("conn %llu %s: closed (%s)", (unsigned long long)c->serial, c->peer, why);
+    uv_close(&c->h.handle, on_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    sv_conn *c = req->data;
+    /* Keep reading (and discarding) until the peer closes, so that unread input
+     * does not turn our close into a reset that could destroy the error reply. */
+    c->drain_until_ms = sv__now(c->srv) + 2000;
+}
+
+void sv__conn_close_after_flush(sv_conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    c->close_why = why;
+    SV_INFO("conn %llu %s: closing (%s)", (unsigned long long)c->serial, c->peer, why);
+    conn_leave_waits(c, why);
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, &c->h.stream, on_shutdown) < 0)
+        uv_close(&c->h.handle, on_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    sv_conn *c = h->data;
+    /* One buffer serves every connection: read_cb consumes it before returning. */
+    *buf = uv_buf_init(c->srv->read_buf, sizeof c->srv->read_buf);
+}
+
+static void conn_framing_lost(sv_conn *c, int rc)
+{
+    bp_buf *b = &c->srv->out;
+    char msg[96];
+    bp_buf_reset(b);
+    if (rc == BP_ELIMIT)
+        snprintf(msg, sizeof msg, "line longer than %zu bytes", c->srv->cfg->max_line);
+    else
+        snprintf(msg, sizeof msg, "out of memory");
+    bp_enc_error(b, 0, 0, rc, msg);
+    c->srv->counters.errors++;
+    SV_WARN("conn %llu %s: %s; closing", (unsigned long long)c->serial, c->peer, msg);
+    sv__conn_send_buf(c, b);
+    sv__conn_close_after_flush(c, "sent an oversized line");
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    sv_conn *c = st->data;
+    if (n < 0) {
+        if (!uv_is_closing(&c->h.handle))
+            sv__conn_close(c, n == UV_EOF ? "disconnected" : uv_strerror((int)n));
+        return;
+    }
+    if (n == 0)
+        return;
+    if (c->closing) /* draining after an error reply: discard */
+        return;
+    c->last_rx_ms = sv__now(c->srv);
+    int rc = bp_framer_feed(&c->framer, buf->base, (size_t)n);
+    const char *line;
+    size_t len;
+    while (!c->closing && (rc = bp_framer_next(&c->framer, &line, &len)) == 1)
+        sv__dispatch(c, line, len);
+    if (rc < 0 && !c->closing)
+        conn_framing_lost(c, rc);
+    sv__arm_deadline(c->srv);
+}
+
+void sv__conn_accept(sv_listener *l)
+{
+    sv_server *s = l->srv;
+    sv_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        SV_ERROR("out of memory accepting a connection");
+        return;
+    }
+    int rc = l->h.handle.type == UV_TCP ? uv_tcp_init(s->loop, &c->h.tcp)
+                                        : uv_pipe_init(s->loop, &c->h.pipe, 0);
+    if (rc < 0) {
+        free(c);
+        return;
+    }
+    c->h.handle.data = c;
+    c->srv = s;
+    c->serial = ++s->next_serial;
+    c->last_rx_ms = sv__now(s);
+    c->authed = s->cfg->auth_token == NULL;
+    bp_framer_init(&c->framer, s->cfg->max_line);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    if ((rc = uv_accept(&l->h.stream, &c->h.stream)) < 0) {
+        SV_WARN("accept on %s: %s", l->addr, uv_strerror(rc));
+        sv__conn_close(c, "accept failed");
+        return;
+    }
+    s->counters.connections_total++;
+    peer_name(c);
+    if (c->h.handle.type == UV_TCP) {
+        uv_tcp_nodelay(&c->h.tcp, 1);
+        uv_tcp_keepalive(&c->h.tcp, 1, 30);
+    }
+    if (s->n_conns > s->cfg->max_connections) {
+        s->counters.refused++;
+        bp_buf_reset(&s->out);
+        bp_enc_error(&s->out, 0, 0, BP_ELIMIT, "too many connections; try again later");
+        SV_WARN("conn %llu %s: refused: %zu connections is the limit",
+                (unsigned long long)c->serial, c->peer, s->cfg->max_connections);
+        uv_read_start(&c->h.stream, on_alloc, on_read);
+        sv__conn_send_buf(c, &s->out);
+        sv__conn_close_after_flush(c, "over the connection limit");
+        return;
+    }
+    SV_INFO("conn %llu %s: connected via %s", (unsigned long long)c->serial, c->peer, l->addr);
+    if ((rc = uv_read_start(&c->h.stream, on_alloc, on_read)) < 0)
+        sv__conn_close(c, uv_strerror(rc));
+}

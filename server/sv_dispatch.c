@@ -1,0 +1,264 @@
+/* sv_dispatch.c - one decoded request line: check it, act on it, reply. */
+#include "sv_server.h"
+
+#include "bp_error.h"
+#include "sv_log.h"
+
+#include <string.h>
+
+/* Compare without an early exit, so timing does not reveal a matching prefix. */
+static int token_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < lb; i++)
+        diff |= (unsigned char)(b[i] ^ (i < la ? a[i] : 0));
+    return diff == 0;
+}
+
+static void reply_error(sv_conn *c, const bp_request *r, int code, const char *msg)
+{
+    bp_buf *b = &c->srv->out;
+    bp_buf_reset(b);
+    bp_enc_error(b, r->has_id, r->id, code, msg);
+    c->srv->counters.errors++;
+    SV_DEBUG("conn %llu %s: %s error %s: %s", (unsigned long long)c->serial, c->peer,
+             bp_op_name(r->op) ? bp_op_name(r->op) : "?", bp_err_name(code), msg);
+    sv__conn_send_buf(c, b);
+}
+
+static void reply_ok(sv_conn *c, const bp_request *r)
+{
+    bp_buf *b = &c->srv->out;
+    bp_buf_reset(b);
+    bp_enc_ok(b, r->has_id, r->id);
+    sv__conn_send_buf(c, b);
+}
+
+static void do_hello(sv_conn *c, const bp_request *r)
+{
+    sv_server *s = c->srv;
+    if (s->cfg->auth_token && !(r->has_token && token_equal(r->token, s->cfg->auth_token))) {
+        SV_WARN("conn %llu %s: authentication failed", (unsigned long long)c->serial, c->peer);
+        reply_error(c, r, BP_EAUTH, r->has_token ? "wrong token" : "this server needs a token");
+        sv__conn_close_after_flush(c, "failed authentication");
+        return;
+    }
+    c->authed = 1;
+    c->said_hello = 1;
+    bp_buf *b = &s->out;
+    bp_buf_reset(b);
+    bp_enc_reply_start(b, r->has_id, r->id);
+    bp_buf_printf(b, "\"ok\":true,\"version\":%d,\"server\":\"barrierd 0.1.0\"}\n",
+                  BP_PROTOCOL_VERSION);
+    sv__conn_send_buf(c, b);
+}
+
+static void do_wait(sv_conn *c, const bp_request *r)
+{
+    sv_server *s = c->srv;
+    if (s->shutting_down) {
+        reply_error(c, r, BP_ESHUTDOWN, "server is shutting down");
+        return;
+    }
+    sv_wait *w = sv__wait_new(s);
+    if (!w) {
+        reply_error(c, r, BP_ENOMEM, "out of memory");
+        return;
+    }
+    memset(&w->w, 0, sizeof w->w);
+    int64_t now = sv__now(s);
+    w->conn = c;
+    memcpy(w->client, r->client, strlen(r->client) + 1);
+    w->w.owner = c;
+    w->w.has_id = r->has_id;
+    w->w.id = r->id;
+    w->w.deadline_ms = r->timeout_ms >= 0 ? now + r->timeout_ms : -1;
+    w->w.action = r->action;
+    w->w.client = w->client;
+    w->w.peer = c->peer;
+    /* Linked first: if this arrival completes the generation, the release
+     * notification finds it on the connection like every other waiter. */
+    w->prev = NULL;
+    w->next = c->waits;
+    if (c->waits)
+        c->waits->prev = w;
+    c->waits = w;
+    c->n_waits++;
+    char msg[BP_MESSAGE_MAX];
+    int rc = br_arrive(s->reg, r->barrier, r->barrier_len, r->parties, &w->w, now, msg, sizeof msg);
+    if (rc < 0) {
+        sv__conn_unlink_wait(c, w);
+        sv__wait_free(s, w);
+        reply_error(c, r, rc, msg);
+    }
+}
+
+static void do_action_done(sv_conn *c, const bp_request *r)
+{
+    char msg[256];
+    int rc = br_action_done(c->srv->reg, r->barrier, r->barrier_len, r->generation, r->success,
+                            c, sv__now(c->srv), msg, sizeof msg);
+    if (rc < 0)
+        reply_error(c, r, rc, msg);
+    else
+        reply_ok(c, r);
+}
+
+static void do_abort_reset(sv_conn *c, const bp_request *r)
+{
+    char by[96];
+    snprintf(by, sizeof by, "%s", c->peer);
+    int64_t now = sv__now(c->srv);
+    int rc = r->op == BP_OP_ABORT ? br_abort(c->srv->reg, r->barrier, r->barrier_len, by, now)
+                                  : br_reset(c->srv->reg, r->barrier, r->barrier_len, by, now);
+    if (rc == BP_ENOTFOUND) {
+        char msg[BP_NAME_MAX + 32];
+        snprintf(msg, sizeof msg, "no barrier named '%s'", r->barrier);
+        reply_error(c, r, rc, msg);
+        return;
+    }
+    SV_INFO("conn %llu %s: %s barrier '%s'", (unsigned long long)c->serial, c->peer,
+            r->op == BP_OP_ABORT ? "aborted" : "reset", r->barrier);
+    reply_ok(c, r);
+}
+
+/* "barrier":..,"parties":..,... shared by status and list entries. */
+static void put_barrier_fields(bp_buf *b, const br_info *in)
+{
+    bp_buf_puts(b, "\"barrier\":");
+    bp_buf_json_str(b, in->name, in->name_len);
+    bp_buf_printf(b, ",\"parties\":%u,\"n_waiting\":%u,\"broken\":%s,\"generation\":", in->parties,
+                  in->n_waiting, in->state == BR_BROKEN ? "true" : "false");
+    bp_buf_u64(b, in->generation);
+    bp_buf_printf(b, ",\"state\":\"%s\",\"n_pending\":%u", br_state_name(in->state), in->n_pending);
+}
+
+static void do_status(sv_conn *c, const bp_request *r)
+{
+    const br_barrier *bar = br_find(c->srv->reg, r->barrier, r->barrier_len);
+    if (!bar) {
+        char msg[BP_NAME_MAX + 32];
+        snprintf(msg, sizeof msg, "no barrier named '%s'", r->barrier);
+        reply_error(c, r, BP_ENOTFOUND, msg);
+        return;
+    }
+    br_info in;
+    br_barrier_info(bar, &in);
+    bp_buf *b = &c->srv->out;
+    bp_buf_reset(b);
+    bp_enc_reply_start(b, r->has_id, r->id);
+    bp_buf_puts(b, "\"ok\":true,");
+    put_barrier_fields(b, &in);
+    bp_buf_puts(b, ",\"reason\":");
+    bp_buf_json_str(b, in.reason, strlen(in.reason));
+    bp_buf_puts(b, ",\"waiting\":[");
+    unsigned n;
+    br_waiter *const *ws = br_barrier_waiters(bar, &n);
+    for (unsigned i = 0; i < n; i++) {
+        bp_buf_printf(b, "%s{\"index\":%u,\"client\":", i ? "," : "", ws[i]->index);
+        bp_buf_json_str(b, ws[i]->client, strlen(ws[i]->client));
+        bp_buf_puts(b, ",\"peer\":");
+        bp_buf_json_str(b, ws[i]->peer, strlen(ws[i]->peer));
+        bp_buf_puts(b, "}");
+    }
+    bp_buf_puts(b, "]}\n");
+    sv__conn_send_buf(c, b);
+}
+
+typedef struct list_ctx {
+    bp_buf *b;
+    int first;
+} list_ctx;
+
+static void list_one(void *ctx, const br_barrier *bar)
+{
+    list_ctx *lc = ctx;
+    br_info in;
+    br_barrier_info(bar, &in);
+    bp_buf_puts(lc->b, lc->first ? "{" : ",{");
+    lc->first = 0;
+    put_barrier_fields(lc->b, &in);
+    bp_buf_puts(lc->b, "}");
+}
+
+static void do_list(sv_conn *c, const bp_request *r)
+{
+    bp_buf *b = &c->srv->out;
+    bp_buf_reset(b);
+    bp_enc_reply_start(b, r->has_id, r->id);
+    bp_buf_puts(b, "\"ok\":true,\"barriers\":[");
+    list_ctx lc = {b, 1};
+    br_foreach(c->srv->reg, list_one, &lc);
+    bp_buf_puts(b, "]}\n");
+    sv__conn_send_buf(c, b);
+}
+
+static void do_stats(sv_conn *c, const bp_request *r)
+{
+    sv_server *s = c->srv;
+    br_stats st;
+    br_get_stats(s->reg, &st);
+    bp_buf *b = &s->out;
+    bp_buf_reset(b);
+    bp_enc_reply_start(b, r->has_id, r->id);
+    bp_buf_printf(b,
+                  "\"ok\":true,\"connections\":%zu,\"connections_total\":%llu,\"barriers\":%zu,"
+                  "\"waiting\":%zu,\"waits\":%llu,\"releases\":%llu,\"breaks\":%llu,"
+                  "\"errors\":%llu,\"dropped_slow\":%llu,\"dropped_silent\":%llu,"
+                  "\"refused\":%llu,\"uptime_s\":%.3f}\n",
+                  s->n_conns, (unsigned long long)s->counters.connections_total, st.barriers,
+                  st.waiting, (unsigned long long)st.waits, (unsigned long long)st.releases,
+                  (unsigned long long)st.breaks, (unsigned long long)s->counters.errors,
+                  (unsigned long long)s->counters.dropped_slow,
+                  (unsigned long long)s->counters.dropped_silent,
+                  (unsigned long long)s->counters.refused,
+                  (double)(sv__now(s) - (int64_t)s->start_ms) / 1000.0);
+    sv__conn_send_buf(c, b);
+}
+
+static void do_ping(sv_conn *c, const bp_request *r)
+{
+    bp_buf *b = &c->srv->out;
+    bp_buf_reset(b);
+    bp_enc_reply_start(b, r->has_id, r->id);
+    bp_buf_puts(b, "\"ok\":true,\"pong\":true}\n");
+    sv__conn_send_buf(c, b);
+}
+
+void sv__dispatch(sv_conn *c, const char *line, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+        i++;
+    if (i == len)
+        return; /* blank lines are ignored */
+    bp_request r;
+    bp_decode_error err;
+    SV_DEBUG("conn %llu %s: <- %.*s", (unsigned long long)c->serial, c->peer,
+             (int)(len > 200 ? 200 : len), line);
+    if (bp_request_decode(line, len, c->srv->cfg->max_parties, &r, &err) < 0) {
+        r.has_id = err.has_id;
+        r.id = err.id;
+        reply_error(c, &r, err.code, err.message);
+        return;
+    }
+    if (!c->authed && r.op != BP_OP_HELLO && r.op != BP_OP_PING && r.op != BP_OP_PONG) {
+        reply_error(c, &r, BP_EAUTH, "say hello with the token first");
+        sv__conn_close_after_flush(c, "did not authenticate");
+        return;
+    }
+    switch (r.op) {
+    case BP_OP_HELLO: do_hello(c, &r); break;
+    case BP_OP_WAIT: do_wait(c, &r); break;
+    case BP_OP_ACTION_DONE: do_action_done(c, &r); break;
+    case BP_OP_ABORT:
+    case BP_OP_RESET: do_abort_reset(c, &r); break;
+    case BP_OP_STATUS: do_status(c, &r); break;
+    case BP_OP_LIST: do_list(c, &r); break;
+    case BP_OP_STATS: do_stats(c, &r); break;
+    case BP_OP_PING: do_ping(c, &r); break;
+    case BP_OP_PONG: break; /* last_rx_ms was updated on read */
+    default: break;
+    }
+}

@@ -1,0 +1,325 @@
+/* sv_server.c - the loop's fixtures: listeners, deadline expiry, heartbeats,
+ * the idle sweep, signals and a graceful shutdown. */
+#include "sv_server.h"
+
+#include "bp_error.h"
+#include "sv_log.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SV_SWEEP_MS 1000
+#define SV_SHUTDOWN_GRACE_MS 3000
+
+int64_t sv__now(const sv_server *s)
+{
+    return (int64_t)uv_now(s->loop);
+}
+
+/* ---- deadlines: one timer for the registry's earliest one ---- */
+
+static void on_idle(uv_idle_t *h)
+{
+    (void)h;
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    sv_server *s = t->data;
+    s->armed_deadline = -1;
+    /* Expire in the check phase, after this iteration's input has been read:
+     * an arrival that completes the generation at the same moment wins. The
+     * idle handle keeps the poll from blocking in between. */
+    uv_idle_start(&s->expire_idle, on_idle);
+}
+
+static void on_check(uv_check_t *h)
+{
+    sv_server *s = h->data;
+    if (!uv_is_active((uv_handle_t *)&s->expire_idle))
+        return;
+    uv_idle_stop(&s->expire_idle);
+    uv_update_time(s->loop);
+    br_expire(s->reg, sv__now(s));
+    sv__arm_deadline(s);
+}
+
+void sv__arm_deadline(sv_server *s)
+{
+    int64_t next = br_next_deadline(s->reg);
+    if (next == s->armed_deadline)
+        return;
+    s->armed_deadline = next;
+    if (next < 0) {
+        uv_timer_stop(&s->deadline_timer);
+        return;
+    }
+    int64_t now = sv__now(s);
+    uv_timer_start(&s->deadline_timer, on_deadline, next > now ? (uint64_t)(next - now) : 0, 0);
+}
+
+/* ---- heartbeats and housekeeping ---- */
+
+static const char heartbeat_line[] = "{\"event\":\"heartbeat\"}\n";
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    sv_server *s = t->data;
+    int64_t now = sv__now(s), limit = 3 * (int64_t)s->cfg->heartbeat_ms;
+    for (sv_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->closing || c->n_waits == 0)
+            continue;
+        if (c->said_hello && now - (int64_t)c->last_rx_ms > limit) {
+            s->counters.dropped_silent++;
+            SV_WARN("conn %llu %s: silent for %lld ms with a wait outstanding; dropping it",
+                    (unsigned long long)c->serial, c->peer, (long long)(now - c->last_rx_ms));
+            sv__conn_close(c, "stopped answering heartbeats");
+            continue;
+        }
+        sv__conn_send(c, NULL, 0, heartbeat_line, sizeof heartbeat_line - 1, NULL);
+    }
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    sv_server *s = t->data;
+    int64_t now = sv__now(s);
+    if (s->cfg->idle_ttl_ms) {
+        size_t n = br_sweep_idle(s->reg, now, (int64_t)s->cfg->idle_ttl_ms);
+        if (n)
+            SV_DEBUG("forgot %zu idle barriers", n);
+    }
+    for (sv_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->drain_until_ms && now >= c->drain_until_ms)
+            sv__conn_close(c, c->close_why ? c->close_why : "closed");
+    }
+}
+
+/* ---- listeners ---- */
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    sv_listener *l = server->data;
+    if (status < 0) {
+        SV_WARN("accept on %s: %s", l->addr, uv_strerror(status));
+        return;
+    }
+    if (l->srv->shutting_down)
+        return;
+    sv__conn_accept(l);
+}
+
+static int listen_backlog(void)
+{
+    int n = 4096;
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+    if (f) {
+        if (fscanf(f, "%d", &n) != 1 || n < 128)
+            n = 4096;
+        fclose(f);
+    }
+    return n;
+}
+
+/* host:port or [v6]:port into a sockaddr. */
+static int parse_tcp_addr(const char *addr, struct sockaddr_storage *ss)
+{
+    char host[64];
+    const char *colon;
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (!end || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof host)
+            return UV_EINVAL;
+        memcpy(host, addr + 1, (size_t)(end - addr - 1));
+        host[end - addr - 1] = '\0';
+        colon = end + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon || (size_t)(colon - addr) >= sizeof host)
+            return UV_EINVAL;
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port < 0 || port > 65535)
+        return UV_EINVAL;
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0)
+        return 0;
+    return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss);
+}
+
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+}
+
+static int listen_unix(sv_server *s, sv_listener *l, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path); /* a socket left by an earlier run */
+    int rc = uv_pipe_init(s->loop, &l->h.pipe, 0);
+    if (rc == 0 && (rc = uv_pipe_bind(&l->h.pipe, path)) == 0)
+        snprintf(l->addr, sizeof l->addr, "unix:%s", path);
+    return rc;
+}
+
+static int listen_tcp(sv_server *s, sv_listener *l, const char *addr)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int rc = parse_tcp_addr(addr, &ss);
+    if (rc < 0)
+        return rc;
+    if ((rc = uv_tcp_init(s->loop, &l->h.tcp)) < 0)
+        return rc;
+    if ((rc = uv_tcp_bind(&l->h.tcp, (struct sockaddr *)&ss,
+                          ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0)) < 0)
+        return rc;
+    int len = sizeof ss;
+    uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss, &len);
+    char ip[INET6_ADDRSTRLEN];
+    if (ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+        snprintf(l->addr, sizeof l->addr, "%s:%u", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    } else {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+        snprintf(l->addr, sizeof l->addr, "[%s]:%u", ip,
+                 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    }
+    if (!is_loopback(&ss) && !s->cfg->auth_token)
+        SV_WARN("*** listening on non-loopback %s WITHOUT an auth token: anyone who can reach "
+                "it can join, abort and reset barriers; use --auth-token-file ***", l->addr);
+    return 0;
+}
+
+int sv_server_listen(sv_server *s)
+{
+    int backlog = listen_backlog();
+    for (size_t i = 0; i < s->cfg->n_listen; i++) {
+        const char *addr = s->cfg->listen[i];
+        sv_listener *l = &s->listeners[s->n_listeners];
+        memset(l, 0, sizeof *l);
+        l->srv = s;
+        int rc = strncmp(addr, "unix:", 5) == 0 ? listen_unix(s, l, addr + 5) : listen_tcp(s, l, addr);
+        if (rc == 0) {
+            l->h.handle.data = l;
+            rc = uv_listen(&l->h.stream, backlog, on_connection);
+        }
+        if (uv_is_active(&l->h.handle) || rc == 0)
+            s->n_listeners++;
+        else if (l->h.handle.type != UV_UNKNOWN_HANDLE)
+            uv_close(&l->h.handle, NULL);
+        if (rc < 0) {
+            SV_ERROR("cannot listen on %s: %s", addr, uv_strerror(rc));
+            return rc;
+        }
+        SV_INFO("listening on %s", l->addr);
+    }
+    return 0;
+}
+
+/* ---- signals and shutdown ---- */
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    sv_server *s = t->data;
+    for (sv_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        sv__conn_close(c, "server shut down");
+    }
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    if (h->type != UV_UNKNOWN_HANDLE && !uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void sv_server_shutdown(sv_server *s, const char *why)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = 1;
+    SV_INFO("shutting down (%s): %zu connections, telling every waiter", why, s->n_conns);
+    for (size_t i = 0; i < s->n_listeners; i++)
+        close_handle(&s->listeners[i].h.handle);
+    br_shutdown(s->reg, "server is shutting down");
+    bp_buf ev = BP_BUF_INIT;
+    bp_enc_event_shutdown(&ev, "server is shutting down");
+    for (sv_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        sv__conn_send_buf(c, &ev);
+        sv__conn_close_after_flush(c, "server shut down");
+    }
+    bp_buf_free(&ev);
+    close_handle((uv_handle_t *)&s->deadline_timer);
+    close_handle((uv_handle_t *)&s->expire_idle);
+    close_handle((uv_handle_t *)&s->expire_check);
+    close_handle((uv_handle_t *)&s->heartbeat_timer);
+    close_handle((uv_handle_t *)&s->sweep_timer);
+    close_handle((uv_handle_t *)&s->sigterm);
+    close_handle((uv_handle_t *)&s->sigint);
+    /* Connections that do not close by themselves are closed after the grace time;
+     * the timer does not keep the loop alive on its own. */
+    uv_timer_start(&s->stop_timer, on_stop_timer, SV_SHUTDOWN_GRACE_MS, 0);
+    uv_unref((uv_handle_t *)&s->stop_timer);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    sv_server *s = h->data;
+    sv_server_shutdown(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    s->cfg = cfg;
+    s->armed_deadline = -1;
+    if (!(s->reg = br_new(cfg->max_barriers, sv__notify, s)))
+        return UV_ENOMEM;
+    s->start_ms = uv_now(loop);
+    uv_timer_init(loop, &s->deadline_timer);
+    uv_idle_init(loop, &s->expire_idle);
+    uv_check_init(loop, &s->expire_check);
+    uv_timer_init(loop, &s->heartbeat_timer);
+    uv_timer_init(loop, &s->sweep_timer);
+    uv_timer_init(loop, &s->stop_timer);
+    uv_signal_init(loop, &s->sigterm);
+    uv_signal_init(loop, &s->sigint);
+    uv_handle_t *hs[] = {(uv_handle_t *)&s->deadline_timer, (uv_handle_t *)&s->expire_idle,
+                         (uv_handle_t *)&s->expire_check,   (uv_handle_t *)&s->heartbeat_timer,
+                         (uv_handle_t *)&s->sweep_timer,    (uv_handle_t *)&s->stop_timer,
+                         (uv_handle_t *)&s->sigterm,        (uv_handle_t *)&s->sigint};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
+        hs[i]->data = s;
+    uv_check_start(&s->expire_check, on_check);
+    uv_unref((uv_handle_t *)&s->expire_check);
+    if (cfg->heartbeat_ms)
+        uv_timer_start(&s->heartbeat_timer, on_heartbeat, cfg->heartbeat_ms, cfg->heartbeat_ms);
+    uv_timer_start(&s->sweep_timer, on_sweep, SV_SWEEP_MS, SV_SWEEP_MS);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    return 0;
+}
+
+void sv_server_free(sv_server *s)
+{
+    br_free(s->reg);
+    s->reg = NULL;
+    bp_buf_free(&s->out);
+    bp_buf_free(&s->prefix);
+    sv__wreq_pool_free(s);
+    sv__wait_pool_free(s);
+}

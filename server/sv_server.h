@@ -1,0 +1,142 @@
+/* sv_server.h - barrierd's event loop state: the server, its connections and
+ * their outstanding waits. One thread; everything here belongs to the loop. */
+#ifndef SV_SERVER_H
+#define SV_SERVER_H
+
+#include "bp_frame.h"
+#include "bp_msg.h"
+#include "br_registry.h"
+#include "sv_config.h"
+
+#include <uv.h>
+
+typedef struct sv_server sv_server;
+typedef struct sv_conn sv_conn;
+typedef struct sv_wait sv_wait;
+typedef struct sv_wreq sv_wreq;
+
+/* Bytes shared by many writes (a release's common part): freed with the last ref. */
+typedef struct sv_shared {
+    unsigned refs;
+    size_t len;
+    char data[];
+} sv_shared;
+
+/* One outstanding wait of a connection. The registry's waiter comes first so
+ * the sink can turn a br_waiter back into its sv_wait. */
+struct sv_wait {
+    br_waiter w;
+    sv_conn *conn;
+    sv_wait *prev, *next;             /* the connection's waits */
+    char client[BP_CLIENT_MAX + 1];
+};
+
+struct sv_conn {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;                     /* h.handle.data points back here */
+    sv_server *srv;
+    sv_conn *prev, *next;    /* every open connection */
+    uint64_t serial;         /* for log lines */
+    bp_framer framer;        /* partial request line */
+    sv_wait *waits;          /* outstanding waits */
+    unsigned n_waits;
+    uint64_t last_rx_ms;     /* when a byte last arrived */
+    int said_hello;          /* promised to answer heartbeats */
+    int authed;              /* may use every op */
+    int closing;             /* uv_close or uv_shutdown issued; no more reads or writes */
+    const char *close_why;   /* static text: why it closed, for logs and break messages */
+    int64_t drain_until_ms;  /* after an error reply: close by then (0 = not draining) */
+    uv_shutdown_t shutdown_req;
+    char peer[64];           /* "127.0.0.1:40112", "[::1]:40112", "unix" */
+};
+
+typedef struct sv_listener {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
+    sv_server *srv;
+    char addr[128];
+} sv_listener;
+
+typedef struct sv_counters {
+    uint64_t connections_total;
+    uint64_t errors;            /* error replies sent */
+    uint64_t dropped_slow;      /* connections over --max-output */
+    uint64_t dropped_silent;    /* connections that missed heartbeats */
+    uint64_t refused;           /* connections over --max-connections */
+} sv_counters;
+
+struct sv_server {
+    uv_loop_t *loop;
+    sv_config *cfg;
+    br_registry *reg;
+    sv_listener listeners[SV_MAX_LISTEN];
+    size_t n_listeners;
+    sv_conn *conns;
+    size_t n_conns;
+    uint64_t next_serial;
+    uv_timer_t deadline_timer;  /* fires at the registry's earliest deadline */
+    int64_t armed_deadline;     /* what deadline_timer is set for, or -1 */
+    uv_idle_t expire_idle;      /* keeps poll from blocking while an expiry is due */
+    uv_check_t expire_check;    /* expires deadlines after the loop has read input */
+    uv_timer_t heartbeat_timer;
+    uv_timer_t sweep_timer;
+    uv_timer_t stop_timer;      /* bounds a graceful shutdown */
+    uv_signal_t sigterm, sigint;
+    int shutting_down;
+    uint64_t start_ms;
+    sv_counters counters;
+    bp_buf out;                 /* encoding scratch for replies, reused */
+    bp_buf prefix;              /* encoding scratch for per-waiter prefixes */
+    sv_wreq *free_wreqs;        /* recycled write requests */
+    size_t n_free_wreqs;
+    sv_wait *free_waits;        /* recycled waits */
+    size_t n_free_waits;
+    char read_buf[65536];       /* one read buffer for every connection */
+};
+
+/* sv_server.c */
+int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg);
+int sv_server_listen(sv_server *s);
+void sv_server_shutdown(sv_server *s, const char *why);
+void sv_server_free(sv_server *s);
+int64_t sv__now(const sv_server *s);
+void sv__arm_deadline(sv_server *s);
+
+/* sv_conn.c */
+void sv__conn_accept(sv_listener *l);
+/* Close now: waits leave the registry (breaking their barriers), queued output
+ * is dropped. `why` is logged and used in break messages. */
+void sv__conn_close(sv_conn *c, const char *why);
+/* Close once the queued output has been sent (after an error reply). */
+void sv__conn_close_after_flush(sv_conn *c, const char *why);
+void sv__conn_unlink_wait(sv_conn *c, sv_wait *w);
+sv_wait *sv__wait_new(sv_server *s);
+void sv__wait_free(sv_server *s, sv_wait *w);
+void sv__wait_pool_free(sv_server *s);
+
+/* sv_write.c */
+sv_shared *sv__shared_new(const char *data, size_t len);
+void sv__shared_unref(sv_shared *sh);
+/* Send prefix then body. body bytes are referenced from `keep` when given
+ * (taking a ref if the write must be queued), else copied if needed. Drops the
+ * connection if its queued output passes --max-output. */
+void sv__conn_send(sv_conn *c, const char *prefix, size_t plen, const char *body, size_t blen,
+                   sv_shared *keep);
+void sv__conn_send_buf(sv_conn *c, const bp_buf *b);
+void sv__wreq_pool_free(sv_server *s);
+
+/* sv_dispatch.c */
+void sv__dispatch(sv_conn *c, const char *line, size_t len);
+
+/* sv_notify.c: the registry's sink */
+void sv__notify(void *ctx, const br_outcome *o);
+
+#endif
