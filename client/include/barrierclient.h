@@ -1,0 +1,193 @@
+/* barrierclient.h - libbarrierclient: join barrierd's named barriers from C.
+ *
+ * A barrier of `parties` releases all its waiters together once that many have
+ * called bc_wait, then is ready for its next generation: Python's
+ * threading.Barrier, across processes and machines. docs/client.md is the guide.
+ *
+ * Conventions, for every function below:
+ * - Returns BC_OK (0) or a negative BC_E* code. After a failure,
+ *   bc_last_error_message() describes it (the server's detail message when there
+ *   is one) for the calling thread.
+ * - Strings passed in are only read during the call; nothing is retained.
+ * - A bc_client may be used by any number of threads at once, and several may
+ *   block in bc_wait on it together: their requests share its one connection,
+ *   matched by id. Only bc_close must not race with other calls on the handle.
+ * - The library never raises SIGPIPE and never blocks forever on a dead or
+ *   vanished server: blocked calls return BC_ECONN when the connection is lost.
+ *   A handle whose connection is lost stays unusable (every call returns
+ *   BC_ECONN, or BC_ESHUTDOWN if the server said it was shutting down); close it
+ *   and connect again.
+ * - Structs may grow at their end only; a zeroed bc_options field means its
+ *   default, so `bc_options o = {0};` stays valid.
+ */
+#ifndef BARRIERCLIENT_H
+#define BARRIERCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BC_VERSION_MAJOR 0
+#define BC_VERSION_MINOR 1
+#define BC_VERSION_PATCH 0
+
+/* Error codes: the same values as the wire protocol's (proto/bp_error.h). */
+#define BC_OK 0
+#define BC_EBROKEN (-1)    /* the barrier is broken: aborted, reset, a party lost or
+                              timed out, another party's action failed */
+#define BC_ETIMEDOUT (-2)  /* this caller's own timeout broke the barrier */
+#define BC_EACTION (-3)    /* this caller ran the action and it failed */
+#define BC_EPARTIES (-4)   /* the barrier exists with another number of parties */
+#define BC_EINVAL (-5)     /* a bad argument (checked locally or by the server) */
+#define BC_ENOTFOUND (-6)  /* abort/reset/status on a barrier that does not exist */
+#define BC_ECONN (-7)      /* cannot reach the server, or the connection was lost */
+#define BC_EPROTO (-8)     /* the server sent something that is not the protocol */
+#define BC_EAUTH (-9)      /* missing or wrong auth token */
+#define BC_ELIMIT (-10)    /* a server limit: connections, barriers, line length */
+#define BC_ESHUTDOWN (-11) /* the server is shutting down */
+#define BC_ENOMEM (-12)    /* out of memory (here or in the server) */
+
+/* One connection to barrierd. Opaque. */
+typedef struct bc_client bc_client;
+
+/* Connection options. Zeroed fields mean the default. */
+typedef struct bc_options {
+    /* Token for servers started with --auth-token-file. NULL: $BARRIERD_TOKEN if
+     * set, else none. */
+    const char *auth_token;
+    /* Seconds allowed for connecting and the hello exchange. 0: 10 s. */
+    double connect_timeout_s;
+    /* Who this client is, sent with every wait and shown by `status` and in the
+     * server's break messages (at most 128 bytes). NULL: "HOSTNAME:PID". */
+    const char *client_name;
+    /* How long past its own timeout a call waits for a reply from a server that
+     * has gone silent before it gives the connection up as lost (BC_ECONN). Any
+     * traffic from the server (heartbeats included) restarts this grace period,
+     * so a long action elsewhere never trips it on a live server. Requests other
+     * than wait use it as their whole deadline. 0: 15 s. */
+    double io_grace_s;
+} bc_options;
+
+/* The outcome of a released wait. */
+typedef struct bc_wait_result {
+    unsigned index;      /* arrival order in its generation, 0..parties-1; the
+                            last to arrive gets parties-1 */
+    uint64_t generation; /* the generation that was released */
+} bc_wait_result;
+
+/* A barrier as the server sees it. */
+typedef struct bc_status {
+    unsigned parties;    /* fixed by the first wait */
+    unsigned n_waiting;  /* parties waiting in the current generation */
+    int broken;          /* 1 until a reset */
+    uint64_t generation; /* the current generation; only grows */
+    char state[16];      /* "filling", "running_action" or "broken" */
+} bc_status;
+
+/* One entry of bc_list. */
+typedef struct bc_barrier_info {
+    char name[256]; /* the barrier's name, NUL-terminated */
+    bc_status status;
+} bc_barrier_info;
+
+/* Server counters, from the `stats` request. Counters the server does not
+ * report are 0. */
+typedef struct bc_stats {
+    uint64_t connections; /* open connections */
+    uint64_t barriers;    /* barriers that exist now */
+    uint64_t waiting;     /* parties blocked in wait right now */
+    uint64_t waits;       /* wait requests since start */
+    uint64_t releases;    /* generations released since start */
+    uint64_t breaks;      /* barriers broken since start */
+    uint64_t errors;      /* error replies since start */
+    double uptime_s;      /* seconds since the server started */
+} bc_stats;
+
+/* An action: run by the last party to arrive, in its own thread, before anyone
+ * is released. Return 0 for success; anything else breaks the barrier. */
+typedef int (*bc_action_fn)(void *arg);
+
+/* Connect to barrierd and say hello.
+ * addr: "host:port", "[v6addr]:port" or "unix:/path"; NULL means $BARRIERD_ADDR,
+ *       else "127.0.0.1:7411".
+ * opts: NULL means all defaults.
+ * out:  receives the new handle on success (left untouched on failure); the
+ *       caller owns it and releases it with bc_close.
+ * Returns BC_OK, BC_EINVAL (bad address or options), BC_ECONN (unreachable,
+ * refused, or no answer within connect_timeout_s), BC_EAUTH (token refused),
+ * BC_ELIMIT (server at its connection limit), BC_EPROTO, BC_ENOMEM. */
+int bc_connect(const char *addr, const bc_options *opts, bc_client **out);
+
+/* Close the connection and free the handle. NULL is ignored. No other thread may
+ * be using the handle or use it afterwards. Waits still outstanding on the server
+ * break their barriers, as a party that left. */
+void bc_close(bc_client *c);
+
+/* Wait at barrier `name` until `parties` parties have arrived.
+ * name:     1..255 bytes of UTF-8 without control characters.
+ * parties:  >= 1; the first wait on a name creates the barrier with it.
+ * timeout_s: seconds, enforced by the server (rounded to milliseconds); < 0
+ *           waits forever; 0 breaks at once unless this caller arrives last.
+ * action:   NULL, or a function to run if this caller arrives last. It runs in
+ *           this thread while the others stay blocked; meanwhile the library
+ *           keeps answering server heartbeats from a helper thread, so long
+ *           actions are fine. action_arg is passed to it.
+ * out:      may be NULL; filled on success.
+ * Returns BC_OK when released, else BC_EBROKEN, BC_ETIMEDOUT (this caller's own
+ * timeout), BC_EACTION (this caller's action failed), BC_EPARTIES, BC_EINVAL,
+ * BC_ECONN, BC_ESHUTDOWN, BC_ELIMIT, BC_ENOMEM. */
+int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s,
+            bc_action_fn action, void *action_arg, bc_wait_result *out);
+
+/* Break the barrier: its current and future waiters fail with BC_EBROKEN until
+ * bc_reset. Returns BC_OK, BC_ENOTFOUND, BC_EINVAL, BC_ECONN, ... */
+int bc_abort(bc_client *c, const char *name);
+
+/* Fail the current waiters with BC_EBROKEN and make the barrier empty and
+ * usable again; ends the current generation. Returns BC_OK, BC_ENOTFOUND, ... */
+int bc_reset(bc_client *c, const char *name);
+
+/* Read a barrier's state into *out. Returns BC_OK, BC_ENOTFOUND, ... */
+int bc_status_get(bc_client *c, const char *name, bc_status *out);
+
+/* List every barrier. On success *out is an array of *n entries (NULL when
+ * there are none), owned by the caller and freed with bc_list_free. */
+int bc_list(bc_client *c, bc_barrier_info **out, size_t *n);
+void bc_list_free(bc_barrier_info *list);
+
+/* Read the server's counters into *out. */
+int bc_stats_get(bc_client *c, bc_stats *out);
+
+/* Round trip to the server. rtt_s may be NULL; else it receives the seconds the
+ * round trip took. */
+int bc_ping(bc_client *c, double *rtt_s);
+
+/* Send one of the read-only requests "status" (name required), "list", "stats"
+ * or "ping" and hand back the server's whole reply object as a JSON string
+ * without its "id" (e.g. status includes "reason" and the "waiting" parties).
+ * *json is owned by the caller and freed with free(). For tools that print or
+ * forward the server's view. */
+int bc_query_json(bc_client *c, const char *op, const char *name, char **json);
+
+/* A constant human description of a code ("barrier is broken"). Never NULL. */
+const char *bc_strerror(int code);
+
+/* A constant short name of a code, as on the wire ("broken", "timedout");
+ * "ok" for 0. Never NULL. */
+const char *bc_error_name(int code);
+
+/* The detail of the last failure of a bc_ call on this thread, e.g. the
+ * server's "timed out: 2/3 arrived (tellerA@host1 pid 812, ...)" or
+ * "connect 127.0.0.1:7411: Connection refused". "" if none yet. Successful calls
+ * leave it unchanged (like errno). Thread-local: valid until this thread's next
+ * failing bc_ call. Never NULL. */
+const char *bc_last_error_message(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

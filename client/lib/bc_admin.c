@@ -1,0 +1,177 @@
+/* bc_admin.c - the one-shot requests: abort, reset, status, list, stats, ping. */
+#include "bc_internal.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Send op (on name, if the op takes one) and wait for its reply. */
+static int request(bc_client *c, bp_op op, const char *name, bp_reply *reply)
+{
+    if (!c)
+        return bc__fail(BC_EINVAL, "client is NULL");
+    bp_request r = {.op = op};
+    if (op == BP_OP_ABORT || op == BP_OP_RESET || op == BP_OP_STATUS) {
+        int rc = bc__check_name(name);
+        if (rc < 0)
+            return rc;
+        snprintf(r.barrier, sizeof r.barrier, "%s", name);
+    }
+    return bc__roundtrip(c, &r, reply, 0, 1);
+}
+
+static int simple(bc_client *c, bp_op op, const char *name)
+{
+    bp_reply reply;
+    int rc = request(c, op, name, &reply);
+    if (rc == 0)
+        bp_reply_free(&reply);
+    return rc;
+}
+
+int bc_abort(bc_client *c, const char *name)
+{
+    return simple(c, BP_OP_ABORT, name);
+}
+
+int bc_reset(bc_client *c, const char *name)
+{
+    return simple(c, BP_OP_RESET, name);
+}
+
+static uint64_t get_u64(const cJSON *o, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(it) && it->valuedouble > 0 ? (uint64_t)it->valuedouble : 0;
+}
+
+static void read_status(const cJSON *o, bc_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->parties = (unsigned)get_u64(o, "parties");
+    st->n_waiting = (unsigned)get_u64(o, "n_waiting");
+    st->broken = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "broken"));
+    st->generation = get_u64(o, "generation");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(o, "state");
+    if (cJSON_IsString(state))
+        snprintf(st->state, sizeof st->state, "%s", state->valuestring);
+    else
+        snprintf(st->state, sizeof st->state, "%s", st->broken ? "broken" : "filling");
+}
+
+int bc_status_get(bc_client *c, const char *name, bc_status *out)
+{
+    bp_reply reply;
+    int rc = request(c, BP_OP_STATUS, name, &reply);
+    if (rc < 0)
+        return rc;
+    if (out)
+        read_status(reply.json, out);
+    bp_reply_free(&reply);
+    return 0;
+}
+
+static int read_list(const cJSON *arr, bc_barrier_info **out, size_t *n)
+{
+    int count = cJSON_GetArraySize(arr);
+    *out = NULL;
+    *n = 0;
+    if (count <= 0)
+        return 0;
+    bc_barrier_info *list = calloc((size_t)count, sizeof *list);
+    if (!list)
+        return bc__fail(BC_ENOMEM, "out of memory");
+    const cJSON *it;
+    size_t i = 0;
+    cJSON_ArrayForEach(it, arr)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "barrier");
+        if (!cJSON_IsString(name))
+            continue;
+        snprintf(list[i].name, sizeof list[i].name, "%s", name->valuestring);
+        read_status(it, &list[i].status);
+        i++;
+    }
+    *out = list;
+    *n = i;
+    return 0;
+}
+
+int bc_list(bc_client *c, bc_barrier_info **out, size_t *n)
+{
+    if (!out || !n)
+        return bc__fail(BC_EINVAL, "out or n is NULL");
+    bp_reply reply;
+    int rc = request(c, BP_OP_LIST, NULL, &reply);
+    if (rc < 0)
+        return rc;
+    rc = read_list(cJSON_GetObjectItemCaseSensitive(reply.json, "barriers"), out, n);
+    bp_reply_free(&reply);
+    return rc;
+}
+
+void bc_list_free(bc_barrier_info *list)
+{
+    free(list);
+}
+
+int bc_stats_get(bc_client *c, bc_stats *out)
+{
+    bp_reply reply;
+    int rc = request(c, BP_OP_STATS, NULL, &reply);
+    if (rc < 0)
+        return rc;
+    if (out) {
+        const cJSON *o = reply.json;
+        const cJSON *up = cJSON_GetObjectItemCaseSensitive(o, "uptime_s");
+        *out = (bc_stats){
+            .connections = get_u64(o, "connections"),
+            .barriers = get_u64(o, "barriers"),
+            .waiting = get_u64(o, "waiting"),
+            .waits = get_u64(o, "waits"),
+            .releases = get_u64(o, "releases"),
+            .breaks = get_u64(o, "breaks"),
+            .errors = get_u64(o, "errors"),
+            .uptime_s = cJSON_IsNumber(up) ? up->valuedouble : 0,
+        };
+    }
+    bp_reply_free(&reply);
+    return 0;
+}
+
+int bc_ping(bc_client *c, double *rtt_s)
+{
+    int64_t t0 = bc__now_ns();
+    int rc = simple(c, BP_OP_PING, NULL);
+    if (rc == 0 && rtt_s)
+        *rtt_s = (double)(bc__now_ns() - t0) / BC__NS_PER_S;
+    return rc;
+}
+
+static bp_op query_op(const char *op)
+{
+    static const bp_op ops[] = {BP_OP_STATUS, BP_OP_LIST, BP_OP_STATS, BP_OP_PING};
+    for (size_t i = 0; op && i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(op, bp_op_name(ops[i])) == 0)
+            return ops[i];
+    return BP_OP_NONE;
+}
+
+int bc_query_json(bc_client *c, const char *op, const char *name, char **json)
+{
+    bp_op o = query_op(op);
+    if (o == BP_OP_NONE || !json)
+        return bc__fail(BC_EINVAL, "query op must be status, list, stats or ping");
+    bp_reply reply;
+    int rc = request(c, o, name, &reply);
+    if (rc < 0)
+        return rc;
+    cJSON_DeleteItemFromObjectCaseSensitive(reply.json, "id");
+    char *text = cJSON_PrintUnformatted(reply.json);
+    bp_reply_free(&reply);
+    /* Hand out malloc'ed memory whatever allocator hooks cJSON was given. */
+    *json = text ? strdup(text) : NULL;
+    cJSON_free(text);
+    return *json ? 0 : bc__fail(BC_ENOMEM, "out of memory");
+}

@@ -1,0 +1,139 @@
+/* bc_call.c - requests in flight and the leader/follower wait for replies.
+ *
+ * A blocked caller either holds the reader role and reads for everyone, or
+ * sleeps on c->cv until its call settles or the role is free again. See
+ * bc_internal.h for the model.
+ */
+#include "bc_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+void bc__call_add(bc_client *c, bc__call *call)
+{
+    call->id = ++c->next_id;
+    call->next = c->calls;
+    c->calls = call;
+}
+
+void bc__call_remove(bc_client *c, bc__call *call)
+{
+    for (bc__call **p = &c->calls; *p; p = &(*p)->next) {
+        if (*p == call) {
+            *p = call->next;
+            return;
+        }
+    }
+}
+
+static int settled(const bc_client *c, const bc__call *call, const int *stop)
+{
+    if (c->dead)
+        return 1;
+    return call ? call->done || call->action_due : *stop;
+}
+
+static void sleep_until(bc_client *c, int64_t deadline_ns)
+{
+    int64_t t = bc__now_ns() + BC__NS_PER_S;
+    if (deadline_ns && deadline_ns < t)
+        t = deadline_ns;
+    struct timespec ts = {.tv_sec = t / BC__NS_PER_S, .tv_nsec = t % BC__NS_PER_S};
+    pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
+/* Wait as leader or follower until settled or deadline_ns (0 = none). */
+static void wait_role(bc_client *c, const bc__call *call, const int *stop, int64_t deadline_ns)
+{
+    if (c->reading) {
+        sleep_until(c, deadline_ns);
+        return;
+    }
+    c->reading = 1;
+    while (!settled(c, call, stop) && (!deadline_ns || bc__now_ns() < deadline_ns))
+        bc__read_step(c, deadline_ns);
+    c->reading = 0;
+    pthread_cond_broadcast(&c->cv); /* hand the role on */
+}
+
+/* The safety deadline has passed: extend it while the server is still heard
+ * from (an action elsewhere can hold a release back); otherwise the server is
+ * gone and the connection with it. Returns the new deadline, or 0 if killed. */
+static int64_t past_deadline(bc_client *c, int extend)
+{
+    int64_t next = c->last_heard_ns + c->grace_ns;
+    if (extend && next > bc__now_ns())
+        return next;
+    if (extend)
+        bc__kill(c, BC_ECONN, "no reply from %s for %.0f s; giving the connection up",
+                 c->addr, (double)c->grace_ns / BC__NS_PER_S);
+    else
+        bc__kill(c, BC_ECONN, "no reply from %s in time", c->addr);
+    return 0;
+}
+
+static int await(bc_client *c, bc__call *call, const int *stop, int64_t deadline_ns, int extend)
+{
+    while (!settled(c, call, stop)) {
+        if (deadline_ns && bc__now_ns() >= deadline_ns) {
+            deadline_ns = past_deadline(c, extend);
+            continue;
+        }
+        wait_role(c, call, stop, deadline_ns);
+    }
+    if (call && (call->done || call->action_due))
+        return 0;
+    return c->dead ? bc__fail(c->dead_code, "%s", c->dead_msg) : 0;
+}
+
+int bc__await(bc_client *c, bc__call *call, int64_t deadline_ns)
+{
+    return await(c, call, NULL, deadline_ns, 1);
+}
+
+void bc__read_until(bc_client *c, const int *stop)
+{
+    await(c, NULL, stop, 0, 1);
+}
+
+int bc__reply_code(const bp_reply *reply)
+{
+    if (reply->code == 0)
+        return 0;
+    return bc__fail(reply->code, "%s", reply->message[0] ? reply->message
+                                                          : bc_strerror(reply->code));
+}
+
+int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns,
+                  int extend)
+{
+    bc__call call = {0};
+    bp_buf b = BP_BUF_INIT;
+    pthread_mutex_lock(&c->mu);
+    bc__call_add(c, &call);
+    r->has_id = 1;
+    r->id = call.id;
+    pthread_mutex_unlock(&c->mu);
+
+    bp_request_encode(&b, r);
+    int rc = b.oom ? bc__fail(BC_ENOMEM, "out of memory") : bc__send(c, b.data, b.len);
+    bp_buf_free(&b);
+
+    pthread_mutex_lock(&c->mu);
+    if (rc == 0)
+        rc = await(c, &call, NULL, deadline_ns ? deadline_ns : bc__now_ns() + c->grace_ns,
+                   extend);
+    bc__call_remove(c, &call);
+    pthread_mutex_unlock(&c->mu);
+    if (rc < 0) {
+        if (call.done)
+            bp_reply_free(&call.reply);
+        return rc;
+    }
+    *reply = call.reply;
+    rc = bc__reply_code(reply);
+    if (rc < 0)
+        bp_reply_free(reply);
+    return rc;
+}

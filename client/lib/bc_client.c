@@ -1,0 +1,118 @@
+/* bc_client.c - open and close a handle: dial, set up, say hello. */
+#include "bc_internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int check_opts(const bc_options *o)
+{
+    if (o->connect_timeout_s < 0 || o->connect_timeout_s != o->connect_timeout_s)
+        return bc__fail(BC_EINVAL, "connect_timeout_s must be >= 0");
+    if (o->io_grace_s < 0 || o->io_grace_s != o->io_grace_s)
+        return bc__fail(BC_EINVAL, "io_grace_s must be >= 0");
+    const char *n = o->client_name;
+    if (n && (strlen(n) > BP_CLIENT_MAX || !bp_utf8_clean(n, strlen(n))))
+        return bc__fail(BC_EINVAL, "client name must be at most %d bytes of UTF-8 "
+                        "without control characters", BP_CLIENT_MAX);
+    const char *t = o->auth_token;
+    if (t && strlen(t) > BP_TOKEN_MAX)
+        return bc__fail(BC_EINVAL, "auth token longer than %d bytes", BP_TOKEN_MAX);
+    return 0;
+}
+
+static bc_client *client_new(const char *addr, const bc_options *o)
+{
+    bc_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fd = -1;
+    if (pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+        free(c);
+        return NULL;
+    }
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    if (o->client_name)
+        snprintf(c->name, sizeof c->name, "%s", o->client_name);
+    c->grace_ns = (int64_t)((o->io_grace_s > 0 ? o->io_grace_s : BC__GRACE_S) * BC__NS_PER_S);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->wmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are monotonic */
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    bp_framer_init(&c->framer, BC__MAX_LINE);
+    c->last_heard_ns = bc__now_ns();
+    return c;
+}
+
+static int hello(bc_client *c, const char *token, int64_t deadline_ns)
+{
+    bp_request r = {.op = BP_OP_HELLO, .version = BP_PROTOCOL_VERSION};
+    if (token) {
+        r.has_token = 1;
+        snprintf(r.token, sizeof r.token, "%s", token);
+    }
+    bp_reply reply;
+    int rc = bc__roundtrip(c, &r, &reply, deadline_ns, 0);
+    if (rc < 0)
+        return rc;
+    bp_reply_free(&reply);
+    return 0;
+}
+
+int bc_connect(const char *addr, const bc_options *opts, bc_client **out)
+{
+    bc_options o = {0};
+    if (opts)
+        o = *opts;
+    if (!out)
+        return bc__fail(BC_EINVAL, "out is NULL");
+    if (!addr)
+        addr = getenv("BARRIERD_ADDR");
+    if (!addr || !*addr)
+        addr = BC__DEFAULT_ADDR;
+    if (!o.auth_token)
+        o.auth_token = getenv("BARRIERD_TOKEN");
+    int rc = check_opts(&o);
+    if (rc < 0)
+        return rc;
+    double secs = o.connect_timeout_s > 0 ? o.connect_timeout_s : BC__CONNECT_TIMEOUT_S;
+    int64_t deadline = bc__now_ns() + (int64_t)(secs * BC__NS_PER_S);
+
+    bc_client *c = client_new(addr, &o);
+    if (!c)
+        return bc__fail(BC_ENOMEM, "out of memory");
+    c->fd = bc__dial(addr, deadline - bc__now_ns());
+    if (c->fd < 0) {
+        rc = c->fd;
+        bc_close(c);
+        return rc;
+    }
+    rc = hello(c, o.auth_token, deadline);
+    if (rc < 0) {
+        bc_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void bc_close(bc_client *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    close(c->wake[0]);
+    close(c->wake[1]);
+    bp_framer_free(&c->framer);
+    bp_buf_free(&c->outbox);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->wmu);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}

@@ -1,0 +1,148 @@
+/* bc_dial.c - parse an address and connect to it within a deadline.
+ *
+ * Sockets are nonblocking from the start: connect() then waits in poll(), so
+ * the connect timeout holds for every address a host name resolves to.
+ */
+#include "bc_internal.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Split "host:port" or "[v6]:port" into its parts. */
+static int split_hostport(const char *addr, char *host, size_t host_cap, char *port,
+                          size_t port_cap)
+{
+    const char *h = addr, *hend, *colon;
+    if (addr[0] == '[') {
+        h = addr + 1;
+        hend = strchr(h, ']');
+        if (!hend || hend[1] != ':')
+            return bc__fail(BC_EINVAL, "bad address '%s': expected [v6addr]:port", addr);
+        colon = hend + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon)
+            return bc__fail(BC_EINVAL, "bad address '%s': expected host:port", addr);
+        hend = colon;
+        if (memchr(addr, ':', (size_t)(colon - addr)))
+            return bc__fail(BC_EINVAL, "bad address '%s': put an IPv6 address in brackets",
+                            addr);
+    }
+    size_t hlen = (size_t)(hend - h), plen = strlen(colon + 1);
+    if (hlen == 0 || hlen >= host_cap)
+        return bc__fail(BC_EINVAL, "bad address '%s': bad host", addr);
+    if (plen == 0 || plen >= port_cap || strspn(colon + 1, "0123456789") != plen ||
+        atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
+        return bc__fail(BC_EINVAL, "bad address '%s': port must be 1..65535", addr);
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    memcpy(port, colon + 1, plen + 1);
+    return 0;
+}
+
+/* Connect fd to sa, waiting at most until deadline. Returns 0 or an errno. */
+static int connect_by(int fd, const struct sockaddr *sa, socklen_t salen, int64_t deadline)
+{
+    if (connect(fd, sa, salen) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EAGAIN)
+        return errno;
+    for (;;) {
+        int64_t left = deadline - bc__now_ns();
+        if (left <= 0)
+            return ETIMEDOUT;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int n = poll(&p, 1, (int)(left / 1000000 + 1));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        if (n == 0)
+            continue;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            return errno;
+        return err;
+    }
+}
+
+/* Latency matters more than throughput for these one-line messages, and
+ * keepalive catches a vanished host even for a wait without timeout. */
+static void tune_tcp(int fd)
+{
+    int one = 1, idle = 15, intvl = 5, cnt = 3;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+static int dial_unix(const char *addr, const char *path, int64_t deadline)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (path[0] == '\0' || strlen(path) >= sizeof sun.sun_path)
+        return bc__fail(BC_EINVAL, "bad address '%s': socket path empty or too long", addr);
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return bc__fail(BC_ECONN, "socket: %s", strerror(errno));
+    int err = connect_by(fd, (struct sockaddr *)&sun, sizeof sun, deadline);
+    if (err) {
+        close(fd);
+        return bc__fail(BC_ECONN, "connect %s: %s", addr, strerror(err));
+    }
+    return fd;
+}
+
+static int dial_tcp(const char *addr, int64_t deadline)
+{
+    char host[256], port[8];
+    int rc = split_hostport(addr, host, sizeof host, port, sizeof port);
+    if (rc < 0)
+        return rc;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0)
+        return bc__fail(BC_ECONN, "resolve %s: %s", host, gai_strerror(gai));
+    int err = ENOENT, fd = -1;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        err = connect_by(fd, ai->ai_addr, ai->ai_addrlen, deadline);
+        if (err) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return bc__fail(BC_ECONN, "connect %s: %s", addr,
+                        err == ETIMEDOUT ? "timed out" : strerror(err));
+    tune_tcp(fd);
+    return fd;
+}
+
+int bc__dial(const char *addr, int64_t timeout_ns)
+{
+    int64_t deadline = bc__now_ns() + timeout_ns;
+    if (strncmp(addr, "unix:", 5) == 0)
+        return dial_unix(addr, addr + 5, deadline);
+    return dial_tcp(addr, deadline);
+}

@@ -1,0 +1,143 @@
+/* bc_read.c - the reader's work: read what the server sent, route each line.
+ *
+ * Only the thread holding the reader role (c->reading) runs this. It drops
+ * c->mu while it sleeps in poll() and while it writes, so other callers can
+ * register and send requests meanwhile.
+ */
+#include "bc_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static bc__call *find_call(bc_client *c, uint64_t id)
+{
+    for (bc__call *k = c->calls; k; k = k->next)
+        if (k->id == id)
+            return k;
+    return NULL;
+}
+
+static void queue_action_done(bc_client *c, const bp_reply *ev)
+{
+    bp_request r = {.op = BP_OP_ACTION_DONE, .generation = ev->generation};
+    snprintf(r.barrier, sizeof r.barrier, "%s", ev->barrier);
+    bp_request_encode(&c->outbox, &r);
+}
+
+/* Route one decoded message (c->mu held). Takes ownership of m->json. */
+static void dispatch(bc_client *c, bp_reply *m)
+{
+    bc__call *call = m->has_id ? find_call(c, m->id) : NULL;
+    switch (m->kind) {
+    case BP_MSG_REPLY:
+        if (call && !call->done) {
+            call->reply = *m;
+            call->done = 1;
+            pthread_cond_broadcast(&c->cv);
+            return;
+        }
+        /* An error without an id precedes a close (auth, limit): keep its reason
+         * for the callers that the close will fail. */
+        if (!m->has_id && m->code < 0) {
+            c->close_code = m->code;
+            snprintf(c->close_msg, sizeof c->close_msg, "%s: %.960s", bc_strerror(m->code),
+                     m->message);
+        }
+        break;
+    case BP_MSG_RUN_ACTION:
+        if (call && !call->done) {
+            call->action_due = 1;
+            call->action_gen = m->generation;
+            pthread_cond_broadcast(&c->cv);
+        } else {
+            /* Nobody here can run it; say so rather than leave the barrier stuck. */
+            queue_action_done(c, m);
+        }
+        break;
+    case BP_MSG_HEARTBEAT:
+        bp_buf_puts(&c->outbox, "{\"op\":\"pong\"}\n");
+        break;
+    case BP_MSG_SHUTDOWN:
+        c->close_code = BC_ESHUTDOWN;
+        snprintf(c->close_msg, sizeof c->close_msg, "server is shutting down%s%.960s",
+                 m->message[0] ? ": " : "", m->message);
+        break;
+    }
+    bp_reply_free(m);
+}
+
+static void consume(bc_client *c, const char *data, size_t n)
+{
+    if (bp_framer_feed(&c->framer, data, n) < 0) {
+        bc__kill(c, BC_EPROTO, "reply from %s longer than %u bytes", c->addr, BC__MAX_LINE);
+        return;
+    }
+    const char *line;
+    size_t len;
+    while (!c->dead && bp_framer_next(&c->framer, &line, &len) == 1) {
+        if (len == 0 || (len == 1 && line[0] == '\r'))
+            continue;
+        bp_reply m;
+        if (bp_reply_decode(line, len, &m) < 0) {
+            bc__kill(c, BC_EPROTO, "%s sent a line that is not the barrierd protocol: %.*s",
+                     c->addr, (int)(len > 80 ? 80 : len), line);
+            return;
+        }
+        dispatch(c, &m);
+    }
+}
+
+/* Send what dispatch queued (pongs). c->mu held; dropped while writing. */
+static void flush_outbox(bc_client *c)
+{
+    if (c->outbox.len == 0 || c->dead)
+        return;
+    size_t len;
+    char *data = bp_buf_take(&c->outbox, &len);
+    pthread_mutex_unlock(&c->mu);
+    if (data)
+        bc__send(c, data, len);
+    free(data);
+    pthread_mutex_lock(&c->mu);
+}
+
+/* One round of reading: wait for input until deadline_ns (0 = none; never more
+ * than a second, so callers recheck their state), then route it. c->mu held on
+ * entry and exit; the caller holds the reader role. */
+void bc__read_step(bc_client *c, int64_t deadline_ns)
+{
+    int64_t wait_ms = 1000;
+    if (deadline_ns) {
+        int64_t left = (deadline_ns - bc__now_ns()) / 1000000 + 1;
+        wait_ms = left < wait_ms ? left : wait_ms;
+    }
+    pthread_mutex_unlock(&c->mu);
+    char buf[32768];
+    struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->wake[0], .events = POLLIN}};
+    ssize_t n = -2; /* -2: nothing read */
+    int err = 0;
+    if (poll(p, 2, wait_ms > 0 ? (int)wait_ms : 0) > 0) {
+        if (p[1].revents)
+            while (read(c->wake[0], buf, sizeof buf) > 0)
+                ;
+        if (p[0].revents) {
+            n = recv(c->fd, buf, sizeof buf, 0);
+            err = errno;
+        }
+    }
+    pthread_mutex_lock(&c->mu);
+    if (n > 0) {
+        c->last_heard_ns = bc__now_ns();
+        consume(c, buf, (size_t)n);
+    } else if (n == 0) {
+        bc__kill(c, BC_ECONN, "connection to %s closed by the server", c->addr);
+    } else if (n == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        bc__kill(c, BC_ECONN, "connection to %s lost: %s", c->addr, strerror(err));
+    }
+    flush_outbox(c);
+}
