@@ -17,11 +17,7 @@ static void tell(sv_server *s, br_waiter *bw, const bp_buf *prefix, const char *
 {
     sv_wait *w = (sv_wait *)bw;
     sv_conn *c = w->conn;
-    if (!c->closing) {
-        if (!*shared) /* queued writes reference it; made on first need only */
-            *shared = sv__shared_new(body, blen);
-        sv__conn_send(c, prefix->data, prefix->len, body, blen, *shared);
-    }
+    sv__conn_send(c, prefix->data, prefix->len, body, blen, shared);
     sv__conn_unlink_wait(c, w);
     sv__wait_free(s, w);
 }

@@ -125,11 +125,13 @@ void sv__wait_pool_free(sv_server *s);
 /* sv_write.c */
 sv_shared *sv__shared_new(const char *data, size_t len);
 void sv__shared_unref(sv_shared *sh);
-/* Send prefix then body. body bytes are referenced from `keep` when given
- * (taking a ref if the write must be queued), else copied if needed. Drops the
- * connection if its queued output passes --max-output. */
+/* Send prefix then body, straight to the socket when it takes them. What must
+ * be queued is copied, except a body with a share slot: it is wrapped once in a
+ * sv_shared stored in *share (the caller unrefs it when done) and referenced by
+ * every queued write. Drops the connection if its queued output passes
+ * --max-output. */
 void sv__conn_send(sv_conn *c, const char *prefix, size_t plen, const char *body, size_t blen,
-                   sv_shared *keep);
+                   sv_shared **share);
 void sv__conn_send_buf(sv_conn *c, const bp_buf *b);
 void sv__wreq_pool_free(sv_server *s);
 

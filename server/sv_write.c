@@ -85,9 +85,11 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
-/* Queue what uv_try_write did not take. */
+/* Queue what uv_try_write did not take: the prefix from p, the body from
+ * b[boff..blen). With a share slot the body is wrapped once (on the first
+ * connection that needs it) and referenced; without one it is copied. */
 static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen,
-                       sv_shared *keep)
+                       size_t boff, sv_shared **share)
 {
     sv_server *s = c->srv;
     sv_wreq *r = wreq_get(s);
@@ -96,10 +98,19 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
         return;
     }
     r->body = NULL;
-    if (plen > SV_PREFIX_INLINE || (blen && !keep)) { /* one private copy of both parts */
+    const char *body = b + boff;
+    size_t body_len = blen - boff;
+    int by_ref = body_len && share && plen <= SV_PREFIX_INLINE;
+    if (by_ref && !*share)
+        *share = sv__shared_new(b, blen);
+    if (by_ref && *share) {
+        (*share)->refs++;
+        r->body = *share;
+        body = (*share)->data + boff;
+    } else if (plen > SV_PREFIX_INLINE || body_len) { /* one private copy of both parts */
         bp_buf tmp = BP_BUF_INIT;
         bp_buf_append(&tmp, p, plen);
-        bp_buf_append(&tmp, b, blen);
+        bp_buf_append(&tmp, body, body_len);
         r->body = tmp.oom ? NULL : sv__shared_new(tmp.data, tmp.len);
         bp_buf_free(&tmp);
         if (!r->body) {
@@ -108,11 +119,8 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
             return;
         }
         plen = 0;
-        b = r->body->data;
-        blen = r->body->len;
-    } else if (blen) {
-        keep->refs++;
-        r->body = keep;
+        body = r->body->data;
+        body_len = r->body->len;
     }
     uv_buf_t bufs[2];
     unsigned n = 0;
@@ -120,8 +128,8 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
         memcpy(r->prefix, p, plen);
         bufs[n++] = uv_buf_init(r->prefix, (unsigned)plen);
     }
-    if (blen)
-        bufs[n++] = uv_buf_init((char *)b, (unsigned)blen);
+    if (body_len)
+        bufs[n++] = uv_buf_init((char *)body, (unsigned)body_len);
     int rc = uv_write(&r->req, &c->h.stream, bufs, n, on_written);
     if (rc < 0) {
         wreq_put(s, r);
@@ -137,10 +145,11 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
 }
 
 void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen,
-                   sv_shared *keep)
+                   sv_shared **share)
 {
     if (c->closing)
         return;
+    size_t boff = 0;
     if (uv_stream_get_write_queue_size(&c->h.stream) == 0) {
         uv_buf_t bufs[2];
         unsigned n = 0;
@@ -161,15 +170,14 @@ void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t
         if (done >= plen + blen)
             return;
         if (done >= plen) {
-            b += done - plen;
-            blen -= done - plen;
+            boff = done - plen;
             plen = 0;
         } else {
             p += done;
             plen -= done;
         }
     }
-    send_queue(c, p, plen, b, blen, keep);
+    send_queue(c, p, plen, b, blen, boff, share);
 }
 
 void sv__conn_send_buf(sv_conn *c, const bp_buf *b)
