@@ -1,1 +1,81 @@
-int main(void){return 0;}
+/* main.c - barrierctl: wait at, inspect and repair barrierd's barriers.
+ *
+ *   barrierctl [-a ADDR] [--token-file F] [--json] COMMAND [ARGS]
+ */
+#include "ctl.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: barrierctl [-a ADDR] [--token-file F] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "Wait at, inspect and repair the named barriers of a barrierd server.\n"
+    "\n"
+    "commands:\n"
+    "  wait NAME -n PARTIES [-t SECONDS] [--name CLIENT]\n"
+    "                     block until PARTIES parties have reached barrier NAME\n"
+    "  status [NAME]      show one barrier (no NAME: all of them, like list)\n"
+    "  list               show every barrier\n"
+    "  abort NAME         break the barrier: its waiters fail until a reset\n"
+    "  reset NAME         fail its current waiters and make it usable again\n"
+    "  stats              show the server's counters\n"
+    "  ping               check that the server answers\n"
+    "\n"
+    "options:\n"
+    "  -a, --addr ADDR    host:port, [v6addr]:port or unix:/path\n"
+    "                     (default: $BARRIERD_ADDR, else 127.0.0.1:7411)\n"
+    "  --token-file F     auth token for the server (default: $BARRIERD_TOKEN)\n"
+    "  --json             machine-readable output on stdout\n"
+    "  -h, --help         this help; 'barrierctl COMMAND --help' for a command's\n"
+    "\n"
+    "exit status: 0 ok or released, 1 other error, 2 broken (aborted, reset, a\n"
+    "party lost, an action failed), 3 timed out, 4 server unreachable or gone,\n"
+    "64 usage error.\n";
+
+static const struct {
+    const char *name;
+    ctl_cmd_fn fn;
+} commands[] = {
+    {"wait", ctl_cmd_wait},   {"status", ctl_cmd_status}, {"list", ctl_cmd_list},
+    {"abort", ctl_cmd_abort}, {"reset", ctl_cmd_reset},   {"stats", ctl_cmd_stats},
+    {"ping", ctl_cmd_ping},
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {{"addr", required_argument, NULL, 'a'},
+                                          {"token-file", required_argument, NULL, 'T'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0}};
+    ctl g = {0};
+    int ch;
+    /* '+': stop at the command; what follows belongs to it. */
+    while ((ch = getopt_long(argc, argv, "+a:h", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'a':
+            g.addr = optarg;
+            break;
+        case 'T':
+            g.token_file = optarg;
+            break;
+        case 'j':
+            g.json = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_usage_error(NULL, NULL);
+        }
+    }
+    if (optind >= argc)
+        return ctl_usage_error(NULL, "no command given");
+    const char *name = argv[optind];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].fn(&g, argc - optind, argv + optind);
+    return ctl_usage_error(NULL, "unknown command '%s'", name);
+}

@@ -1,0 +1,188 @@
+/* cmd_wait.c - barrierctl wait: block at a barrier until it releases.
+ *
+ * On a terminal a second thread polls the barrier's status over the same
+ * handle (it is thread-safe) and redraws "2/3 arrived" on stderr meanwhile.
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: barrierctl wait NAME -n PARTIES [-t SECONDS] [--name CLIENT]\n"
+    "\n"
+    "Wait at barrier NAME until PARTIES parties (this one included) have arrived,\n"
+    "then print this party's arrival index and the generation released. The\n"
+    "first wait on NAME creates the barrier with PARTIES; it is cyclic.\n"
+    "\n"
+    "  -n, --parties N     number of parties (required)\n"
+    "  -t, --timeout SECS  give up after SECS (fractions allowed); the barrier\n"
+    "                      then breaks for everyone (default: wait forever)\n"
+    "  --name CLIENT       who is waiting, as status shows it (default host:pid)\n"
+    "  --json              print {\"ok\":true,\"barrier\":..,\"index\":..,\"generation\":..}\n"
+    "\n"
+    "exit status: 0 released, 2 broken, 3 timed out, 4 server unreachable or\n"
+    "gone, 1 other errors (e.g. the barrier has another number of parties).\n";
+
+typedef struct wait_args {
+    const char *name;
+    unsigned long parties;
+    double timeout_s;
+    const char *client;
+} wait_args;
+
+static int parse(ctl *g, int argc, char **argv, wait_args *a)
+{
+    static const struct option longs[] = {{"parties", required_argument, NULL, 'n'},
+                                          {"timeout", required_argument, NULL, 't'},
+                                          {"name", required_argument, NULL, 'N'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0}};
+    char *end;
+    int ch;
+    *a = (wait_args){.timeout_s = -1};
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "n:t:h", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            errno = 0;
+            a->parties = strtoul(optarg, &end, 10);
+            if (errno || *end || optarg[0] == '-' || a->parties < 1 || a->parties > 1000000)
+                return ctl_usage_error("wait", "-n wants a number of parties, 1..1000000");
+            break;
+        case 't':
+            a->timeout_s = strtod(optarg, &end);
+            if (*end || end == optarg || !isfinite(a->timeout_s) || a->timeout_s < 0)
+                return ctl_usage_error("wait", "-t wants seconds >= 0, e.g. 2.5");
+            break;
+        case 'N':
+            a->client = optarg;
+            break;
+        case 'j':
+            g->json = 1;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_usage_error("wait", NULL);
+        }
+    }
+    if (argc - optind != 1)
+        return ctl_usage_error("wait", "wait takes one barrier NAME");
+    if (!a->parties)
+        return ctl_usage_error("wait", "wait needs -n PARTIES");
+    a->name = argv[optind];
+    return -1;
+}
+
+/* ---- the progress line ---- */
+
+typedef struct progress {
+    bc_client *c;
+    const char *name;
+    unsigned parties;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int drawn;
+} progress;
+
+/* Sleep up to ms, or until done; returns done. */
+static int nap(progress *p, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000;
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    pthread_mutex_lock(&p->mu);
+    while (!p->done && pthread_cond_timedwait(&p->cv, &p->mu, &ts) != ETIMEDOUT)
+        ;
+    int done = p->done;
+    pthread_mutex_unlock(&p->mu);
+    return done;
+}
+
+static void *progress_main(void *arg)
+{
+    progress *p = arg;
+    /* A wait released at once never draws anything. */
+    for (long ms = 300; !nap(p, ms); ms = 250) {
+        bc_status st;
+        if (bc_status_get(p->c, p->name, &st) < 0)
+            break;
+        pthread_mutex_lock(&p->mu);
+        if (!p->done) {
+            fprintf(stderr, "\r\033[Kwaiting at '%s': %u/%u arrived%s", p->name, st.n_waiting,
+                    p->parties, st.broken ? " (broken)" : "");
+            fflush(stderr);
+            p->drawn = 1;
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+static int progress_start(progress *p, bc_client *c, const wait_args *a)
+{
+    *p = (progress){.c = c, .name = a->name, .parties = (unsigned)a->parties};
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    return pthread_create(&p->thread, NULL, progress_main, p) == 0;
+}
+
+static void progress_stop(progress *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->done = 1;
+    if (p->drawn)
+        fprintf(stderr, "\r\033[K");
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+}
+
+/* ---- the command ---- */
+
+int ctl_cmd_wait(ctl *g, int argc, char **argv)
+{
+    wait_args a;
+    int rc = parse(g, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    bc_client *c;
+    if ((rc = ctl_connect(g, a.client, &c)) != 0)
+        return rc;
+    progress p;
+    int show = !g->json && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) &&
+               progress_start(&p, c, &a);
+    bc_wait_result r;
+    rc = bc_wait(c, a.name, (unsigned)a.parties, a.timeout_s, NULL, NULL, &r);
+    if (show)
+        progress_stop(&p);
+    bc_close(c);
+    if (rc < 0)
+        return ctl_fail(g, rc, "wait '%s'", a.name);
+    if (g->json) {
+        printf("{\"ok\":true,\"barrier\":");
+        ctl_json_str(a.name);
+        printf(",\"parties\":%lu,\"index\":%u,\"generation\":%" PRIu64 "}\n", a.parties, r.index,
+               r.generation);
+    } else {
+        printf("released: index %u of %lu, generation %" PRIu64 "\n", r.index, a.parties,
+               r.generation);
+    }
+    return CTL_EXIT_OK;
+}

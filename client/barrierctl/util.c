@@ -1,0 +1,127 @@
+/* util.c - connecting, exit statuses and error reports for barrierctl. */
+#include "ctl.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The token is the file's first line, trailing whitespace dropped. */
+static int read_token(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    if (!fgets(buf, (int)cap, f))
+        buf[0] = '\0';
+    fclose(f);
+    size_t n = strlen(buf);
+    while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
+        buf[--n] = '\0';
+    return 0;
+}
+
+int ctl_connect(ctl *g, const char *client_name, bc_client **out)
+{
+    char token[512];
+    bc_options o = {.client_name = client_name};
+    if (g->token_file) {
+        if (read_token(g->token_file, token, sizeof token) < 0) {
+            fprintf(stderr, "barrierctl: cannot read token file %s: %m\n", g->token_file);
+            return CTL_EXIT_ERROR;
+        }
+        o.auth_token = token;
+    }
+    int rc = bc_connect(g->addr, &o, out);
+    if (rc < 0)
+        return ctl_fail(g, rc, "connect");
+    return 0;
+}
+
+int ctl_exit_code(int rc)
+{
+    switch (rc) {
+    case BC_OK:
+        return CTL_EXIT_OK;
+    case BC_EBROKEN:
+    case BC_EACTION:
+        return CTL_EXIT_BROKEN;
+    case BC_ETIMEDOUT:
+        return CTL_EXIT_TIMEDOUT;
+    case BC_ECONN:
+    case BC_ESHUTDOWN:
+        return CTL_EXIT_CONN;
+    default:
+        return CTL_EXIT_ERROR;
+    }
+}
+
+void ctl_json_str(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+int ctl_fail(ctl *g, int rc, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *desc = bc_strerror(rc), *detail = bc_last_error_message();
+    if (!detail[0] || strcmp(detail, desc) == 0)
+        fprintf(stderr, "barrierctl: %s: %s\n", what, desc);
+    else
+        fprintf(stderr, "barrierctl: %s: %s: %s\n", what, desc, detail);
+    if (g->json) {
+        printf("{\"ok\":false,\"error\":");
+        ctl_json_str(bc_error_name(rc));
+        printf(",\"message\":");
+        ctl_json_str(detail[0] ? detail : desc);
+        printf("}\n");
+    }
+    return ctl_exit_code(rc);
+}
+
+int ctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+    if (fmt) { /* NULL: getopt has already said what is wrong */
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "barrierctl: ");
+        vfprintf(stderr, fmt, ap);
+        fprintf(stderr, "\n");
+        va_end(ap);
+    }
+    fprintf(stderr, "Try 'barrierctl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+    return CTL_EXIT_USAGE;
+}
+
+int ctl_simple_opts(ctl *g, int argc, char **argv, const char *help, int *first)
+{
+    static const struct option longs[] = {
+        {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}, {0}};
+    int ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(help, stdout);
+            return CTL_EXIT_OK;
+        }
+        if (ch != 'j')
+            return ctl_usage_error(argv[0], NULL);
+        g->json = 1;
+    }
+    *first = optind;
+    return -1;
+}
