@@ -8,20 +8,15 @@ typedef int (*admin_fn)(bc_client *c, const char *name);
 static int run(ctl *g, int argc, char **argv, const char *help, admin_fn fn)
 {
     int first, rc = ctl_simple_opts(g, argc, argv, help, &first);
-    if (rc >= 0)
-        return rc;
-    if (argc - first != 1)
-        return ctl_usage_error(argv[0], "%s takes one barrier NAME", argv[0]);
+    if (rc >= 0) return rc;
+    if (argc - first != 1) return ctl_usage_error(argv[0], "%s takes one barrier NAME", argv[0]);
     const char *name = argv[first];
     bc_client *c;
-    if ((rc = ctl_connect(g, NULL, &c)) != 0)
-        return rc;
+    if ((rc = ctl_connect(g, NULL, &c)) != 0) return rc;
     rc = fn(c, name);
     bc_close(c);
-    if (rc < 0)
-        return ctl_fail(g, rc, "%s '%s'", argv[0], name);
-    if (g->json)
-        printf("{\"ok\":true}\n");
+    if (rc < 0) return ctl_fail(g, rc, "%s '%s'", argv[0], name);
+    if (g->json) printf("{\"ok\":true}\n");
     return CTL_EXIT_OK;
 }
 

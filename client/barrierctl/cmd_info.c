@@ -16,8 +16,7 @@ static int print_json(ctl *g, bc_client *c, const char *op, const char *name)
 {
     char *json;
     int rc = bc_query_json(c, op, name, &json);
-    if (rc < 0)
-        return ctl_fail(g, rc, "%s%s%s", op, name ? " " : "", name ? name : "");
+    if (rc < 0) return ctl_fail(g, rc, "%s%s%s", op, name ? " " : "", name ? name : "");
     puts(json);
     free(json);
     return CTL_EXIT_OK;
@@ -57,23 +56,19 @@ static int print_status(ctl *g, bc_client *c, const char *name)
 {
     char *json;
     int rc = bc_query_json(c, "status", name, &json);
-    if (rc < 0)
-        return ctl_fail(g, rc, "status '%s'", name);
+    if (rc < 0) return ctl_fail(g, rc, "status '%s'", name);
     cJSON *o = cJSON_Parse(json);
     free(json);
-    if (!o)
-        return ctl_fail(g, BC_ENOMEM, "status '%s'", name);
+    if (!o) return ctl_fail(g, BC_ENOMEM, "status '%s'", name);
     printf("barrier     %s\n", name);
     printf("parties     %.0f\n", num_field(o, "parties"));
     printf("waiting     %.0f\n", num_field(o, "n_waiting"));
     printf("state       %s\n", str_field(o, "state"));
     printf("generation  %.0f\n", num_field(o, "generation"));
     const char *reason = str_field(o, "reason");
-    if (reason[0])
-        printf("reason      %s\n", reason);
+    if (reason[0]) printf("reason      %s\n", reason);
     const cJSON *waiting = cJSON_GetObjectItemCaseSensitive(o, "waiting");
-    if (cJSON_GetArraySize(waiting) > 0)
-        print_waiting(waiting);
+    if (cJSON_GetArraySize(waiting) > 0) print_waiting(waiting);
     cJSON_Delete(o);
     return CTL_EXIT_OK;
 }
@@ -83,8 +78,7 @@ static int print_list(ctl *g, bc_client *c)
     bc_barrier_info *list;
     size_t n;
     int rc = bc_list(c, &list, &n);
-    if (rc < 0)
-        return ctl_fail(g, rc, "list");
+    if (rc < 0) return ctl_fail(g, rc, "list");
     int w = 7; /* "BARRIER" */
     for (size_t i = 0; i < n; i++) {
         int len = (int)strlen(list[i].name);
@@ -94,8 +88,8 @@ static int print_list(ctl *g, bc_client *c)
            "GENERATION");
     for (size_t i = 0; i < n; i++) {
         const bc_status *s = &list[i].status;
-        printf("%-*s  %7u  %7u  %-14s  %10" PRIu64 "\n", w, list[i].name, s->parties,
-               s->n_waiting, s->state, s->generation);
+        printf("%-*s  %7u  %7u  %-14s  %10" PRIu64 "\n", w, list[i].name, s->parties, s->n_waiting,
+               s->state, s->generation);
     }
     bc_list_free(list);
     return CTL_EXIT_OK;
@@ -106,14 +100,12 @@ static int view(ctl *g, int argc, char **argv, const char *help, int max_operand
                 int (*fn)(ctl *g, bc_client *c, const char *name))
 {
     int first, rc = ctl_simple_opts(g, argc, argv, help, &first);
-    if (rc >= 0)
-        return rc;
+    if (rc >= 0) return rc;
     if (argc - first > max_operands)
         return ctl_usage_error(argv[0], "too many arguments for %s", argv[0]);
     const char *name = first < argc ? argv[first] : NULL;
     bc_client *c;
-    if ((rc = ctl_connect(g, NULL, &c)) != 0)
-        return rc;
+    if ((rc = ctl_connect(g, NULL, &c)) != 0) return rc;
     rc = fn(g, c, name);
     bc_close(c);
     return rc;
@@ -121,8 +113,7 @@ static int view(ctl *g, int argc, char **argv, const char *help, int max_operand
 
 static int do_status(ctl *g, bc_client *c, const char *name)
 {
-    if (!name)
-        return g->json ? print_json(g, c, "list", NULL) : print_list(g, c);
+    if (!name) return g->json ? print_json(g, c, "list", NULL) : print_list(g, c);
     return g->json ? print_json(g, c, "status", name) : print_status(g, c, name);
 }
 
@@ -134,12 +125,10 @@ static int do_list(ctl *g, bc_client *c, const char *name)
 static int do_stats(ctl *g, bc_client *c, const char *name)
 {
     (void)name;
-    if (g->json)
-        return print_json(g, c, "stats", NULL);
+    if (g->json) return print_json(g, c, "stats", NULL);
     bc_stats s;
     int rc = bc_stats_get(c, &s);
-    if (rc < 0)
-        return ctl_fail(g, rc, "stats");
+    if (rc < 0) return ctl_fail(g, rc, "stats");
     printf("connections  %" PRIu64 "\n", s.connections);
     printf("barriers     %" PRIu64 "\n", s.barriers);
     printf("waiting      %" PRIu64 "\n", s.waiting);
@@ -156,8 +145,7 @@ static int do_ping(ctl *g, bc_client *c, const char *name)
     (void)name;
     double rtt;
     int rc = bc_ping(c, &rtt);
-    if (rc < 0)
-        return ctl_fail(g, rc, "ping");
+    if (rc < 0) return ctl_fail(g, rc, "ping");
     if (g->json)
         printf("{\"ok\":true,\"rtt_ms\":%.3f}\n", rtt * 1000);
     else
@@ -198,10 +186,9 @@ int ctl_cmd_stats(ctl *g, int argc, char **argv)
 
 int ctl_cmd_ping(ctl *g, int argc, char **argv)
 {
-    static const char help[] =
-        "usage: barrierctl ping\n"
-        "\n"
-        "Check that the server answers, and show the round-trip time.\n"
-        "Exit status 0 if it does, 4 if it cannot be reached.\n";
+    static const char help[] = "usage: barrierctl ping\n"
+                               "\n"
+                               "Check that the server answers, and show the round-trip time.\n"
+                               "Exit status 0 if it does, 4 if it cannot be reached.\n";
     return view(g, argc, argv, help, 0, do_ping);
 }

@@ -40,12 +40,10 @@ typedef struct wait_args {
 
 static int parse(ctl *g, int argc, char **argv, wait_args *a)
 {
-    static const struct option longs[] = {{"parties", required_argument, NULL, 'n'},
-                                          {"timeout", required_argument, NULL, 't'},
-                                          {"name", required_argument, NULL, 'N'},
-                                          {"json", no_argument, NULL, 'j'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {0}};
+    static const struct option longs[] = {
+        {"parties", required_argument, NULL, 'n'}, {"timeout", required_argument, NULL, 't'},
+        {"name", required_argument, NULL, 'N'},    {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {0}};
     char *end;
     int ch;
     *a = (wait_args){.timeout_s = -1};
@@ -76,10 +74,8 @@ static int parse(ctl *g, int argc, char **argv, wait_args *a)
             return ctl_usage_error("wait", NULL);
         }
     }
-    if (argc - optind != 1)
-        return ctl_usage_error("wait", "wait takes one barrier NAME");
-    if (!a->parties)
-        return ctl_usage_error("wait", "wait needs -n PARTIES");
+    if (argc - optind != 1) return ctl_usage_error("wait", "wait takes one barrier NAME");
+    if (!a->parties) return ctl_usage_error("wait", "wait needs -n PARTIES");
     a->name = argv[optind];
     return -1;
 }
@@ -119,8 +115,7 @@ static void *progress_main(void *arg)
     /* A wait released at once never draws anything. */
     for (long ms = 300; !nap(p, ms); ms = 250) {
         bc_status st;
-        if (bc_status_get(p->c, p->name, &st) < 0)
-            break;
+        if (bc_status_get(p->c, p->name, &st) < 0) break;
         pthread_mutex_lock(&p->mu);
         if (!p->done) {
             fprintf(stderr, "\r\033[Kwaiting at '%s': %u/%u arrived%s", p->name, st.n_waiting,
@@ -145,8 +140,7 @@ static void progress_stop(progress *p)
 {
     pthread_mutex_lock(&p->mu);
     p->done = 1;
-    if (p->drawn)
-        fprintf(stderr, "\r\033[K");
+    if (p->drawn) fprintf(stderr, "\r\033[K");
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->thread, NULL);
@@ -160,21 +154,17 @@ int ctl_cmd_wait(ctl *g, int argc, char **argv)
 {
     wait_args a;
     int rc = parse(g, argc, argv, &a);
-    if (rc >= 0)
-        return rc;
+    if (rc >= 0) return rc;
     bc_client *c;
-    if ((rc = ctl_connect(g, a.client, &c)) != 0)
-        return rc;
+    if ((rc = ctl_connect(g, a.client, &c)) != 0) return rc;
     progress p;
-    int show = !g->json && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) &&
-               progress_start(&p, c, &a);
+    int show =
+        !g->json && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) && progress_start(&p, c, &a);
     bc_wait_result r;
     rc = bc_wait(c, a.name, (unsigned)a.parties, a.timeout_s, NULL, NULL, &r);
-    if (show)
-        progress_stop(&p);
+    if (show) progress_stop(&p);
     bc_close(c);
-    if (rc < 0)
-        return ctl_fail(g, rc, "wait '%s'", a.name);
+    if (rc < 0) return ctl_fail(g, rc, "wait '%s'", a.name);
     if (g->json) {
         printf("{\"ok\":true,\"barrier\":");
         ctl_json_str(a.name);

@@ -8,10 +8,10 @@
 /* Exit statuses (docs/barrierctl.md). */
 enum {
     CTL_EXIT_OK = 0,
-    CTL_EXIT_ERROR = 1,   /* any other error */
-    CTL_EXIT_BROKEN = 2,  /* broken: aborted, reset, a party lost, an action failed */
+    CTL_EXIT_ERROR = 1,  /* any other error */
+    CTL_EXIT_BROKEN = 2, /* broken: aborted, reset, a party lost, an action failed */
     CTL_EXIT_TIMEDOUT = 3,
-    CTL_EXIT_CONN = 4,    /* server unreachable, connection lost, shutting down */
+    CTL_EXIT_CONN = 4, /* server unreachable, connection lost, shutting down */
     CTL_EXIT_USAGE = 64,
 };
 

@@ -71,8 +71,7 @@ int main(int argc, char **argv)
             return ctl_usage_error(NULL, NULL);
         }
     }
-    if (optind >= argc)
-        return ctl_usage_error(NULL, "no command given");
+    if (optind >= argc) return ctl_usage_error(NULL, "no command given");
     const char *name = argv[optind];
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(name, commands[i].name) == 0)

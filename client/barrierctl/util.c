@@ -11,10 +11,8 @@
 static int read_token(const char *path, char *buf, size_t cap)
 {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    if (!fgets(buf, (int)cap, f))
-        buf[0] = '\0';
+    if (!f) return -1;
+    if (!fgets(buf, (int)cap, f)) buf[0] = '\0';
     fclose(f);
     size_t n = strlen(buf);
     while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
@@ -34,8 +32,7 @@ int ctl_connect(ctl *g, const char *client_name, bc_client **out)
         o.auth_token = token;
     }
     int rc = bc_connect(g->addr, &o, out);
-    if (rc < 0)
-        return ctl_fail(g, rc, "connect");
+    if (rc < 0) return ctl_fail(g, rc, "connect");
     return 0;
 }
 
@@ -118,8 +115,7 @@ int ctl_simple_opts(ctl *g, int argc, char **argv, const char *help, int *first)
             fputs(help, stdout);
             return CTL_EXIT_OK;
         }
-        if (ch != 'j')
-            return ctl_usage_error(argv[0], NULL);
+        if (ch != 'j') return ctl_usage_error(argv[0], NULL);
         g->json = 1;
     }
     *first = optind;

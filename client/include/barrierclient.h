@@ -36,7 +36,8 @@ extern "C" {
 
 /* Error codes: the same values as the wire protocol's (proto/bp_error.h). */
 #define BC_OK 0
-#define BC_EBROKEN (-1)    /* the barrier is broken: aborted, reset, a party lost or
+#define BC_EBROKEN                                                                                 \
+    (-1)                   /* the barrier is broken: aborted, reset, a party lost or               \
                               timed out, another party's action failed */
 #define BC_ETIMEDOUT (-2)  /* this caller's own timeout broke the barrier */
 #define BC_EACTION (-3)    /* this caller ran the action and it failed */
@@ -139,8 +140,8 @@ void bc_close(bc_client *c);
  * Returns BC_OK when released, else BC_EBROKEN, BC_ETIMEDOUT (this caller's own
  * timeout), BC_EACTION (this caller's action failed), BC_EPARTIES, BC_EINVAL,
  * BC_ECONN, BC_ESHUTDOWN, BC_ELIMIT, BC_ENOMEM. */
-int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s,
-            bc_action_fn action, void *action_arg, bc_wait_result *out);
+int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s, bc_action_fn action,
+            void *action_arg, bc_wait_result *out);
 
 /* Break the barrier: its current and future waiters fail with BC_EBROKEN until
  * bc_reset. Returns BC_OK, BC_ENOTFOUND, BC_EINVAL, BC_ECONN, ... */

@@ -9,13 +9,11 @@
 /* Send op (on name, if the op takes one) and wait for its reply. */
 static int request(bc_client *c, bp_op op, const char *name, bp_reply *reply)
 {
-    if (!c)
-        return bc__fail(BC_EINVAL, "client is NULL");
+    if (!c) return bc__fail(BC_EINVAL, "client is NULL");
     bp_request r = {.op = op};
     if (op == BP_OP_ABORT || op == BP_OP_RESET || op == BP_OP_STATUS) {
         int rc = bc__check_name(name);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
         snprintf(r.barrier, sizeof r.barrier, "%s", name);
     }
     return bc__roundtrip(c, &r, reply, 0, 1);
@@ -25,8 +23,7 @@ static int simple(bc_client *c, bp_op op, const char *name)
 {
     bp_reply reply;
     int rc = request(c, op, name, &reply);
-    if (rc == 0)
-        bp_reply_free(&reply);
+    if (rc == 0) bp_reply_free(&reply);
     return rc;
 }
 
@@ -64,10 +61,8 @@ int bc_status_get(bc_client *c, const char *name, bc_status *out)
 {
     bp_reply reply;
     int rc = request(c, BP_OP_STATUS, name, &reply);
-    if (rc < 0)
-        return rc;
-    if (out)
-        read_status(reply.json, out);
+    if (rc < 0) return rc;
+    if (out) read_status(reply.json, out);
     bp_reply_free(&reply);
     return 0;
 }
@@ -77,18 +72,15 @@ static int read_list(const cJSON *arr, bc_barrier_info **out, size_t *n)
     int count = cJSON_GetArraySize(arr);
     *out = NULL;
     *n = 0;
-    if (count <= 0)
-        return 0;
+    if (count <= 0) return 0;
     bc_barrier_info *list = calloc((size_t)count, sizeof *list);
-    if (!list)
-        return bc__fail(BC_ENOMEM, "out of memory");
+    if (!list) return bc__fail(BC_ENOMEM, "out of memory");
     const cJSON *it;
     size_t i = 0;
     cJSON_ArrayForEach(it, arr)
     {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "barrier");
-        if (!cJSON_IsString(name))
-            continue;
+        if (!cJSON_IsString(name)) continue;
         snprintf(list[i].name, sizeof list[i].name, "%s", name->valuestring);
         read_status(it, &list[i].status);
         i++;
@@ -100,12 +92,10 @@ static int read_list(const cJSON *arr, bc_barrier_info **out, size_t *n)
 
 int bc_list(bc_client *c, bc_barrier_info **out, size_t *n)
 {
-    if (!out || !n)
-        return bc__fail(BC_EINVAL, "out or n is NULL");
+    if (!out || !n) return bc__fail(BC_EINVAL, "out or n is NULL");
     bp_reply reply;
     int rc = request(c, BP_OP_LIST, NULL, &reply);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     rc = read_list(cJSON_GetObjectItemCaseSensitive(reply.json, "barriers"), out, n);
     bp_reply_free(&reply);
     return rc;
@@ -120,8 +110,7 @@ int bc_stats_get(bc_client *c, bc_stats *out)
 {
     bp_reply reply;
     int rc = request(c, BP_OP_STATS, NULL, &reply);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (out) {
         const cJSON *o = reply.json;
         const cJSON *up = cJSON_GetObjectItemCaseSensitive(o, "uptime_s");
@@ -144,8 +133,7 @@ int bc_ping(bc_client *c, double *rtt_s)
 {
     int64_t t0 = bc__now_ns();
     int rc = simple(c, BP_OP_PING, NULL);
-    if (rc == 0 && rtt_s)
-        *rtt_s = (double)(bc__now_ns() - t0) / BC__NS_PER_S;
+    if (rc == 0 && rtt_s) *rtt_s = (double)(bc__now_ns() - t0) / BC__NS_PER_S;
     return rc;
 }
 
@@ -153,8 +141,7 @@ static bp_op query_op(const char *op)
 {
     static const bp_op ops[] = {BP_OP_STATUS, BP_OP_LIST, BP_OP_STATS, BP_OP_PING};
     for (size_t i = 0; op && i < sizeof ops / sizeof ops[0]; i++)
-        if (strcmp(op, bp_op_name(ops[i])) == 0)
-            return ops[i];
+        if (strcmp(op, bp_op_name(ops[i])) == 0) return ops[i];
     return BP_OP_NONE;
 }
 
@@ -165,8 +152,7 @@ int bc_query_json(bc_client *c, const char *op, const char *name, char **json)
         return bc__fail(BC_EINVAL, "query op must be status, list, stats or ping");
     bp_reply reply;
     int rc = request(c, o, name, &reply);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     cJSON_DeleteItemFromObjectCaseSensitive(reply.json, "id");
     char *text = cJSON_PrintUnformatted(reply.json);
     bp_reply_free(&reply);

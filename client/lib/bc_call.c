@@ -29,16 +29,14 @@ void bc__call_remove(bc_client *c, bc__call *call)
 
 static int settled(const bc_client *c, const bc__call *call, const int *stop)
 {
-    if (c->dead)
-        return 1;
+    if (c->dead) return 1;
     return call ? call->done || call->action_due : *stop;
 }
 
 static void sleep_until(bc_client *c, int64_t deadline_ns)
 {
     int64_t t = bc__now_ns() + BC__NS_PER_S;
-    if (deadline_ns && deadline_ns < t)
-        t = deadline_ns;
+    if (deadline_ns && deadline_ns < t) t = deadline_ns;
     struct timespec ts = {.tv_sec = t / BC__NS_PER_S, .tv_nsec = t % BC__NS_PER_S};
     pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 }
@@ -63,11 +61,10 @@ static void wait_role(bc_client *c, const bc__call *call, const int *stop, int64
 static int64_t past_deadline(bc_client *c, int extend)
 {
     int64_t next = c->last_heard_ns + c->grace_ns;
-    if (extend && next > bc__now_ns())
-        return next;
+    if (extend && next > bc__now_ns()) return next;
     if (extend)
-        bc__kill(c, BC_ECONN, "no reply from %s for %.0f s; giving the connection up",
-                 c->addr, (double)c->grace_ns / BC__NS_PER_S);
+        bc__kill(c, BC_ECONN, "no reply from %s for %.0f s; giving the connection up", c->addr,
+                 (double)c->grace_ns / BC__NS_PER_S);
     else
         bc__kill(c, BC_ECONN, "no reply from %s in time", c->addr);
     return 0;
@@ -82,8 +79,7 @@ static int await(bc_client *c, bc__call *call, const int *stop, int64_t deadline
         }
         wait_role(c, call, stop, deadline_ns);
     }
-    if (call && (call->done || call->action_due))
-        return 0;
+    if (call && (call->done || call->action_due)) return 0;
     return c->dead ? bc__fail(c->dead_code, "%s", c->dead_msg) : 0;
 }
 
@@ -99,14 +95,12 @@ void bc__read_until(bc_client *c, const int *stop)
 
 int bc__reply_code(const bp_reply *reply)
 {
-    if (reply->code == 0)
-        return 0;
-    return bc__fail(reply->code, "%s", reply->message[0] ? reply->message
-                                                          : bc_strerror(reply->code));
+    if (reply->code == 0) return 0;
+    return bc__fail(reply->code, "%s",
+                    reply->message[0] ? reply->message : bc_strerror(reply->code));
 }
 
-int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns,
-                  int extend)
+int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns, int extend)
 {
     bc__call call = {0};
     bp_buf b = BP_BUF_INIT;
@@ -122,18 +116,15 @@ int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline
 
     pthread_mutex_lock(&c->mu);
     if (rc == 0)
-        rc = await(c, &call, NULL, deadline_ns ? deadline_ns : bc__now_ns() + c->grace_ns,
-                   extend);
+        rc = await(c, &call, NULL, deadline_ns ? deadline_ns : bc__now_ns() + c->grace_ns, extend);
     bc__call_remove(c, &call);
     pthread_mutex_unlock(&c->mu);
     if (rc < 0) {
-        if (call.done)
-            bp_reply_free(&call.reply);
+        if (call.done) bp_reply_free(&call.reply);
         return rc;
     }
     *reply = call.reply;
     rc = bc__reply_code(reply);
-    if (rc < 0)
-        bp_reply_free(reply);
+    if (rc < 0) bp_reply_free(reply);
     return rc;
 }

@@ -5,8 +5,7 @@
 
 int bc__check_name(const char *name)
 {
-    if (!name)
-        return bc__fail(BC_EINVAL, "barrier name is NULL");
+    if (!name) return bc__fail(BC_EINVAL, "barrier name is NULL");
     size_t len = strlen(name);
     if (len == 0 || len > BP_NAME_MAX)
         return bc__fail(BC_EINVAL, "barrier name must be 1..%d bytes", BP_NAME_MAX);

@@ -15,8 +15,10 @@ static int check_opts(const bc_options *o)
         return bc__fail(BC_EINVAL, "io_grace_s must be >= 0");
     const char *n = o->client_name;
     if (n && (strlen(n) > BP_CLIENT_MAX || !bp_utf8_clean(n, strlen(n))))
-        return bc__fail(BC_EINVAL, "client name must be at most %d bytes of UTF-8 "
-                        "without control characters", BP_CLIENT_MAX);
+        return bc__fail(BC_EINVAL,
+                        "client name must be at most %d bytes of UTF-8 "
+                        "without control characters",
+                        BP_CLIENT_MAX);
     const char *t = o->auth_token;
     if (t && strlen(t) > BP_TOKEN_MAX)
         return bc__fail(BC_EINVAL, "auth token longer than %d bytes", BP_TOKEN_MAX);
@@ -26,16 +28,14 @@ static int check_opts(const bc_options *o)
 static bc_client *client_new(const char *addr, const bc_options *o)
 {
     bc_client *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->fd = -1;
     if (pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
         free(c);
         return NULL;
     }
     snprintf(c->addr, sizeof c->addr, "%s", addr);
-    if (o->client_name)
-        snprintf(c->name, sizeof c->name, "%s", o->client_name);
+    if (o->client_name) snprintf(c->name, sizeof c->name, "%s", o->client_name);
     c->grace_ns = (int64_t)((o->io_grace_s > 0 ? o->io_grace_s : BC__GRACE_S) * BC__NS_PER_S);
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->wmu, NULL);
@@ -58,8 +58,7 @@ static int hello(bc_client *c, const char *token, int64_t deadline_ns)
     }
     bp_reply reply;
     int rc = bc__roundtrip(c, &r, &reply, deadline_ns, 0);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     bp_reply_free(&reply);
     return 0;
 }
@@ -67,25 +66,18 @@ static int hello(bc_client *c, const char *token, int64_t deadline_ns)
 int bc_connect(const char *addr, const bc_options *opts, bc_client **out)
 {
     bc_options o = {0};
-    if (opts)
-        o = *opts;
-    if (!out)
-        return bc__fail(BC_EINVAL, "out is NULL");
-    if (!addr)
-        addr = getenv("BARRIERD_ADDR");
-    if (!addr || !*addr)
-        addr = BC__DEFAULT_ADDR;
-    if (!o.auth_token)
-        o.auth_token = getenv("BARRIERD_TOKEN");
+    if (opts) o = *opts;
+    if (!out) return bc__fail(BC_EINVAL, "out is NULL");
+    if (!addr) addr = getenv("BARRIERD_ADDR");
+    if (!addr || !*addr) addr = BC__DEFAULT_ADDR;
+    if (!o.auth_token) o.auth_token = getenv("BARRIERD_TOKEN");
     int rc = check_opts(&o);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     double secs = o.connect_timeout_s > 0 ? o.connect_timeout_s : BC__CONNECT_TIMEOUT_S;
     int64_t deadline = bc__now_ns() + (int64_t)(secs * BC__NS_PER_S);
 
     bc_client *c = client_new(addr, &o);
-    if (!c)
-        return bc__fail(BC_ENOMEM, "out of memory");
+    if (!c) return bc__fail(BC_ENOMEM, "out of memory");
     c->fd = bc__dial(addr, deadline - bc__now_ns());
     if (c->fd < 0) {
         rc = c->fd;
@@ -103,10 +95,8 @@ int bc_connect(const char *addr, const bc_options *opts, bc_client **out)
 
 void bc_close(bc_client *c)
 {
-    if (!c)
-        return;
-    if (c->fd >= 0)
-        close(c->fd);
+    if (!c) return;
+    if (c->fd >= 0) close(c->fd);
     close(c->wake[0]);
     close(c->wake[1]);
     bp_framer_free(&c->framer);

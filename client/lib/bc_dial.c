@@ -30,12 +30,10 @@ static int split_hostport(const char *addr, char *host, size_t host_cap, char *p
         colon = hend + 1;
     } else {
         colon = strrchr(addr, ':');
-        if (!colon)
-            return bc__fail(BC_EINVAL, "bad address '%s': expected host:port", addr);
+        if (!colon) return bc__fail(BC_EINVAL, "bad address '%s': expected host:port", addr);
         hend = colon;
         if (memchr(addr, ':', (size_t)(colon - addr)))
-            return bc__fail(BC_EINVAL, "bad address '%s': put an IPv6 address in brackets",
-                            addr);
+            return bc__fail(BC_EINVAL, "bad address '%s': put an IPv6 address in brackets", addr);
     }
     size_t hlen = (size_t)(hend - h), plen = strlen(colon + 1);
     if (hlen == 0 || hlen >= host_cap)
@@ -52,26 +50,19 @@ static int split_hostport(const char *addr, char *host, size_t host_cap, char *p
 /* Connect fd to sa, waiting at most until deadline. Returns 0 or an errno. */
 static int connect_by(int fd, const struct sockaddr *sa, socklen_t salen, int64_t deadline)
 {
-    if (connect(fd, sa, salen) == 0)
-        return 0;
-    if (errno != EINPROGRESS && errno != EAGAIN)
-        return errno;
+    if (connect(fd, sa, salen) == 0) return 0;
+    if (errno != EINPROGRESS && errno != EAGAIN) return errno;
     for (;;) {
         int64_t left = deadline - bc__now_ns();
-        if (left <= 0)
-            return ETIMEDOUT;
+        if (left <= 0) return ETIMEDOUT;
         struct pollfd p = {.fd = fd, .events = POLLOUT};
         int n = poll(&p, 1, (int)(left / 1000000 + 1));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno;
-        if (n == 0)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        if (n == 0) continue;
         int err = 0;
         socklen_t len = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-            return errno;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return errno;
         return err;
     }
 }
@@ -95,8 +86,7 @@ static int dial_unix(const char *addr, const char *path, int64_t deadline)
         return bc__fail(BC_EINVAL, "bad address '%s': socket path empty or too long", addr);
     strcpy(sun.sun_path, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return bc__fail(BC_ECONN, "socket: %s", strerror(errno));
+    if (fd < 0) return bc__fail(BC_ECONN, "socket: %s", strerror(errno));
     int err = connect_by(fd, (struct sockaddr *)&sun, sizeof sun, deadline);
     if (err) {
         close(fd);
@@ -109,18 +99,15 @@ static int dial_tcp(const char *addr, int64_t deadline)
 {
     char host[256], port[8];
     int rc = split_hostport(addr, host, sizeof host, port, sizeof port);
-    if (rc < 0)
-        return rc;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    if (rc < 0) return rc;
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(host, port, &hints, &res);
-    if (gai != 0)
-        return bc__fail(BC_ECONN, "resolve %s: %s", host, gai_strerror(gai));
+    if (gai != 0) return bc__fail(BC_ECONN, "resolve %s: %s", host, gai_strerror(gai));
     int err = ENOENT, fd = -1;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) {
             err = errno;
             continue;
@@ -142,7 +129,6 @@ static int dial_tcp(const char *addr, int64_t deadline)
 int bc__dial(const char *addr, int64_t timeout_ns)
 {
     int64_t deadline = bc__now_ns() + timeout_ns;
-    if (strncmp(addr, "unix:", 5) == 0)
-        return dial_unix(addr, addr + 5, deadline);
+    if (strncmp(addr, "unix:", 5) == 0) return dial_unix(addr, addr + 5, deadline);
     return dial_tcp(addr, deadline);
 }

@@ -8,7 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#define BC__SAME(name, val, wire, desc)                                                       \
+#define BC__SAME(name, val, wire, desc)                                                            \
     _Static_assert(BC_E##name == BP_E##name, "BC_E" #name " must equal BP_E" #name);
 BP_ERRORS(BC__SAME)
 #undef BC__SAME

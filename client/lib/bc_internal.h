@@ -30,22 +30,22 @@
 typedef struct bc__call {
     uint64_t id;
     struct bc__call *next;
-    int done;            /* reply holds the answer (its json is ours to free) */
+    int done; /* reply holds the answer (its json is ours to free) */
     bp_reply reply;
     int action_due;      /* a run_action event arrived for this wait */
     uint64_t action_gen; /* its generation */
 } bc__call;
 
 struct bc_client {
-    int fd;                /* nonblocking socket, closed by bc_close only */
-    int wake[2];           /* self-pipe: interrupts the reader's poll() */
-    char addr[300];        /* as given, for messages */
+    int fd;                       /* nonblocking socket, closed by bc_close only */
+    int wake[2];                  /* self-pipe: interrupts the reader's poll() */
+    char addr[300];               /* as given, for messages */
     char name[BP_CLIENT_MAX + 1]; /* client name for waits; "" = hostname:pid */
-    int64_t grace_ns;      /* see bc_options.io_grace_s */
+    int64_t grace_ns;             /* see bc_options.io_grace_s */
 
-    pthread_mutex_t mu;    /* guards everything below */
-    pthread_cond_t cv;     /* broadcast when a call settles, the reader leaves,
-                              or the connection dies */
+    pthread_mutex_t mu; /* guards everything below */
+    pthread_cond_t cv;  /* broadcast when a call settles, the reader leaves,
+                           or the connection dies */
     uint64_t next_id;
     bc__call *calls;       /* outstanding requests */
     int reading;           /* some thread is the reader */
@@ -55,11 +55,11 @@ struct bc_client {
     int dead;              /* the connection is lost: every call fails with dead_code */
     int dead_code;
     char dead_msg[BC__MSG_MAX];
-    int close_code;        /* a reason heard before the close (shutdown event, an
-                              error reply without id), used as dead_code */
+    int close_code; /* a reason heard before the close (shutdown event, an
+                       error reply without id), used as dead_code */
     char close_msg[BC__MSG_MAX];
 
-    pthread_mutex_t wmu;   /* serializes writes; taken without mu held */
+    pthread_mutex_t wmu; /* serializes writes; taken without mu held */
 };
 
 /* ---- bc_error.c ---- */
@@ -95,8 +95,7 @@ int bc__await(bc_client *c, bc__call *call, int64_t deadline_ns);
  * involved) until deadline_ns (0: the grace period from now), extended while
  * the server keeps talking if `extend`. On BC_OK *reply holds it (free with
  * bp_reply_free); an error reply is returned as its code with the message set. */
-int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns,
-                  int extend);
+int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns, int extend);
 /* The reply's error code, setting the thread's message to the server's. */
 int bc__reply_code(const bp_reply *reply);
 

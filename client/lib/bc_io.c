@@ -15,8 +15,7 @@
 
 void bc__kill(bc_client *c, int code, const char *fmt, ...)
 {
-    if (c->dead)
-        return;
+    if (c->dead) return;
     c->dead = 1;
     /* A reason the server gave before closing (a shutdown notice, a limit) says
      * more than "connection lost". */
@@ -57,8 +56,7 @@ static int lose(bc_client *c, const char *why)
 int bc__send(bc_client *c, const char *data, size_t len)
 {
     int rc = dead_code(c);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     pthread_mutex_lock(&c->wmu);
     int64_t deadline = bc__now_ns() + c->grace_ns;
     const char *why = NULL;
@@ -69,8 +67,7 @@ int bc__send(bc_client *c, const char *data, size_t len)
             len -= (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             why = strerror(errno);
             break;

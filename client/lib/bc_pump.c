@@ -29,8 +29,7 @@ void bc__pump_start(bc__pump *p, bc_client *c)
 
 void bc__pump_stop(bc__pump *p)
 {
-    if (!p->started)
-        return;
+    if (!p->started) return;
     pthread_mutex_lock(&p->c->mu);
     p->stop = 1;
     pthread_cond_broadcast(&p->c->cv);

@@ -17,8 +17,7 @@
 static bc__call *find_call(bc_client *c, uint64_t id)
 {
     for (bc__call *k = c->calls; k; k = k->next)
-        if (k->id == id)
-            return k;
+        if (k->id == id) return k;
     return NULL;
 }
 
@@ -80,8 +79,7 @@ static void consume(bc_client *c, const char *data, size_t n)
     const char *line;
     size_t len;
     while (!c->dead && bp_framer_next(&c->framer, &line, &len) == 1) {
-        if (len == 0 || (len == 1 && line[0] == '\r'))
-            continue;
+        if (len == 0 || (len == 1 && line[0] == '\r')) continue;
         bp_reply m;
         if (bp_reply_decode(line, len, &m) < 0) {
             bc__kill(c, BC_EPROTO, "%s sent a line that is not the barrierd protocol: %.*s",
@@ -95,13 +93,11 @@ static void consume(bc_client *c, const char *data, size_t n)
 /* Send what dispatch queued (pongs). c->mu held; dropped while writing. */
 static void flush_outbox(bc_client *c)
 {
-    if (c->outbox.len == 0 || c->dead)
-        return;
+    if (c->outbox.len == 0 || c->dead) return;
     size_t len;
     char *data = bp_buf_take(&c->outbox, &len);
     pthread_mutex_unlock(&c->mu);
-    if (data)
-        bc__send(c, data, len);
+    if (data) bc__send(c, data, len);
     free(data);
     pthread_mutex_lock(&c->mu);
 }

@@ -18,14 +18,12 @@ static void client_name(const bc_client *c, char *dst, size_t cap)
     gethostname(host, sizeof host - 1);
     host[sizeof host - 1] = '\0';
     snprintf(dst, cap, "%s:%ld", host, (long)getpid());
-    if (!bp_utf8_clean(dst, strlen(dst)))
-        snprintf(dst, cap, "pid %ld", (long)getpid());
+    if (!bp_utf8_clean(dst, strlen(dst))) snprintf(dst, cap, "pid %ld", (long)getpid());
 }
 
 static int64_t timeout_ms(double s)
 {
-    if (s < 0)
-        return -1;
+    if (s < 0) return -1;
     double ms = s * 1000.0;
     return ms >= (double)BP_TIMEOUT_MAX_MS ? BP_TIMEOUT_MAX_MS : llround(ms);
 }
@@ -38,28 +36,24 @@ static void run_action(bc_client *c, const char *name, uint64_t gen, uint64_t ac
     bc__pump pump;
     bc__pump_start(&pump, c);
     int ok = fn ? fn(arg) == 0 : 1;
-    bp_request r = {.op = BP_OP_ACTION_DONE, .has_id = 1, .id = ack_id, .generation = gen,
-                    .success = ok};
+    bp_request r = {
+        .op = BP_OP_ACTION_DONE, .has_id = 1, .id = ack_id, .generation = gen, .success = ok};
     snprintf(r.barrier, sizeof r.barrier, "%s", name);
     bp_buf b = BP_BUF_INIT;
     bp_request_encode(&b, &r);
-    if (!b.oom)
-        bc__send(c, b.data, b.len); /* a failure kills the connection: await sees it */
+    if (!b.oom) bc__send(c, b.data, b.len); /* a failure kills the connection: await sees it */
     bp_buf_free(&b);
     bc__pump_stop(&pump);
 }
 
 static int check_args(bc_client *c, const char *name, unsigned parties, double timeout_s)
 {
-    if (!c)
-        return bc__fail(BC_EINVAL, "client is NULL");
+    if (!c) return bc__fail(BC_EINVAL, "client is NULL");
     int rc = bc__check_name(name);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (parties < 1 || parties > BP_PARTIES_MAX)
         return bc__fail(BC_EINVAL, "parties must be 1..%u", BP_PARTIES_MAX);
-    if (isnan(timeout_s))
-        return bc__fail(BC_EINVAL, "timeout is NaN");
+    if (isnan(timeout_s)) return bc__fail(BC_EINVAL, "timeout is NaN");
     return 0;
 }
 
@@ -72,28 +66,27 @@ static int await_release(bc_client *c, bc__call *call, bc__call *ack, const char
     int64_t deadline = timeout_s < 0 ? 0 : bc__now_ns() + timeout_ms(timeout_s) * 1000000 + grace;
     for (;;) {
         int rc = bc__await(c, call, deadline);
-        if (rc < 0 || call->done)
-            return rc;
+        if (rc < 0 || call->done) return rc;
         call->action_due = 0;
-        if (!ack->id)
-            bc__call_add(c, ack);
+        if (!ack->id) bc__call_add(c, ack);
         pthread_mutex_unlock(&c->mu);
         run_action(c, name, call->action_gen, ack->id, fn, arg);
         pthread_mutex_lock(&c->mu);
         /* Timeouts do not fire during an action; the release should follow now. */
-        if (deadline)
-            deadline = bc__now_ns() + grace;
+        if (deadline) deadline = bc__now_ns() + grace;
     }
 }
 
-int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s,
-            bc_action_fn action, void *action_arg, bc_wait_result *out)
+int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s, bc_action_fn action,
+            void *action_arg, bc_wait_result *out)
 {
     int rc = check_args(c, name, parties, timeout_s);
-    if (rc < 0)
-        return rc;
-    bp_request r = {.op = BP_OP_WAIT, .parties = parties, .timeout_ms = timeout_ms(timeout_s),
-                    .action = action != NULL, .has_id = 1};
+    if (rc < 0) return rc;
+    bp_request r = {.op = BP_OP_WAIT,
+                    .parties = parties,
+                    .timeout_ms = timeout_ms(timeout_s),
+                    .action = action != NULL,
+                    .has_id = 1};
     snprintf(r.barrier, sizeof r.barrier, "%s", name);
     client_name(c, r.client, sizeof r.client);
 
@@ -109,20 +102,15 @@ int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s,
     bp_buf_free(&b);
 
     pthread_mutex_lock(&c->mu);
-    if (rc == 0)
-        rc = await_release(c, &call, &ack, name, timeout_s, action, action_arg);
+    if (rc == 0) rc = await_release(c, &call, &ack, name, timeout_s, action, action_arg);
     bc__call_remove(c, &call);
-    if (ack.id)
-        bc__call_remove(c, &ack);
+    if (ack.id) bc__call_remove(c, &ack);
     pthread_mutex_unlock(&c->mu);
-    if (ack.done)
-        bp_reply_free(&ack.reply);
-    if (!call.done)
-        return rc;
+    if (ack.done) bp_reply_free(&ack.reply);
+    if (!call.done) return rc;
 
     rc = bc__reply_code(&call.reply);
-    if (rc == 0 && !call.reply.has_index)
-        rc = bc__fail(BC_EPROTO, "release without an index");
+    if (rc == 0 && !call.reply.has_index) rc = bc__fail(BC_EPROTO, "release without an index");
     if (rc == 0 && out) {
         out->index = call.reply.index;
         out->generation = call.reply.generation;
