@@ -1,7 +1,9 @@
 /* bp_frame.h - newline framing with no I/O.
  *
  * Feed it bytes as they arrive, in pieces of any size, then take complete lines
- * until none is left. A line is the bytes before '\n' (a trailing '\r' is kept;
+ * until none is left (bp_framer_next returns 0). Fed bytes are borrowed, not
+ * copied, until that point: they must stay valid until next returns 0 or the
+ * next feed. A line is the bytes before '\n' (a trailing '\r' is kept;
  * the JSON decoder treats it as whitespace). A line longer than max_line sets a
  * sticky error: the stream has lost its framing and every later call fails.
  *
@@ -17,7 +19,9 @@
 #include <stddef.h>
 
 typedef struct bp_framer {
-    char *buf;       /* owned; bytes fed and not yet taken */
+    const char *ext; /* not owned: the unread rest of the last feed, when nothing was buffered */
+    size_t ext_len;
+    char *buf;       /* owned; a partial line and what was fed after it */
     size_t start;    /* first byte not yet taken */
     size_t len;      /* end of the bytes fed */
     size_t cap;      /* allocated size of buf */
