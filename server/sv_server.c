@@ -6,6 +6,7 @@
 #include "sv_log.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,9 +150,17 @@ static int parse_tcp_addr(const char *addr, struct sockaddr_storage *ss)
     long port = strtol(colon + 1, &end, 10);
     if (*end || end == colon + 1 || port < 0 || port > 65535)
         return UV_EINVAL;
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0)
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0 ||
+        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0)
         return 0;
-    return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss);
+    /* A host name ("localhost"): resolved once, at start-up, so blocking is fine. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return UV_EINVAL;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port); /* same offset in v6 */
+    freeaddrinfo(res);
+    return 0;
 }
 
 static int is_loopback(const struct sockaddr_storage *ss)
