@@ -1,0 +1,304 @@
+/* test_release.c - N parties from several processes and threads are released
+ * together with distinct indexes, and a barrier is reused cyclically. */
+#include "itest_fixture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- 8 processes ---- */
+
+#define NPROC 8
+
+typedef struct proc_result {
+    int rc;           /* 0, or what went wrong (an IT_* code or a BP_E* code) */
+    unsigned index;
+    uint64_t generation;
+    int slot;
+} proc_result;
+
+typedef struct proc_arg {
+    int port;
+    int slot;
+    int out_fd; /* write end of the results pipe */
+} proc_arg;
+
+static int party_proc(void *p)
+{
+    proc_arg *a = p;
+    proc_result res = {0, 0, 0, a->slot};
+    char client[32];
+    snprintf(client, sizeof client, "proc%d", a->slot);
+    it_conn *c = it_connect_tcp("127.0.0.1", a->port, 0);
+    if (!c) {
+        res.rc = -100;
+    } else {
+        bp_request q;
+        it_req_init(&q, BP_OP_WAIT, 100 + (uint64_t)a->slot);
+        strcpy(q.barrier, "procs");
+        q.barrier_len = 5;
+        q.parties = NPROC;
+        strcpy(q.client, client);
+        bp_reply r;
+        int rc = it_send_req(c, &q) < 0 ? IT_EOF : it_recv_skip(c, IT_TIMEOUT_MS, 0, NULL, &r);
+        if (rc != IT_LINE) {
+            res.rc = -200 + rc;
+        } else {
+            if (r.kind != BP_MSG_REPLY || r.code != 0 || !r.has_index || !r.has_id ||
+                r.id != 100 + (uint64_t)a->slot)
+                res.rc = r.code ? r.code : -300;
+            res.index = r.index;
+            res.generation = r.generation;
+            bp_reply_free(&r);
+        }
+        it_close(c);
+    }
+    ssize_t w = write(a->out_fd, &res, sizeof res); /* < PIPE_BUF: atomic */
+    return w == (ssize_t)sizeof res ? 0 : 1;
+}
+
+START_TEST(parties_processes)
+{
+    it_server s = {0};
+    it_server_start(&s, NULL);
+    it_conn *admin = it_connect(&s);
+    int fds[2];
+    it_assert(pipe2(fds, O_CLOEXEC) == 0);
+    pid_t pids[NPROC];
+    proc_arg args[NPROC];
+    /* All but the last: they must all be waiting, none released yet. */
+    for (int i = 0; i < NPROC - 1; i++) {
+        args[i] = (proc_arg){s.port, i, fds[1]};
+        pids[i] = it_fork(party_proc, &args[i]);
+    }
+    it_wait_n_waiting(admin, "procs", NPROC - 1, IT_TIMEOUT_MS);
+    int fl = fcntl(fds[0], F_GETFL);
+    fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
+    proc_result early;
+    ssize_t n = read(fds[0], &early, sizeof early);
+    it_assert_msg(n < 0 && errno == EAGAIN, "a party was released before the last arrived");
+    fcntl(fds[0], F_SETFL, fl);
+
+    args[NPROC - 1] = (proc_arg){s.port, NPROC - 1, fds[1]};
+    pids[NPROC - 1] = it_fork(party_proc, &args[NPROC - 1]);
+    close(fds[1]);
+
+    int seen[NPROC] = {0};
+    int64_t t0 = it_now_ms();
+    for (int i = 0; i < NPROC; i++) {
+        proc_result res;
+        n = read(fds[0], &res, sizeof res);
+        it_assert_msg(n == (ssize_t)sizeof res, "a party process reported nothing (%zd)", n);
+        it_assert_msg(res.rc == 0, "party %d failed: %d", res.slot, res.rc);
+        it_assert_msg(res.index < NPROC, "index %u out of range", res.index);
+        it_assert_msg(!seen[res.index], "index %u given twice", res.index);
+        seen[res.index] = 1;
+        it_assert_msg(res.generation == 0, "party %d: generation %llu, expected 0", res.slot,
+                      (unsigned long long)res.generation);
+    }
+    it_assert(it_now_ms() - t0 < IT_TIMEOUT_MS);
+    close(fds[0]);
+    for (int i = 0; i < NPROC; i++) {
+        int st = it_reap(pids[i], 5000);
+        it_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "party %d exit status %d",
+                      i, st);
+    }
+    bp_reply r;
+    it_status(admin, "procs", &r);
+    it_assert(it_jnum(&r, "generation") == 1);
+    it_assert(it_jnum(&r, "n_waiting") == 0);
+    it_assert(it_jbool(&r, "broken") == 0);
+    bp_reply_free(&r);
+    it_close(admin);
+    it_server_done(&s);
+}
+END_TEST
+
+/* ---- 16 threads ---- */
+
+#define NTHR 16
+
+typedef struct thr_arg {
+    int port;
+    int slot;
+    pthread_barrier_t *start;
+    int rc;
+    unsigned index;
+    uint64_t generation;
+} thr_arg;
+
+static void *party_thread(void *p)
+{
+    thr_arg *a = p;
+    it_conn *c = it_connect_tcp("127.0.0.1", a->port, 0);
+    pthread_barrier_wait(a->start);
+    if (!c) {
+        a->rc = -100;
+        return NULL;
+    }
+    char client[32];
+    snprintf(client, sizeof client, "thread%d", a->slot);
+    bp_request q;
+    it_req_init(&q, BP_OP_WAIT, 7);
+    strcpy(q.barrier, "threads");
+    q.barrier_len = strlen(q.barrier);
+    q.parties = NTHR;
+    strcpy(q.client, client);
+    bp_reply r;
+    int rc = it_send_req(c, &q) < 0 ? IT_EOF : it_recv_skip(c, IT_TIMEOUT_MS, 0, NULL, &r);
+    if (rc != IT_LINE) {
+        a->rc = -200 + rc;
+    } else {
+        if (r.kind != BP_MSG_REPLY || r.code != 0 || !r.has_index || r.id != 7)
+            a->rc = r.code ? r.code : -300;
+        a->index = r.index;
+        a->generation = r.generation;
+        bp_reply_free(&r);
+    }
+    it_close(c);
+    return NULL;
+}
+
+START_TEST(parties_threads)
+{
+    it_server s = {0};
+    it_server_start(&s, NULL);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, NTHR);
+    pthread_t th[NTHR];
+    thr_arg args[NTHR];
+    for (int i = 0; i < NTHR; i++) {
+        args[i] = (thr_arg){s.port, i, &start, 0, 0, 0};
+        it_assert(pthread_create(&th[i], NULL, party_thread, &args[i]) == 0);
+    }
+    int seen[NTHR] = {0};
+    for (int i = 0; i < NTHR; i++) {
+        pthread_join(th[i], NULL);
+        it_assert_msg(args[i].rc == 0, "thread %d failed: %d", i, args[i].rc);
+        it_assert_msg(args[i].index < NTHR && !seen[args[i].index], "thread %d: bad index %u", i,
+                      args[i].index);
+        seen[args[i].index] = 1;
+        it_assert_msg(args[i].generation == 0, "thread %d: generation %llu", i,
+                      (unsigned long long)args[i].generation);
+    }
+    pthread_barrier_destroy(&start);
+    it_server_done(&s);
+}
+END_TEST
+
+/* ---- 200 generations from 4 threads ---- */
+
+#define CYC_THREADS 4
+#define CYC_GENS 200
+
+typedef struct cyc_arg {
+    int port;
+    int slot;
+    int rc;
+    int failed_at;
+    unsigned index[CYC_GENS];
+    uint64_t gen[CYC_GENS];
+} cyc_arg;
+
+static void *cyclic_thread(void *p)
+{
+    cyc_arg *a = p;
+    it_conn *c = it_connect_tcp("127.0.0.1", a->port, 0);
+    if (!c) {
+        a->rc = -100;
+        return NULL;
+    }
+    int64_t deadline = it_now_ms() + 30000;
+    for (int g = 0; g < CYC_GENS; g++) {
+        bp_request q;
+        it_req_init(&q, BP_OP_WAIT, 1000 + (uint64_t)g);
+        strcpy(q.barrier, "cyclic");
+        q.barrier_len = strlen(q.barrier);
+        q.parties = CYC_THREADS;
+        snprintf(q.client, sizeof q.client, "cyc%d", a->slot);
+        bp_reply r;
+        int rc = it_send_req(c, &q) < 0 ? IT_EOF : it_recv_skip(c, IT_TIMEOUT_MS, 0, NULL, &r);
+        if (rc != IT_LINE) {
+            a->rc = -200 + rc;
+            a->failed_at = g;
+            break;
+        }
+        int bad = r.kind != BP_MSG_REPLY || r.code != 0 || !r.has_index || r.id != 1000 + (uint64_t)g;
+        a->index[g] = r.index;
+        a->gen[g] = r.generation;
+        if (bad) {
+            a->rc = r.code ? r.code : -300;
+            a->failed_at = g;
+        }
+        bp_reply_free(&r);
+        if (bad)
+            break;
+        if (it_now_ms() > deadline) {
+            a->rc = -400;
+            a->failed_at = g;
+            break;
+        }
+    }
+    it_close(c);
+    return NULL;
+}
+
+START_TEST(cyclic_200)
+{
+    it_server s = {0};
+    it_server_start(&s, NULL);
+    static cyc_arg args[CYC_THREADS];
+    pthread_t th[CYC_THREADS];
+    int64_t t0 = it_now_ms();
+    for (int i = 0; i < CYC_THREADS; i++) {
+        memset(&args[i], 0, sizeof args[i]);
+        args[i].port = s.port;
+        args[i].slot = i;
+        it_assert(pthread_create(&th[i], NULL, cyclic_thread, &args[i]) == 0);
+    }
+    for (int i = 0; i < CYC_THREADS; i++)
+        pthread_join(th[i], NULL);
+    int64_t took = it_now_ms() - t0;
+    for (int i = 0; i < CYC_THREADS; i++)
+        it_assert_msg(args[i].rc == 0, "thread %d failed at generation %d: %d", i,
+                      args[i].failed_at, args[i].rc);
+    for (int g = 0; g < CYC_GENS; g++) {
+        unsigned seen = 0;
+        for (int i = 0; i < CYC_THREADS; i++) {
+            it_assert_msg(args[i].gen[g] == (uint64_t)g,
+                          "thread %d: wait %d released generation %llu (a gap or a repeat)", i, g,
+                          (unsigned long long)args[i].gen[g]);
+            it_assert_msg(args[i].index[g] < CYC_THREADS, "index %u", args[i].index[g]);
+            seen |= 1u << args[i].index[g];
+        }
+        it_assert_msg(seen == (1u << CYC_THREADS) - 1, "generation %d: indexes not distinct", g);
+    }
+    it_conn *admin = it_connect(&s);
+    bp_reply r;
+    it_status(admin, "cyclic", &r);
+    it_assert(it_jnum(&r, "generation") == CYC_GENS);
+    bp_reply_free(&r);
+    it_assert(it_stat(admin, "releases") == CYC_GENS);
+    it_assert(it_stat(admin, "waits") == CYC_GENS * CYC_THREADS);
+    it_close(admin);
+    fprintf(stderr, "cyclic_200: %d generations x %d threads in %lld ms\n", CYC_GENS, CYC_THREADS,
+            (long long)took);
+    it_server_done(&s);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    const it_case cases[] = {
+        {"parties_processes", parties_processes},
+        {"parties_threads", parties_threads},
+        {"cyclic_200", cyclic_200},
+    };
+    return it_run("release", cases, sizeof cases / sizeof cases[0], argc, argv);
+}
