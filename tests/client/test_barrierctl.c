@@ -1,0 +1,352 @@
+/* test_barrierctl.c - the barrierctl tool against a real barrierd: exit
+ * statuses, --json output, tables, help.
+ *
+ * barrierctl runs as a child process ($BARRIERCTL_BIN) with its stdout and
+ * stderr captured; each run is bounded in time.
+ */
+#include "barrierclient.h"
+#include "bd_fixture.h"
+#include "tc_helpers.h"
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static bd_server srv;
+
+static void setup(void)
+{
+    ck_assert_msg(bd_start(&srv, NULL) == 0, "cannot start barrierd");
+    setenv("BARRIERD_ADDR", srv.addr, 1);
+}
+
+static void teardown(void)
+{
+    bd_stop(&srv);
+}
+
+/* A barrierctl run: started by ctl_start, finished by ctl_finish. */
+typedef struct ctl_run {
+    pid_t pid;
+    int status;     /* exit status, or -1 if killed by the time limit */
+    char out[8192]; /* stdout */
+    char err[8192]; /* stderr */
+    char out_path[64], err_path[64];
+} ctl_run;
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+}
+
+/* Start barrierctl with the arguments (NULL-terminated). */
+static void ctl_start(ctl_run *r, ...)
+{
+    const char *argv[32] = {"barrierctl"};
+    int n = 1;
+    va_list ap;
+    va_start(ap, r);
+    for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    memset(r, 0, sizeof *r);
+    snprintf(r->out_path, sizeof r->out_path, "/tmp/bctl-out-XXXXXX");
+    snprintf(r->err_path, sizeof r->err_path, "/tmp/bctl-err-XXXXXX");
+    int out = mkstemp(r->out_path), err = mkstemp(r->err_path);
+    ck_assert(out >= 0 && err >= 0);
+    r->pid = fork();
+    ck_assert_int_ge(r->pid, 0);
+    if (r->pid == 0) {
+        dup2(out, 1);
+        dup2(err, 2);
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        execv(getenv("BARRIERCTL_BIN"), (char *const *)argv);
+        _exit(127);
+    }
+    close(out);
+    close(err);
+}
+
+/* Wait up to 30 s for it to exit; returns its exit status. */
+static int ctl_finish(ctl_run *r)
+{
+    int st = 0;
+    double end = bd_now() + 30;
+    while (waitpid(r->pid, &st, WNOHANG) == 0) {
+        if (bd_now() > end) {
+            kill(r->pid, SIGKILL);
+            waitpid(r->pid, &st, 0);
+            break;
+        }
+        bd_sleep(0.01);
+    }
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    slurp(r->out_path, r->out, sizeof r->out);
+    slurp(r->err_path, r->err, sizeof r->err);
+    return r->status;
+}
+
+#define CTL(r, ...) (ctl_start((r), __VA_ARGS__, (const char *)NULL), ctl_finish(r))
+
+START_TEST(test_ping)
+{
+    ctl_run r;
+    ck_assert_int_eq(CTL(&r, "ping"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "pong"));
+    ck_assert_int_eq(CTL(&r, "--json", "ping"), 0);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")));
+    cJSON_Delete(j);
+    ck_assert_int_eq(CTL(&r, "-a", srv.addr, "ping"), 0);
+}
+END_TEST
+
+START_TEST(test_wait_json)
+{
+    ctl_run r;
+    ck_assert_int_eq(CTL(&r, "--json", "wait", "one", "-n", "1"), 0);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_msg(j, "not JSON: %s", r.out);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "index")->valueint, 0);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "generation")->valueint, 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "barrier")->valuestring, "one");
+    cJSON_Delete(j);
+    /* --json after the command works too; the generation moved on. */
+    ck_assert_int_eq(CTL(&r, "wait", "one", "-n", "1", "--json"), 0);
+    j = cJSON_Parse(r.out);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "generation")->valueint, 1);
+    cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_wait_two_processes)
+{
+    ctl_run a, b;
+    ctl_start(&a, "--json", "wait", "two", "-n", "2", "--name", "first", (const char *)NULL);
+    ck_assert(tc_await_waiting(srv.addr, "two", 1, 10));
+    ctl_start(&b, "--json", "wait", "two", "-n", "2", "-t", "30", (const char *)NULL);
+    ck_assert_int_eq(ctl_finish(&a), 0);
+    ck_assert_int_eq(ctl_finish(&b), 0);
+    cJSON *ja = cJSON_Parse(a.out), *jb = cJSON_Parse(b.out);
+    ck_assert_int_eq(cJSON_GetObjectItem(ja, "index")->valueint, 0);
+    ck_assert_int_eq(cJSON_GetObjectItem(jb, "index")->valueint, 1);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+}
+END_TEST
+
+START_TEST(test_exit_timedout)
+{
+    ctl_run r;
+    ck_assert_int_eq(CTL(&r, "wait", "slow", "-n", "2", "-t", "0.3"), 3);
+    ck_assert_ptr_nonnull(strstr(r.err, "timed out"));
+    /* Now it is broken: 2, and the JSON error says so. */
+    ck_assert_int_eq(CTL(&r, "--json", "wait", "slow", "-n", "2"), 2);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "error")->valuestring, "broken");
+    cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_abort_reset)
+{
+    ctl_run r, w;
+    ck_assert_int_eq(CTL(&r, "abort", "nope"), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "no such barrier"));
+    ctl_start(&w, "wait", "ar", "-n", "2", (const char *)NULL);
+    ck_assert(tc_await_waiting(srv.addr, "ar", 1, 10));
+    ck_assert_int_eq(CTL(&r, "abort", "ar"), 0);
+    ck_assert_int_eq(ctl_finish(&w), 2);
+    ck_assert_int_eq(CTL(&r, "wait", "ar", "-n", "2"), 2);
+    ck_assert_int_eq(CTL(&r, "reset", "ar"), 0);
+    ck_assert_int_eq(CTL(&r, "wait", "ar", "-n", "2", "-t", "0"), 3);
+}
+END_TEST
+
+START_TEST(test_parties_mismatch)
+{
+    ctl_run r;
+    ck_assert_int_eq(CTL(&r, "wait", "pm", "-n", "1"), 0);
+    ck_assert_int_eq(CTL(&r, "wait", "pm", "-n", "2"), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "parties"));
+}
+END_TEST
+
+START_TEST(test_status_and_list)
+{
+    ctl_run r, w;
+    ck_assert_int_eq(CTL(&r, "status", "nope"), 1);
+    ctl_start(&w, "wait", "tbl", "-n", "3", "--name", "teller-one", (const char *)NULL);
+    ck_assert(tc_await_waiting(srv.addr, "tbl", 1, 10));
+    ck_assert_int_eq(CTL(&r, "status", "tbl"), 0);
+    ck_assert_msg(strstr(r.out, "parties     3") && strstr(r.out, "teller-one"), "%s", r.out);
+    ck_assert_int_eq(CTL(&r, "list"), 0);
+    ck_assert_msg(strstr(r.out, "BARRIER") && strstr(r.out, "tbl"), "%s", r.out);
+    ck_assert_int_eq(CTL(&r, "status"), 0); /* no name: the list */
+    ck_assert_ptr_nonnull(strstr(r.out, "GENERATION"));
+    ck_assert_int_eq(CTL(&r, "--json", "status", "tbl"), 0);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "n_waiting")->valueint, 1);
+    ck_assert_int_eq(cJSON_GetObjectItem(j, "parties")->valueint, 3);
+    cJSON_Delete(j);
+    ck_assert_int_eq(CTL(&r, "--json", "list"), 0);
+    j = cJSON_Parse(r.out);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "barriers")), 1);
+    cJSON_Delete(j);
+    ck_assert_int_eq(CTL(&r, "stats"), 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "connections"));
+    ck_assert_int_eq(CTL(&r, "--json", "stats"), 0);
+    j = cJSON_Parse(r.out);
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(j, "waits")));
+    cJSON_Delete(j);
+    ck_assert_int_eq(CTL(&r, "reset", "tbl"), 0);
+    ck_assert_int_eq(ctl_finish(&w), 2);
+}
+END_TEST
+
+START_TEST(test_unreachable)
+{
+    ctl_run r;
+    ck_assert_int_eq(CTL(&r, "-a", "127.0.0.1:1", "ping"), 4);
+    ck_assert_ptr_nonnull(strstr(r.err, "refused"));
+    ck_assert_int_eq(CTL(&r, "-a", "127.0.0.1:1", "wait", "x", "-n", "2"), 4);
+}
+END_TEST
+
+START_TEST(test_server_gone)
+{
+    ctl_run a, b;
+    ctl_start(&a, "wait", "g", "-n", "3", (const char *)NULL);
+    ctl_start(&b, "wait", "g", "-n", "3", (const char *)NULL);
+    ck_assert(tc_await_waiting(srv.addr, "g", 2, 10));
+    kill(srv.pid, SIGTERM);
+    ck_assert_int_eq(ctl_finish(&a), 4);
+    ck_assert_ptr_nonnull(strstr(a.err, "shutting down"));
+    ck_assert_int_eq(ctl_finish(&b), 4);
+}
+END_TEST
+
+START_TEST(test_peer_killed)
+{
+    ctl_run a, b;
+    ctl_start(&a, "wait", "pk", "-n", "3", (const char *)NULL);
+    ctl_start(&b, "wait", "pk", "-n", "3", (const char *)NULL);
+    ck_assert(tc_await_waiting(srv.addr, "pk", 2, 10));
+    kill(a.pid, SIGKILL);
+    ctl_finish(&a);
+    ck_assert_int_eq(ctl_finish(&b), 2);
+}
+END_TEST
+
+START_TEST(test_token_file)
+{
+    char path[] = "/tmp/bctl-token-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_eq(write(fd, "letmein\n", 8), 8);
+    close(fd);
+    bd_server s;
+    const char *extra[] = {"--auth-token-file", path, NULL};
+    ck_assert_int_eq(bd_start(&s, extra), 0);
+    ctl_run r;
+    unsetenv("BARRIERD_TOKEN");
+    ck_assert_int_eq(CTL(&r, "-a", s.addr, "ping"), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "auth"));
+    ck_assert_int_eq(CTL(&r, "-a", s.addr, "--token-file", path, "ping"), 0);
+    ck_assert_int_eq(CTL(&r, "-a", s.addr, "--token-file", "/nonexistent", "ping"), 1);
+    bd_stop(&s);
+    unlink(path);
+}
+END_TEST
+
+static const char *const usage_cases[][6] = {
+    {NULL},
+    {"bogus"},
+    {"--bogus", "ping"},
+    {"wait"},
+    {"wait", "x"},
+    {"wait", "x", "-n", "0"},
+    {"wait", "x", "-n", "2", "-t", "soon"},
+    {"wait", "x", "y", "-n", "2"},
+    {"abort"},
+    {"reset", "a", "b"},
+    {"list", "extra"},
+    {"status", "a", "b"},
+};
+
+START_TEST(test_usage)
+{
+    const char *const *a = usage_cases[_i];
+    ctl_run r;
+    ctl_start(&r, a[0], a[1], a[2], a[3], a[4], a[5], (const char *)NULL);
+    ck_assert_msg(ctl_finish(&r) == 64, "case %d: exit %d", _i, r.status);
+    ck_assert_str_ne(r.err, "");
+}
+END_TEST
+
+static const char *const help_cases[] = {"wait",  "status", "list", "abort",
+                                         "reset", "stats",  "ping"};
+
+START_TEST(test_help)
+{
+    ctl_run r;
+    ck_assert_int_eq(CTL(&r, help_cases[_i], "--help"), 0);
+    ck_assert_msg(strstr(r.out, "usage: barrierctl") && strstr(r.out, help_cases[_i]), "%s", r.out);
+    if (_i == 0) {
+        ck_assert_int_eq(CTL(&r, "--help"), 0);
+        ck_assert_ptr_nonnull(strstr(r.out, "exit status"));
+        ck_assert_int_eq(CTL(&r, "-h"), 0);
+    }
+}
+END_TEST
+
+static Suite *ctl_suite(void)
+{
+    Suite *s = suite_create("barrierctl");
+    TCase *tc = tcase_create("against barrierd");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_ping);
+    tcase_add_test(tc, test_wait_json);
+    tcase_add_test(tc, test_wait_two_processes);
+    tcase_add_test(tc, test_exit_timedout);
+    tcase_add_test(tc, test_abort_reset);
+    tcase_add_test(tc, test_parties_mismatch);
+    tcase_add_test(tc, test_status_and_list);
+    tcase_add_test(tc, test_unreachable);
+    tcase_add_test(tc, test_server_gone);
+    tcase_add_test(tc, test_peer_killed);
+    tcase_add_test(tc, test_token_file);
+    tcase_add_loop_test(tc, test_usage, 0, sizeof usage_cases / sizeof usage_cases[0]);
+    tcase_add_loop_test(tc, test_help, 0, sizeof help_cases / sizeof help_cases[0]);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 2) {
+        setenv("BARRIERD_BIN", argv[1], 1);
+        setenv("BARRIERCTL_BIN", argv[2], 1);
+    }
+    unsetenv("BARRIERD_TOKEN");
+    SRunner *sr = srunner_create(ctl_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

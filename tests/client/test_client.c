@@ -1,0 +1,709 @@
+/* test_client.c - libbarrierclient against a real barrierd.
+ *
+ * Every test gets a fresh server (--heartbeat 0.2) on a free loopback port.
+ * Loops are bounded in count and time; time limits are generous (seconds), so
+ * a busy machine slows the tests down without failing them.
+ */
+#include "barrierclient.h"
+#include "bd_fixture.h"
+#include "tc_helpers.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static bd_server srv;
+
+static void setup(void)
+{
+    ck_assert_msg(bd_start(&srv, NULL) == 0, "cannot start barrierd");
+}
+
+static void teardown(void)
+{
+    bd_stop(&srv);
+}
+
+/* ---- connecting ---- */
+
+START_TEST(test_connect_and_ping)
+{
+    bc_client *c = tc_connect(srv.addr);
+    double rtt = -1;
+    ck_assert_int_eq(bc_ping(c, &rtt), BC_OK);
+    ck_assert(rtt >= 0 && rtt < 5);
+    ck_assert_int_eq(bc_ping(c, NULL), BC_OK);
+    bc_close(c);
+    bc_close(NULL); /* allowed */
+
+    /* NULL address: $BARRIERD_ADDR */
+    setenv("BARRIERD_ADDR", srv.addr, 1);
+    ck_assert_int_eq(bc_connect(NULL, NULL, &c), BC_OK);
+    bc_close(c);
+    unsetenv("BARRIERD_ADDR");
+}
+END_TEST
+
+static const struct {
+    const char *addr;
+    int code;
+} bad_addrs[] = {
+    {"127.0.0.1", BC_EINVAL},   {"127.0.0.1:", BC_EINVAL},
+    {"127.0.0.1:0", BC_EINVAL}, {"127.0.0.1:70000", BC_EINVAL},
+    {"::1:7411", BC_EINVAL},    {"[::1]7411", BC_EINVAL},
+    {":7411", BC_EINVAL},       {"unix:", BC_EINVAL},
+    {"127.0.0.1:1", BC_ECONN},  {"unix:/nonexistent/barrierd.sock", BC_ECONN},
+    {"[::1]:1", BC_ECONN},
+};
+
+START_TEST(test_connect_errors)
+{
+    bc_client *c = (bc_client *)&srv; /* must stay untouched on failure */
+    bc_options o = {.connect_timeout_s = 5};
+    int rc = bc_connect(bad_addrs[_i].addr, &o, &c);
+    ck_assert_msg(rc == bad_addrs[_i].code, "%s: got %s", bad_addrs[_i].addr, bc_strerror(rc));
+    ck_assert_ptr_eq(c, (bc_client *)&srv);
+    ck_assert_str_ne(bc_last_error_message(), "");
+}
+END_TEST
+
+START_TEST(test_bad_options)
+{
+    bc_client *c;
+    bc_options o = {.connect_timeout_s = -1};
+    ck_assert_int_eq(bc_connect(srv.addr, &o, &c), BC_EINVAL);
+    char longname[200];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    o = (bc_options){.client_name = longname};
+    ck_assert_int_eq(bc_connect(srv.addr, &o, &c), BC_EINVAL);
+    ck_assert_int_eq(bc_connect(srv.addr, NULL, NULL), BC_EINVAL);
+}
+END_TEST
+
+START_TEST(test_invalid_args)
+{
+    bc_client *c = tc_connect(srv.addr);
+    ck_assert_int_eq(bc_wait(c, "b", 0, 1, NULL, NULL, NULL), BC_EINVAL);
+    ck_assert_int_eq(bc_wait(c, "", 1, 1, NULL, NULL, NULL), BC_EINVAL);
+    ck_assert_int_eq(bc_wait(c, NULL, 1, 1, NULL, NULL, NULL), BC_EINVAL);
+    ck_assert_int_eq(bc_wait(c, "a\nb", 1, 1, NULL, NULL, NULL), BC_EINVAL);
+    ck_assert_int_eq(bc_wait(NULL, "b", 1, 1, NULL, NULL, NULL), BC_EINVAL);
+    char big[300];
+    memset(big, 'n', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ck_assert_int_eq(bc_wait(c, big, 1, 1, NULL, NULL, NULL), BC_EINVAL);
+    ck_assert_int_eq(bc_abort(c, ""), BC_EINVAL);
+    ck_assert_int_eq(bc_query_json(c, "wait", "b", &(char *){NULL}), BC_EINVAL);
+    /* The handle still works. */
+    ck_assert_int_eq(bc_wait(c, "b", 1, 1, NULL, NULL, NULL), BC_OK);
+    bc_close(c);
+}
+END_TEST
+
+/* ---- cyclic waits from many threads ---- */
+
+#define CYC_THREADS 8
+#define CYC_GENS 25
+
+typedef struct cyc_thread {
+    pthread_t t;
+    bc_client *c;
+    const char *addr; /* set: the thread connects on its own */
+    int rc;
+    bc_wait_result r[CYC_GENS];
+} cyc_thread;
+
+static void *cyc_main(void *arg)
+{
+    cyc_thread *t = arg;
+    bc_client *c = t->c;
+    if (t->addr && (t->rc = bc_connect(t->addr, NULL, &c)) < 0) return NULL;
+    for (int g = 0; g < CYC_GENS && t->rc == 0; g++)
+        t->rc = bc_wait(c, "cyc", CYC_THREADS, 60, NULL, NULL, &t->r[g]);
+    if (t->addr) bc_close(c);
+    return NULL;
+}
+
+/* Each generation released everyone with the same number and distinct indexes. */
+static void check_cycles(cyc_thread *ts)
+{
+    for (int g = 0; g < CYC_GENS; g++) {
+        unsigned seen = 0;
+        for (int i = 0; i < CYC_THREADS; i++) {
+            ck_assert_uint_eq(ts[i].r[g].generation, (uint64_t)g);
+            ck_assert_uint_lt(ts[i].r[g].index, CYC_THREADS);
+            seen |= 1u << ts[i].r[g].index;
+        }
+        ck_assert_uint_eq(seen, (1u << CYC_THREADS) - 1);
+    }
+}
+
+static void run_cycles(int shared)
+{
+    bc_client *c = shared ? tc_connect(srv.addr) : NULL;
+    cyc_thread ts[CYC_THREADS];
+    memset(ts, 0, sizeof ts);
+    for (int i = 0; i < CYC_THREADS; i++) {
+        ts[i].c = c;
+        ts[i].addr = shared ? NULL : srv.addr;
+        pthread_create(&ts[i].t, NULL, cyc_main, &ts[i]);
+    }
+    for (int i = 0; i < CYC_THREADS; i++)
+        pthread_join(ts[i].t, NULL);
+    for (int i = 0; i < CYC_THREADS; i++)
+        ck_assert_msg(ts[i].rc == 0, "thread %d: %s", i, bc_strerror(ts[i].rc));
+    check_cycles(ts);
+    bc_close(c);
+}
+
+START_TEST(test_threads_one_handle)
+{
+    run_cycles(1);
+}
+END_TEST
+
+START_TEST(test_threads_separate_handles)
+{
+    run_cycles(0);
+}
+END_TEST
+
+/* Two parties over many generations: the last to arrive gets index 1. */
+START_TEST(test_cyclic_many_generations)
+{
+    bc_client *a = tc_connect(srv.addr), *b = tc_connect(srv.addr);
+    for (unsigned g = 0; g < 200; g++) {
+        tc_waiter w = {.c = a, .name = "many", .parties = 2, .timeout_s = 30};
+        tc_waiter_start(&w);
+        bc_wait_result r;
+        ck_assert_int_eq(bc_wait(b, "many", 2, 30, NULL, NULL, &r), BC_OK);
+        tc_waiter_join(&w);
+        ck_assert_int_eq(w.rc, BC_OK);
+        ck_assert_uint_eq(r.generation, g);
+        ck_assert_uint_eq(w.res.generation, g);
+        ck_assert_uint_eq(r.index + w.res.index, 1);
+    }
+    bc_status st;
+    ck_assert_int_eq(bc_status_get(a, "many", &st), BC_OK);
+    ck_assert_uint_eq(st.generation, 200);
+    bc_close(a);
+    bc_close(b);
+}
+END_TEST
+
+/* ---- actions ---- */
+
+typedef struct action_log {
+    atomic_int runs;
+    atomic_int fail;  /* return this */
+    double sleep_s;   /* take this long */
+    pthread_t runner; /* the thread that ran it last */
+} action_log;
+
+static int action_fn(void *arg)
+{
+    action_log *l = arg;
+    atomic_fetch_add(&l->runs, 1);
+    l->runner = pthread_self();
+    if (l->sleep_s > 0) bd_sleep(l->sleep_s);
+    return atomic_load(&l->fail);
+}
+
+START_TEST(test_action_success)
+{
+    enum { N = 3, GENS = 10 };
+    action_log log = {0};
+    bc_client *c[N];
+    for (int i = 0; i < N; i++)
+        c[i] = tc_connect(srv.addr);
+    for (int g = 0; g < GENS; g++) {
+        tc_waiter w[N];
+        for (int i = 0; i < N; i++) {
+            w[i] = (tc_waiter){.c = c[i],
+                               .name = "act",
+                               .parties = N,
+                               .timeout_s = 30,
+                               .action = action_fn,
+                               .action_arg = &log};
+            tc_waiter_start(&w[i]);
+        }
+        int ran_by_last = 0;
+        for (int i = 0; i < N; i++) {
+            tc_waiter_join(&w[i]);
+            ck_assert_msg(w[i].rc == BC_OK, "%s: %s", bc_strerror(w[i].rc), w[i].msg);
+            ck_assert_uint_eq(w[i].res.generation, (uint64_t)g);
+            if (pthread_equal(w[i].thread, log.runner)) ran_by_last = w[i].res.index == N - 1;
+        }
+        ck_assert_msg(ran_by_last, "the action must run in the last arriver's thread");
+        ck_assert_int_eq(atomic_load(&log.runs), g + 1);
+    }
+    for (int i = 0; i < N; i++)
+        bc_close(c[i]);
+}
+END_TEST
+
+/* One thread, one handle, an action far longer than 3 heartbeat intervals:
+ * the library must keep answering heartbeats or the server drops it. */
+START_TEST(test_action_long_single_thread)
+{
+    action_log log = {.sleep_s = 1.5};
+    bc_client *c = tc_connect(srv.addr);
+    bc_wait_result r;
+    int rc = bc_wait(c, "solo", 1, 5, action_fn, &log, &r);
+    ck_assert_msg(rc == BC_OK, "%s: %s", bc_strerror(rc), bc_last_error_message());
+    ck_assert_int_eq(atomic_load(&log.runs), 1);
+    ck_assert_int_eq(bc_ping(c, NULL), BC_OK);
+    bc_close(c);
+}
+END_TEST
+
+/* While another party's long action runs, a waiter's timeout does not fire,
+ * and both its handle and the runner's stay alive. */
+START_TEST(test_action_long_with_waiter)
+{
+    action_log log = {.sleep_s = 1.5};
+    bc_client *a = tc_connect(srv.addr), *b = tc_connect(srv.addr);
+    tc_waiter w = {.c = a, .name = "slow", .parties = 2, .timeout_s = 1};
+    tc_waiter_start(&w);
+    ck_assert(tc_await_waiting(srv.addr, "slow", 1, 10));
+    ck_assert_int_eq(bc_wait(b, "slow", 2, 30, action_fn, &log, NULL), BC_OK);
+    tc_waiter_join(&w);
+    ck_assert_msg(w.rc == BC_OK, "%s: %s", bc_strerror(w.rc), w.msg);
+    bc_close(a);
+    bc_close(b);
+}
+END_TEST
+
+START_TEST(test_action_failure)
+{
+    enum { N = 3 };
+    action_log log = {.fail = 1};
+    bc_client *c[N];
+    tc_waiter w[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = tc_connect(srv.addr);
+        w[i] = (tc_waiter){.c = c[i],
+                           .name = "fail",
+                           .parties = N,
+                           .timeout_s = 30,
+                           .action = action_fn,
+                           .action_arg = &log};
+        tc_waiter_start(&w[i]);
+    }
+    int n_action = 0, n_broken = 0;
+    for (int i = 0; i < N; i++) {
+        tc_waiter_join(&w[i]);
+        n_action += w[i].rc == BC_EACTION;
+        n_broken += w[i].rc == BC_EBROKEN;
+    }
+    ck_assert_int_eq(n_action, 1);
+    ck_assert_int_eq(n_broken, N - 1);
+    ck_assert_int_eq(atomic_load(&log.runs), 1);
+    bc_status st;
+    ck_assert_int_eq(bc_status_get(c[0], "fail", &st), BC_OK);
+    ck_assert_int_eq(st.broken, 1);
+    ck_assert_str_eq(st.state, "broken");
+    for (int i = 0; i < N; i++)
+        bc_close(c[i]);
+}
+END_TEST
+
+/* ---- timeouts ---- */
+
+START_TEST(test_timeout)
+{
+    bc_client *c = tc_connect(srv.addr);
+    tc_waiter patient = {.c = c, .name = "t", .parties = 3, .timeout_s = -1};
+    tc_waiter_start(&patient);
+    ck_assert(tc_await_waiting(srv.addr, "t", 1, 10));
+    tc_waiter hasty = {.c = c, .name = "t", .parties = 3, .timeout_s = 0.5};
+    tc_waiter_start(&hasty);
+    tc_waiter_join(&hasty);
+    tc_waiter_join(&patient);
+    ck_assert_int_eq(hasty.rc, BC_ETIMEDOUT);
+    ck_assert_int_eq(patient.rc, BC_EBROKEN);
+    ck_assert(hasty.elapsed_s >= 0.4 && hasty.elapsed_s < 10);
+    /* The detail says what happened, in each thread. */
+    ck_assert_msg(strstr(patient.msg, "timed out") && strstr(patient.msg, "2/3"), "%s",
+                  patient.msg);
+    ck_assert_msg(strstr(hasty.msg, "timed out"), "%s", hasty.msg);
+    bc_close(c);
+}
+END_TEST
+
+START_TEST(test_timeout_zero)
+{
+    bc_client *c = tc_connect(srv.addr);
+    ck_assert_int_eq(bc_wait(c, "z1", 1, 0, NULL, NULL, NULL), BC_OK); /* last: released */
+    ck_assert_int_eq(bc_wait(c, "z2", 2, 0, NULL, NULL, NULL), BC_ETIMEDOUT);
+    ck_assert_int_eq(bc_wait(c, "z2", 2, 0, NULL, NULL, NULL), BC_EBROKEN); /* stays broken */
+    bc_close(c);
+}
+END_TEST
+
+/* ---- abort, reset, parties ---- */
+
+START_TEST(test_abort)
+{
+    bc_client *c = tc_connect(srv.addr);
+    ck_assert_int_eq(bc_abort(c, "nope"), BC_ENOTFOUND);
+    ck_assert_int_eq(bc_reset(c, "nope"), BC_ENOTFOUND);
+    ck_assert_int_eq(bc_status_get(c, "nope", &(bc_status){0}), BC_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(bc_last_error_message(), "nope"));
+
+    tc_waiter w = {.c = c, .name = "ab", .parties = 2, .timeout_s = -1};
+    tc_waiter_start(&w);
+    ck_assert(tc_await_waiting(srv.addr, "ab", 1, 10));
+    ck_assert_int_eq(bc_abort(c, "ab"), BC_OK);
+    tc_waiter_join(&w);
+    ck_assert_int_eq(w.rc, BC_EBROKEN);
+    /* Broken until reset: later waits fail at once. */
+    ck_assert_int_eq(bc_wait(c, "ab", 2, -1, NULL, NULL, NULL), BC_EBROKEN);
+    ck_assert_int_eq(bc_reset(c, "ab"), BC_OK);
+    bc_status st;
+    ck_assert_int_eq(bc_status_get(c, "ab", &st), BC_OK);
+    ck_assert_int_eq(st.broken, 0);
+    ck_assert_uint_eq(st.n_waiting, 0);
+    ck_assert_uint_eq(st.parties, 2);
+    w = (tc_waiter){.c = c, .name = "ab", .parties = 2, .timeout_s = 30};
+    tc_waiter_start(&w);
+    ck_assert_int_eq(bc_wait(c, "ab", 2, 30, NULL, NULL, NULL), BC_OK);
+    tc_waiter_join(&w);
+    ck_assert_int_eq(w.rc, BC_OK);
+    bc_close(c);
+}
+END_TEST
+
+START_TEST(test_reset)
+{
+    bc_client *c = tc_connect(srv.addr);
+    tc_waiter w = {.c = c, .name = "rs", .parties = 3, .timeout_s = -1};
+    tc_waiter_start(&w);
+    ck_assert(tc_await_waiting(srv.addr, "rs", 1, 10));
+    bc_status before;
+    ck_assert_int_eq(bc_status_get(c, "rs", &before), BC_OK);
+    ck_assert_int_eq(bc_reset(c, "rs"), BC_OK);
+    tc_waiter_join(&w);
+    ck_assert_int_eq(w.rc, BC_EBROKEN);
+    bc_status st;
+    ck_assert_int_eq(bc_status_get(c, "rs", &st), BC_OK);
+    ck_assert_int_eq(st.broken, 0);
+    ck_assert_uint_eq(st.n_waiting, 0);
+    ck_assert_uint_gt(st.generation, before.generation); /* a reset ends a generation */
+    bc_close(c);
+}
+END_TEST
+
+START_TEST(test_parties_mismatch)
+{
+    bc_client *c = tc_connect(srv.addr);
+    tc_waiter w = {.c = c, .name = "pm", .parties = 2, .timeout_s = 30};
+    tc_waiter_start(&w);
+    ck_assert(tc_await_waiting(srv.addr, "pm", 1, 10));
+    ck_assert_int_eq(bc_wait(c, "pm", 3, 30, NULL, NULL, NULL), BC_EPARTIES);
+    ck_assert_ptr_nonnull(strstr(bc_last_error_message(), "parties"));
+    ck_assert(tc_await_waiting(srv.addr, "pm", 1, 10)); /* it did not join */
+    ck_assert_int_eq(bc_wait(c, "pm", 2, 30, NULL, NULL, NULL), BC_OK);
+    tc_waiter_join(&w);
+    ck_assert_int_eq(w.rc, BC_OK);
+    bc_close(c);
+}
+END_TEST
+
+/* ---- lost peers and servers ---- */
+
+START_TEST(test_peer_kill9)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        bc_client *c;
+        if (bc_connect(srv.addr, NULL, &c) == 0) bc_wait(c, "pk", 3, -1, NULL, NULL, NULL);
+        _exit(0);
+    }
+    bc_client *c = tc_connect(srv.addr);
+    tc_waiter w = {.c = c, .name = "pk", .parties = 3, .timeout_s = -1};
+    tc_waiter_start(&w);
+    ck_assert(tc_await_waiting(srv.addr, "pk", 2, 10));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    double t0 = bd_now();
+    tc_waiter_join(&w);
+    ck_assert_int_eq(w.rc, BC_EBROKEN);
+    ck_assert(bd_now() - t0 < 10);
+    ck_assert_str_ne(w.msg, "");
+    bc_close(c);
+}
+END_TEST
+
+START_TEST(test_server_kill9)
+{
+    enum { N = 3 };
+    bc_client *a = tc_connect(srv.addr), *b = tc_connect(srv.addr);
+    tc_waiter w[N + 1];
+    for (int i = 0; i < N; i++) {
+        w[i] = (tc_waiter){.c = a, .name = "sk", .parties = 5, .timeout_s = -1};
+        tc_waiter_start(&w[i]);
+    }
+    w[N] = (tc_waiter){.c = b, .name = "sk", .parties = 5, .timeout_s = 60};
+    tc_waiter_start(&w[N]);
+    ck_assert(tc_await_waiting(srv.addr, "sk", N + 1, 10));
+    kill(srv.pid, SIGKILL);
+    bd_wait_exit(&srv, 10);
+    for (int i = 0; i <= N; i++) {
+        tc_waiter_join(&w[i]);
+        ck_assert_msg(w[i].rc == BC_ECONN, "waiter %d: %s", i, bc_strerror(w[i].rc));
+        ck_assert(w[i].elapsed_s < 60);
+    }
+    /* The handle stays dead, and writing to it raises no SIGPIPE. */
+    ck_assert_int_eq(bc_wait(a, "sk", 5, 1, NULL, NULL, NULL), BC_ECONN);
+    ck_assert_int_eq(bc_ping(b, NULL), BC_ECONN);
+    bc_close(a);
+    bc_close(b);
+}
+END_TEST
+
+START_TEST(test_server_sigterm)
+{
+    bc_client *c = tc_connect(srv.addr);
+    tc_waiter w[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (tc_waiter){.c = c, .name = "st", .parties = 3, .timeout_s = -1};
+        tc_waiter_start(&w[i]);
+    }
+    ck_assert(tc_await_waiting(srv.addr, "st", 2, 10));
+    kill(srv.pid, SIGTERM);
+    for (int i = 0; i < 2; i++) {
+        tc_waiter_join(&w[i]);
+        ck_assert_msg(w[i].rc == BC_ESHUTDOWN, "%s: %s", bc_strerror(w[i].rc), w[i].msg);
+    }
+    int st = bd_wait_exit(&srv, 10);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int rc = bc_ping(c, NULL);
+    ck_assert(rc == BC_ESHUTDOWN || rc == BC_ECONN);
+    bc_close(c);
+}
+END_TEST
+
+/* A server that stops answering (SIGSTOP: the host vanished, in effect) never
+ * leaves a caller stuck: the local safety deadline gives the connection up. */
+START_TEST(test_server_vanished)
+{
+    bc_options o = {.io_grace_s = 1};
+    bc_client *c;
+    ck_assert_int_eq(bc_connect(srv.addr, &o, &c), BC_OK);
+    kill(srv.pid, SIGSTOP);
+    double t0 = bd_now();
+    int rc = bc_wait(c, "gone", 2, 0.5, NULL, NULL, NULL);
+    ck_assert_int_eq(rc, BC_ECONN);
+    ck_assert(bd_now() - t0 < 20);
+    ck_assert_int_eq(bc_ping(c, NULL), BC_ECONN);
+    kill(srv.pid, SIGCONT);
+    bc_close(c);
+}
+END_TEST
+
+/* ---- details ---- */
+
+static void *fail_in_thread(void *arg)
+{
+    bc_client *c = arg;
+    bc_abort(c, "other-thread-barrier");
+    return strdup(bc_last_error_message());
+}
+
+START_TEST(test_last_error_message_per_thread)
+{
+    bc_client *c = tc_connect(srv.addr);
+    ck_assert_int_eq(bc_abort(c, "mine"), BC_ENOTFOUND);
+    char mine[1024];
+    snprintf(mine, sizeof mine, "%s", bc_last_error_message());
+    ck_assert_ptr_nonnull(strstr(mine, "mine"));
+    pthread_t t;
+    void *theirs;
+    pthread_create(&t, NULL, fail_in_thread, c);
+    pthread_join(t, &theirs);
+    ck_assert_ptr_nonnull(strstr(theirs, "other-thread-barrier"));
+    free(theirs);
+    ck_assert_str_eq(bc_last_error_message(), mine);
+    ck_assert_int_eq(bc_ping(c, NULL), BC_OK); /* success leaves it alone */
+    ck_assert_str_eq(bc_last_error_message(), mine);
+    bc_close(c);
+}
+END_TEST
+
+START_TEST(test_client_name_shown)
+{
+    bc_options o = {.client_name = "teller-seven"};
+    bc_client *c, *d = tc_connect(srv.addr);
+    ck_assert_int_eq(bc_connect(srv.addr, &o, &c), BC_OK);
+    tc_waiter w = {.c = c, .name = "who", .parties = 2, .timeout_s = -1};
+    tc_waiter_start(&w);
+    ck_assert(tc_await_waiting(srv.addr, "who", 1, 10));
+    char *json;
+    ck_assert_int_eq(bc_query_json(d, "status", "who", &json), BC_OK);
+    ck_assert_msg(strstr(json, "teller-seven") && !strstr(json, "\"id\""), "%s", json);
+    free(json);
+    ck_assert_int_eq(bc_abort(d, "who"), BC_OK);
+    tc_waiter_join(&w);
+    ck_assert_int_eq(w.rc, BC_EBROKEN);
+    bc_close(c);
+    bc_close(d);
+}
+END_TEST
+
+START_TEST(test_list_and_stats)
+{
+    bc_client *c = tc_connect(srv.addr);
+    bc_barrier_info *list = (bc_barrier_info *)1;
+    size_t n = 99;
+    ck_assert_int_eq(bc_list(c, &list, &n), BC_OK);
+    ck_assert_uint_eq(n, 0);
+    bc_list_free(list);
+    ck_assert_int_eq(bc_wait(c, "l1", 1, 5, NULL, NULL, NULL), BC_OK);
+    ck_assert_int_eq(bc_wait(c, "l2", 2, 0, NULL, NULL, NULL), BC_ETIMEDOUT);
+    ck_assert_int_eq(bc_list(c, &list, &n), BC_OK);
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].name, "l1") == 0) {
+            ck_assert_uint_eq(list[i].status.parties, 1);
+            ck_assert_uint_eq(list[i].status.generation, 1);
+            ck_assert_int_eq(list[i].status.broken, 0);
+        } else {
+            ck_assert_str_eq(list[i].name, "l2");
+            ck_assert_int_eq(list[i].status.broken, 1);
+        }
+    }
+    bc_list_free(list);
+    bc_stats s;
+    ck_assert_int_eq(bc_stats_get(c, &s), BC_OK);
+    ck_assert_uint_ge(s.connections, 1);
+    ck_assert_uint_eq(s.barriers, 2);
+    ck_assert_uint_ge(s.waits, 2);
+    ck_assert_uint_ge(s.releases, 1);
+    ck_assert_uint_ge(s.breaks, 1);
+    char *json;
+    ck_assert_int_eq(bc_query_json(c, "list", NULL, &json), BC_OK);
+    ck_assert_ptr_nonnull(strstr(json, "\"barriers\""));
+    free(json);
+    bc_close(c);
+}
+END_TEST
+
+START_TEST(test_error_strings)
+{
+    for (int code = BC_ENOMEM; code <= 0; code++) {
+        ck_assert_str_ne(bc_strerror(code), "unknown error");
+        ck_assert_str_ne(bc_error_name(code), "unknown");
+    }
+    ck_assert_str_eq(bc_error_name(BC_EBROKEN), "broken");
+    ck_assert_str_eq(bc_strerror(-1000), "unknown error");
+}
+END_TEST
+
+/* ---- servers with other options ---- */
+
+START_TEST(test_auth)
+{
+    char path[] = "/tmp/bd-token-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "s3cret\n", 7), 7);
+    close(fd);
+    bd_server s;
+    const char *extra[] = {"--auth-token-file", path, NULL};
+    ck_assert_int_eq(bd_start(&s, extra), 0);
+    bc_client *c;
+    unsetenv("BARRIERD_TOKEN");
+    ck_assert_int_eq(bc_connect(s.addr, NULL, &c), BC_EAUTH);
+    bc_options o = {.auth_token = "wrong"};
+    ck_assert_int_eq(bc_connect(s.addr, &o, &c), BC_EAUTH);
+    o.auth_token = "s3cret";
+    ck_assert_int_eq(bc_connect(s.addr, &o, &c), BC_OK);
+    ck_assert_int_eq(bc_wait(c, "auth", 1, 5, NULL, NULL, NULL), BC_OK);
+    bc_close(c);
+    setenv("BARRIERD_TOKEN", "s3cret", 1);
+    ck_assert_int_eq(bc_connect(s.addr, NULL, &c), BC_OK);
+    bc_close(c);
+    unsetenv("BARRIERD_TOKEN");
+    bd_stop(&s);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(test_unix_socket)
+{
+    char dir[] = "/tmp/bd-unix-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char listen[128], addr[128];
+    snprintf(listen, sizeof listen, "unix:%s/sock", dir);
+    snprintf(addr, sizeof addr, "unix:%s/sock", dir);
+    bd_server s;
+    const char *extra[] = {"--listen", listen, NULL};
+    ck_assert_int_eq(bd_start(&s, extra), 0);
+    bc_client *c = NULL;
+    for (double end = bd_now() + 10; !c && bd_now() < end;)
+        if (bc_connect(addr, NULL, &c) < 0) bd_sleep(0.05);
+    ck_assert_msg(c != NULL, "%s", bc_last_error_message());
+    ck_assert_int_eq(bc_wait(c, "ux", 1, 5, NULL, NULL, NULL), BC_OK);
+    bc_close(c);
+    bd_stop(&s);
+    char sock[160];
+    snprintf(sock, sizeof sock, "%s/sock", dir);
+    unlink(sock);
+    rmdir(dir);
+}
+END_TEST
+
+static Suite *client_suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc = tcase_create("against barrierd");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_connect_and_ping);
+    tcase_add_loop_test(tc, test_connect_errors, 0, sizeof bad_addrs / sizeof bad_addrs[0]);
+    tcase_add_test(tc, test_bad_options);
+    tcase_add_test(tc, test_invalid_args);
+    tcase_add_test(tc, test_threads_one_handle);
+    tcase_add_test(tc, test_threads_separate_handles);
+    tcase_add_test(tc, test_cyclic_many_generations);
+    tcase_add_test(tc, test_action_success);
+    tcase_add_test(tc, test_action_long_single_thread);
+    tcase_add_test(tc, test_action_long_with_waiter);
+    tcase_add_test(tc, test_action_failure);
+    tcase_add_test(tc, test_timeout);
+    tcase_add_test(tc, test_timeout_zero);
+    tcase_add_test(tc, test_abort);
+    tcase_add_test(tc, test_reset);
+    tcase_add_test(tc, test_parties_mismatch);
+    tcase_add_test(tc, test_peer_kill9);
+    tcase_add_test(tc, test_server_kill9);
+    tcase_add_test(tc, test_server_sigterm);
+    tcase_add_test(tc, test_server_vanished);
+    tcase_add_test(tc, test_last_error_message_per_thread);
+    tcase_add_test(tc, test_client_name_shown);
+    tcase_add_test(tc, test_list_and_stats);
+    tcase_add_test(tc, test_error_strings);
+    tcase_add_test(tc, test_auth);
+    tcase_add_test(tc, test_unix_socket);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) setenv("BARRIERD_BIN", argv[1], 1);
+    unsetenv("BARRIERD_ADDR");
+    SRunner *sr = srunner_create(client_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
