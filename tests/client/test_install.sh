@@ -11,6 +11,11 @@ cleanup() {
 }
 trap cleanup EXIT
 prefix=$work/prefix
+# A sanitized build's libraries need the sanitizer runtime in the program too.
+san=
+if grep -q '^BARRIERD_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+    san="-fsanitize=address,undefined"
+fi
 
 cmake --install "$build" --component barrierclient --prefix "$prefix" >/dev/null
 pc=$(find "$prefix" -name barrierclient.pc | head -n 1)
@@ -24,12 +29,13 @@ test -x "$prefix/bin/barrierctl"
 
 # pkg-config, shared and static
 export PKG_CONFIG_PATH=$(dirname "$pc")
-cc -o "$work/consumer_pc" "$consumer/consumer.c" $(pkg-config --cflags --libs barrierclient)
-cc -o "$work/consumer_pc_static" "$consumer/consumer.c" $(pkg-config --cflags barrierclient) \
+cc $san -o "$work/consumer_pc" "$consumer/consumer.c" $(pkg-config --cflags --libs barrierclient)
+cc $san -o "$work/consumer_pc_static" "$consumer/consumer.c" $(pkg-config --cflags barrierclient) \
     "$libdir/libbarrierclient.a" $(pkg-config --static --libs-only-l barrierclient | sed 's/-lbarrierclient//')
 
 # find_package, shared and static
-cmake -S "$consumer" -B "$work/cbuild" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake -S "$consumer" -B "$work/cbuild" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_C_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
 cmake --build "$work/cbuild" >/dev/null
 
 # run them all against a real server
