@@ -69,10 +69,10 @@ const char *it_barrierd_path(void)
 
 void it_server_prepare(it_server *s)
 {
-    if (s->dir[0])
-        return;
-    snprintf(s->dir, sizeof s->dir, "/tmp/itest-XXXXXX");
-    ck_assert_msg(mkdtemp(s->dir) != NULL, "mkdtemp: %s", strerror(errno));
+    if (!s->dir[0]) {
+        snprintf(s->dir, sizeof s->dir, "/tmp/itest-XXXXXX");
+        ck_assert_msg(mkdtemp(s->dir) != NULL, "mkdtemp: %s", strerror(errno));
+    }
     snprintf(s->log_path, sizeof s->log_path, "%s/barrierd.log", s->dir);
 }
 
@@ -266,33 +266,39 @@ int it_server_alive(it_server *s)
     return 1;
 }
 
+int it_server_wait(it_server *s, int timeout_ms)
+{
+    if (s->pid <= 0)
+        return s->status;
+    int64_t deadline = it_now_ms() + timeout_ms;
+    for (;;) {
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            s->status = st;
+            return st;
+        }
+        if (it_now_ms() > deadline)
+            return -1;
+        it_sleep_ms(5);
+    }
+}
+
 int it_server_stop(it_server *s, int timeout_ms, int64_t *elapsed_ms)
 {
     if (s->pid <= 0)
         return s->status;
     int64_t t0 = it_now_ms();
     kill(s->pid, SIGTERM);
-    int64_t deadline = t0 + timeout_ms;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(s->pid, &st, WNOHANG);
-        if (r == s->pid) {
-            if (elapsed_ms)
-                *elapsed_ms = it_now_ms() - t0;
-            s->pid = 0;
-            s->status = st;
-            return st;
-        }
-        if (it_now_ms() > deadline) {
-            kill(s->pid, SIGKILL);
-            waitpid(s->pid, &s->status, 0);
-            s->pid = 0;
-            if (elapsed_ms)
-                *elapsed_ms = it_now_ms() - t0;
-            return -1;
-        }
-        it_sleep_ms(5);
+    int st = it_server_wait(s, timeout_ms);
+    if (st == -1) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, &s->status, 0);
+        s->pid = 0;
     }
+    if (elapsed_ms)
+        *elapsed_ms = it_now_ms() - t0;
+    return st;
 }
 
 static void remove_dir(const char *dir)
@@ -800,9 +806,15 @@ void it_wait_n_waiting(it_conn *admin, const char *name, unsigned n, int timeout
     int64_t deadline = it_now_ms() + timeout_ms;
     double got = NAN;
     for (;;) {
+        /* Requests on other connections may not have been read yet: until the
+         * first one is, the barrier does not exist (notfound counts as 0). */
+        uint64_t id = admin_id++;
+        it_send_op(admin, BP_OP_STATUS, id, name);
         bp_reply r;
-        it_status(admin, name, &r);
-        got = it_jnum(&r, "n_waiting");
+        it_expect_reply(admin, IT_TIMEOUT_MS, &r);
+        it_assert_msg(r.has_id && r.id == id && (r.code == 0 || r.code == BP_ENOTFOUND),
+                      "status '%s': %s %s", name, bp_err_name(r.code), r.message);
+        got = r.code == 0 ? it_jnum(&r, "n_waiting") : 0;
         bp_reply_free(&r);
         if (got == (double)n)
             return;

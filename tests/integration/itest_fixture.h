@@ -89,6 +89,9 @@ int it_server_try_start(it_server *s, const char *const *extra);
  * time from the signal to the exit. */
 int it_server_stop(it_server *s, int timeout_ms, int64_t *elapsed_ms);
 
+/* Wait up to timeout_ms for it to exit by itself: the wait status, or -1. */
+int it_server_wait(it_server *s, int timeout_ms);
+
 /* 1 while the process has not exited. */
 int it_server_alive(it_server *s);
 
@@ -175,7 +178,8 @@ int it_try_ping(it_conn *c, uint64_t id, int timeout_ms);
 
 /* A status reply for name (asserted ok); the caller frees it. */
 void it_status(it_conn *admin, const char *name, bp_reply *out);
-/* Poll status until n_waiting == n (up to timeout_ms); asserted. */
+/* Poll status until n_waiting == n (up to timeout_ms; a barrier not created
+ * yet counts as 0); asserted. */
 void it_wait_n_waiting(it_conn *admin, const char *name, unsigned n, int timeout_ms);
 /* stats reply field (asserted present). */
 double it_stat(it_conn *admin, const char *field);
