@@ -112,16 +112,20 @@ static int nap(progress *p, long ms)
 static void *progress_main(void *arg)
 {
     progress *p = arg;
+    unsigned shown = 0;
+    int shown_broken = 0;
     /* A wait released at once never draws anything. */
     for (long ms = 300; !nap(p, ms); ms = 250) {
         bc_status st;
         if (bc_status_get(p->c, p->name, &st) < 0) break;
         pthread_mutex_lock(&p->mu);
-        if (!p->done) {
+        if (!p->done && (!p->drawn || st.n_waiting != shown || st.broken != shown_broken)) {
             fprintf(stderr, "\r\033[Kwaiting at '%s': %u/%u arrived%s", p->name, st.n_waiting,
                     p->parties, st.broken ? " (broken)" : "");
             fflush(stderr);
             p->drawn = 1;
+            shown = st.n_waiting;
+            shown_broken = st.broken;
         }
         pthread_mutex_unlock(&p->mu);
     }

@@ -78,13 +78,15 @@ static void consume(bc_client *c, const char *data, size_t n)
     }
     const char *line;
     size_t len;
-    while (!c->dead && bp_framer_next(&c->framer, &line, &len) == 1) {
-        if (len == 0 || (len == 1 && line[0] == '\r')) continue;
+    /* Take every line, even after an error: the framer borrows `data` until
+     * it has none left. */
+    while (bp_framer_next(&c->framer, &line, &len) == 1) {
+        if (c->dead || len == 0 || (len == 1 && line[0] == '\r')) continue;
         bp_reply m;
         if (bp_reply_decode(line, len, &m) < 0) {
             bc__kill(c, BC_EPROTO, "%s sent a line that is not the barrierd protocol: %.*s",
                      c->addr, (int)(len > 80 ? 80 : len), line);
-            return;
+            continue;
         }
         dispatch(c, &m);
     }

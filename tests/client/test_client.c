@@ -197,6 +197,27 @@ START_TEST(test_cyclic_many_generations)
 }
 END_TEST
 
+/* A waiter blocked for many heartbeat intervals (0.2 s) answers them, so the
+ * server keeps it; then the barrier releases normally. */
+START_TEST(test_blocked_answers_heartbeats)
+{
+    bc_client *a = tc_connect(srv.addr), *b = tc_connect(srv.addr);
+    tc_waiter w = {.c = a, .name = "hb", .parties = 2, .timeout_s = -1};
+    tc_waiter_start(&w);
+    ck_assert(tc_await_waiting(srv.addr, "hb", 1, 10));
+    bd_sleep(1.5);
+    bc_status st;
+    ck_assert_int_eq(bc_status_get(b, "hb", &st), BC_OK);
+    ck_assert_uint_eq(st.n_waiting, 1);
+    ck_assert_int_eq(st.broken, 0);
+    ck_assert_int_eq(bc_wait(b, "hb", 2, 30, NULL, NULL, NULL), BC_OK);
+    tc_waiter_join(&w);
+    ck_assert_msg(w.rc == BC_OK, "%s: %s", bc_strerror(w.rc), w.msg);
+    bc_close(a);
+    bc_close(b);
+}
+END_TEST
+
 /* ---- actions ---- */
 
 typedef struct action_log {
@@ -674,6 +695,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, test_threads_one_handle);
     tcase_add_test(tc, test_threads_separate_handles);
     tcase_add_test(tc, test_cyclic_many_generations);
+    tcase_add_test(tc, test_blocked_answers_heartbeats);
     tcase_add_test(tc, test_action_success);
     tcase_add_test(tc, test_action_long_single_thread);
     tcase_add_test(tc, test_action_long_with_waiter);
