@@ -16,6 +16,7 @@ struct br_barrier {
     unsigned n_pending, pending_cap;
     br_state state;
     int idle;                   /* on the idle list */
+    int joining;                /* join_pending is draining the pending list */
     br_waiter **waiters;        /* [parties], by index; allocated on first arrival */
     br_waiter **pending;        /* arrivals during an action, in order */
     br_waiter *runner;          /* runs the action while BR_RUNNING_ACTION */

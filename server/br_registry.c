@@ -265,15 +265,21 @@ static int pending_push(br_barrier *b, br_waiter *w)
 }
 
 /* After a release, those who arrived during the action join, in arrival order;
- * if they fill the generation and start another action, the rest stay pending. */
+ * if they fill the generation and start another action, the rest stay pending.
+ * A release inside this loop does not re-enter it (b->joining), so a long queue
+ * of pending waits is drained iteratively, not by recursion. */
 static void join_pending(br_registry *r, br_barrier *b, int64_t now)
 {
-    unsigned n = b->n_pending, i = 0;
-    br_waiter **list = b->pending;
-    while (i < n && b->state == BR_FILLING)
-        barrier_add(r, b, list[i++], now);
-    memmove(list, list + i, (n - i) * sizeof *list);
-    b->n_pending = n - i;
+    if (b->joining)
+        return;
+    b->joining = 1;
+    while (b->n_pending && b->state == BR_FILLING) {
+        br_waiter *w = b->pending[0];
+        b->n_pending--;
+        memmove(b->pending, b->pending + 1, b->n_pending * sizeof *b->pending);
+        barrier_add(r, b, w, now);
+    }
+    b->joining = 0;
 }
 
 static br_barrier *barrier_create(br_registry *r, const char *name, size_t len, uint32_t hash,

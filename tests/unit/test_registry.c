@@ -10,13 +10,10 @@
  * The last test case is a seeded, bounded, deterministic random walk checked
  * against a small reference model of the semantics in SPEC.md.
  *
- * Known registry bugs are marked "BUG:" below; their cases are compiled in only
- * with -DBARRIERD_TEST_KNOWN_BUGS=ON (BARRIERD_REGISTRY_KNOWN_BUGS).
- * BUG (sanitizer builds only): join_pending() calls memmove(b->pending, ...) with
- * b->pending == NULL and length 0 on every release of a barrier that never had a
- * pending wait. That is undefined behaviour, and with -DBARRIERD_SANITIZE=ON
- * (-fsanitize=undefined -fno-sanitize-recover=all) it aborts the process: this
- * suite then fails almost everywhere, and so would barrierd on its first release.
+ * Regressions: arrivals during an action that fill whole generations by
+ * themselves (once an unbounded recursion in join_pending), and releases of
+ * barriers that never had a pending wait (once a memmove from NULL, fatal
+ * under -fsanitize=undefined).
  */
 #include "br_registry.h"
 
@@ -899,32 +896,18 @@ START_TEST(action_pending_starts_next_action)
 }
 END_TEST
 
-/* BUG: pending waits that complete a generation by themselves (the last of them
- * without an action) are not released correctly. Sequence (parties 2):
+/* Pending waits that complete a generation by themselves (the last of them
+ * without an action). Sequence (parties 2):
  *   arrive A; arrive B(action)          -> run_action(B, gen 0)
  *   arrive C; arrive D; arrive E        -> all pending
  *   action_done(gen 0, success, B)
  * Expected: release A,B (gen 0, indexes 0,1); release C,D (gen 1, indexes 0,1);
  *   E waits in generation 2 with index 0; state filling. Same with parties 1:
  *   arrive A(action), arrive C (pending), action_done -> release A gen 0, release C
- *   gen 1, generation 2, nobody waiting.
- * Actual: join_pending() (server/br_registry.c) adds pending[0..n) in a loop and
- *   only removes them from b->pending after the loop. When they fill the
- *   generation, barrier_add -> barrier_full -> barrier_release -> join_pending
- *   recurses with the same, stale pending list: it re-adds C and D, which were just
- *   released (so the server may already have freed them), releases them again as
- *   generation 2, recurses again, ...: unbounded recursion, a stack overflow
- *   (SIGSEGV) after emitting "release C,D" for generations 1, 2, 3, ... With this
- *   file's poisoning sink the re-added waiters read as having an action, so the
- *   run instead ends in a bogus run_action for the already released D and the
- *   barrier stuck in running_action. Any arrivals during an action that reach
- *   `parties` trigger it (e.g. parties 2, two waits during the action).
- *   The random model test avoids the pattern (allow_pending_fill = 0). These cases
- *   run with -DBARRIERD_TEST_KNOWN_BUGS=ON (they pass with join_pending taking
- *   pending[0] off the list before each barrier_add).
+ *   gen 1, generation 2, nobody waiting. (Regression: join_pending once re-added
+ *   already released waiters and recursed without bound.)
  */
-#ifdef BARRIERD_REGISTRY_KNOWN_BUGS
-START_TEST(bug_pending_fill_generation_releases)
+START_TEST(pending_fill_generation_releases)
 {
     join(0, "pf", 2, 0);
     ck_assert_int_eq(arrive_w("pf", 2, mkw(1, -1, 1, NULL, NULL), 0), 0);
@@ -947,7 +930,7 @@ START_TEST(bug_pending_fill_generation_releases)
 }
 END_TEST
 
-START_TEST(bug_pending_fill_single_party)
+START_TEST(pending_fill_single_party)
 {
     ck_assert_int_eq(arrive_w("one", 1, mkw(0, -1, 1, NULL, NULL), 0), 0);
     join(1, "one", 1, 1);
@@ -961,7 +944,6 @@ START_TEST(bug_pending_fill_single_party)
     ck_assert_uint_eq(stats().waiting, 0);
 }
 END_TEST
-#endif
 
 START_TEST(action_deadlines_do_not_fire)
 {
@@ -2203,7 +2185,7 @@ static int m_op_arrive(model *m, uint64_t *rs)
         parties = 1 + rnd(rs, MP);
     if (b->exists && b->state == BR_RUNNING_ACTION && parties == b->parties &&
         !m->allow_pending_fill && b->npend + 1 >= b->parties)
-        return 0; /* see the BUG note: pending arrivals must not fill a generation */
+        return 0; /* this walk keeps pending arrivals from filling a generation */
     mwaiter *mw = &m->w[id];
     mw->b = bi;
     mw->action = rnd(rs, 100) < 35;
@@ -2487,16 +2469,13 @@ START_TEST(random_model)
 }
 END_TEST
 
-#ifdef BARRIERD_REGISTRY_KNOWN_BUGS
-/* BUG: same walk, letting arrivals during an action fill a whole generation (see
- * the BUG note above bug_pending_fill_generation_releases): fails at the first
- * action_done that releases such a generation. */
-START_TEST(bug_random_model_pending_fill)
+/* The same walk, letting arrivals during an action fill whole generations (see
+ * pending_fill_generation_releases). */
+START_TEST(random_model_pending_fill)
 {
     run_model(model_cases[_i].seed, 20000, model_cases[_i].max_barriers, 1);
 }
 END_TEST
-#endif
 
 /* ------------------------------------------------------------------------ */
 
@@ -2540,10 +2519,8 @@ static Suite *registry_suite(void)
     tcase_add_test(tc, action_other_party_leaves);
     tcase_add_test(tc, action_pending_leaves);
     tcase_add_test(tc, action_abort_and_reset_during_action);
-#ifdef BARRIERD_REGISTRY_KNOWN_BUGS
-    tcase_add_test(tc, bug_pending_fill_generation_releases);
-    tcase_add_test(tc, bug_pending_fill_single_party);
-#endif
+    tcase_add_test(tc, pending_fill_generation_releases);
+    tcase_add_test(tc, pending_fill_single_party);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("timeout");
@@ -2583,9 +2560,7 @@ static Suite *registry_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, random_model, 0, N_OF(model_cases));
-#ifdef BARRIERD_REGISTRY_KNOWN_BUGS
-    tcase_add_loop_test(tc, bug_random_model_pending_fill, 0, N_OF(model_cases));
-#endif
+    tcase_add_loop_test(tc, random_model_pending_fill, 0, N_OF(model_cases));
     suite_add_tcase(s, tc);
     return s;
 }
