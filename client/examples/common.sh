@@ -1,6 +1,7 @@
 # common.sh - sourced by run-tellers.sh and tellers.sh: find the built tools and
 # a barrierd to talk to. If $BARRIERD_ADDR is unset and nothing answers on the
-# default address, start a private barrierd on a free port for the demo.
+# default address (or $BARRIERD_PRIVATE=1), start a private barrierd on a free
+# port for the demo.
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD:-$here/../../build}
 BARRIERCTL=${BARRIERCTL:-$build/client/barrierctl/barrierctl}
@@ -18,7 +19,9 @@ stop_demo_server() {
 }
 
 ensure_server() {
-    if "$BARRIERCTL" ping >/dev/null 2>&1; then
+    if [ "${BARRIERD_PRIVATE:-0}" = 1 ]; then
+        unset BARRIERD_ADDR
+    elif "$BARRIERCTL" ping >/dev/null 2>&1; then
         return 0
     fi
     if [ -n "${BARRIERD_ADDR:-}" ]; then
