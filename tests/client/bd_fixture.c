@@ -137,3 +137,23 @@ int bd_log_contains(const bd_server *s, const char *needle)
     fclose(f);
     return found;
 }
+
+int bd_log_addr(const bd_server *s, const char *prefix, char *out, size_t cap)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "listening on %s", prefix);
+    FILE *f = fopen(s->log, "r");
+    if (!f) return -1;
+    char line[4096];
+    int rc = -1;
+    while (rc < 0 && fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, needle);
+        if (p) {
+            p += strlen("listening on ");
+            snprintf(out, cap, "%.*s", (int)strcspn(p, " \r\n"), p);
+            rc = 0;
+        }
+    }
+    fclose(f);
+    return rc;
+}

@@ -8,6 +8,7 @@
 #ifndef BD_FIXTURE_H
 #define BD_FIXTURE_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct bd_server {
@@ -23,6 +24,9 @@ int bd_start(bd_server *s, const char *const *extra);
 int bd_stop(bd_server *s);
 /* Wait up to timeout_s for the server to exit; returns the wait status or -1. */
 int bd_wait_exit(bd_server *s, double timeout_s);
+/* The address the server logged as "listening on PREFIX..." (e.g. prefix
+ * "[::1]:"), copied into out. Returns 0, or -1 if there is no such line. */
+int bd_log_addr(const bd_server *s, const char *prefix, char *out, size_t cap);
 /* 1 if the server's log contains needle. */
 int bd_log_contains(const bd_server *s, const char *needle);
 

@@ -682,6 +682,20 @@ START_TEST(test_unix_socket)
 }
 END_TEST
 
+START_TEST(test_ipv6)
+{
+    bd_server s;
+    const char *extra[] = {"--listen", "[::1]:0", NULL};
+    if (bd_start(&s, extra) < 0) return; /* no IPv6 loopback here */
+    char addr[80];
+    ck_assert_int_eq(bd_log_addr(&s, "[::1]:", addr, sizeof addr), 0);
+    bc_client *c = tc_connect(addr);
+    ck_assert_int_eq(bc_wait(c, "v6", 1, 5, NULL, NULL, NULL), BC_OK);
+    bc_close(c);
+    bd_stop(&s);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -715,6 +729,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, test_error_strings);
     tcase_add_test(tc, test_auth);
     tcase_add_test(tc, test_unix_socket);
+    tcase_add_test(tc, test_ipv6);
     suite_add_tcase(s, tc);
     return s;
 }
