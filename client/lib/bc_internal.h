@@ -23,7 +23,8 @@
 #define BC__DEFAULT_ADDR "127.0.0.1:7411"
 #define BC__CONNECT_TIMEOUT_S 10.0
 #define BC__GRACE_S 15.0
-#define BC__MAX_LINE (64u << 20) /* replies (list) can be big; this only bounds junk */
+#define BC__LONGEST_DEADLINE_S 1e8 /* ~3 years; longer timeouts get no local deadline */
+#define BC__MAX_LINE (64u << 20)   /* replies (list) can be big; this only bounds junk */
 #define BC__MSG_MAX 1024
 
 /* One request in flight; lives on its caller's stack. Guarded by c->mu. */

@@ -63,7 +63,11 @@ static int await_release(bc_client *c, bc__call *call, bc__call *ack, const char
                          double timeout_s, bc_action_fn fn, void *arg)
 {
     int64_t grace = c->grace_ns;
-    int64_t deadline = timeout_s < 0 ? 0 : bc__now_ns() + timeout_ms(timeout_s) * 1000000 + grace;
+    /* No local deadline for "forever", nor for timeouts too long to matter
+     * (which would overflow nanoseconds anyway). */
+    int64_t deadline = 0;
+    if (timeout_s >= 0 && timeout_s < BC__LONGEST_DEADLINE_S)
+        deadline = bc__now_ns() + timeout_ms(timeout_s) * 1000000 + grace;
     for (;;) {
         int rc = bc__await(c, call, deadline);
         if (rc < 0 || call->done) return rc;

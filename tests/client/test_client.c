@@ -364,6 +364,9 @@ START_TEST(test_timeout_zero)
     ck_assert_int_eq(bc_wait(c, "z1", 1, 0, NULL, NULL, NULL), BC_OK); /* last: released */
     ck_assert_int_eq(bc_wait(c, "z2", 2, 0, NULL, NULL, NULL), BC_ETIMEDOUT);
     ck_assert_int_eq(bc_wait(c, "z2", 2, 0, NULL, NULL, NULL), BC_EBROKEN); /* stays broken */
+    /* Huge timeouts are fine (capped on the wire, no overflow locally). */
+    ck_assert_int_eq(bc_wait(c, "z3", 1, 1e300, NULL, NULL, NULL), BC_OK);
+    ck_assert_int_eq(bc_wait(c, "z3", 1, 1e9, NULL, NULL, NULL), BC_OK);
     bc_close(c);
 }
 END_TEST
