@@ -1,0 +1,160 @@
+/* floor_server.c - the kernel-cost floor for a centralized barrier.
+ *
+ * One process, one epoll loop, level-triggered. An arrival is one byte; when `parties`
+ * arrivals have come in, every connection that arrived gets one byte back (the release)
+ * and the barrier is empty again. Per arrival it makes the syscalls any centralized
+ * barrier server must make — one read on a readable socket, one write of the release —
+ * and nothing else: no parsing, no allocation on the hot path, no timers.
+ *
+ *   floor-server [--listen 127.0.0.1:PORT] --parties N
+ *
+ * Logs "listening on 127.0.0.1:PORT" to stderr (port 0 picks a free one), then serves
+ * until SIGTERM/SIGINT (exit 0). Loopback only: the address must be 127.0.0.1. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_EVENTS 1024
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: floor-server [--listen 127.0.0.1:PORT] --parties N\n");
+}
+
+int main(int argc, char **argv)
+{
+    int port = 0;
+    long parties = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+            const char *a = argv[++i];
+            if (strncmp(a, "127.0.0.1:", 10) != 0) {
+                fprintf(stderr, "floor-server: --listen must be 127.0.0.1:PORT\n");
+                return 64;
+            }
+            port = atoi(a + 10);
+        } else if (strcmp(argv[i], "--parties") == 0 && i + 1 < argc) {
+            parties = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--help") == 0) {
+            usage();
+            return 0;
+        } else {
+            usage();
+            return 64;
+        }
+    }
+    if (parties < 1 || parties > 10000000 || port < 0 || port > 65535) {
+        usage();
+        return 64;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: epoll_wait returns EINTR */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sin;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(lfd, 4096) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&sin, &sl) != 0) {
+        fprintf(stderr, "floor-server: listen: %s\n", strerror(errno));
+        return 1;
+    }
+    fprintf(stderr, "floor-server: listening on 127.0.0.1:%d (parties %ld)\n", ntohs(sin.sin_port),
+            parties);
+
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0) {
+        fprintf(stderr, "floor-server: epoll: %s\n", strerror(errno));
+        return 1;
+    }
+
+    /* The waiters of the current generation: fds, one entry per arrival. Sized once
+     * (parties entries), so the hot path never allocates. */
+    int *waiters = malloc((size_t)parties * sizeof *waiters);
+    if (!waiters) {
+        fprintf(stderr, "floor-server: out of memory\n");
+        return 1;
+    }
+    long n_waiting = 0;
+    unsigned long long releases = 0, write_errors = 0;
+    struct epoll_event evs[MAX_EVENTS];
+    char buf[64];
+
+    while (!stop_flag) {
+        int n = epoll_wait(ep, evs, MAX_EVENTS, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fprintf(stderr, "floor-server: epoll_wait: %s\n", strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == lfd) {
+                for (;;) {
+                    int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (c < 0) break; /* EAGAIN, or EMFILE: level-triggered, retried */
+                    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
+                    if (epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev) != 0) close(c);
+                }
+                continue;
+            }
+            ssize_t r = read(fd, buf, sizeof buf);
+            if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (r <= 0) {
+                /* A waiter leaving breaks nothing here: the floor has no error path.
+                 * Drop it from the waiters so no release goes to a closed fd. */
+                for (long k = 0; k < n_waiting; k++)
+                    if (waiters[k] == fd) waiters[k--] = waiters[--n_waiting];
+                close(fd);
+                continue;
+            }
+            for (ssize_t b = 0; b < r; b++) {
+                waiters[n_waiting++] = fd;
+                if (n_waiting == parties) {
+                    for (long k = 0; k < n_waiting; k++)
+                        if (write(waiters[k], "r", 1) != 1) write_errors++;
+                    n_waiting = 0;
+                    releases++;
+                }
+            }
+        }
+    }
+    fprintf(stderr, "floor-server: stopped after %llu releases (%llu write errors)\n", releases,
+            write_errors);
+    free(waiters);
+    return 0;
+}
