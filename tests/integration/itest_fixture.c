@@ -545,8 +545,11 @@ int it_read_line(it_conn *c, int timeout_ms, const char **line, size_t *len)
         }
         if (n == 0)
             return IT_TIMEOUT;
-        char buf[65536];
-        ssize_t r = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        /* The framer borrows fed bytes until it has handed out every line in
+         * them, so they live in the connection, and we only read again once
+         * bp_framer_next has said 0. */
+        char *buf = c->rbuf;
+        ssize_t r = recv(c->fd, buf, sizeof c->rbuf, MSG_DONTWAIT);
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;

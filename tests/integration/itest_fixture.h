@@ -117,6 +117,7 @@ typedef struct it_conn {
     int eof;        /* the peer closed (or reset) the connection */
     int reset;      /* ... by a reset */
     int local_port; /* our port, for matching "peer" in status */
+    char rbuf[65536]; /* the last bytes read: the framer borrows them */
 } it_conn;
 
 enum { IT_LINE = 1, IT_TIMEOUT = 0, IT_EOF = -1, IT_BAD = -2 };

@@ -477,11 +477,53 @@ START_TEST(action_runner_lost)
 }
 END_TEST
 
+/* A release and a timeout falling due together: whatever wins, the outcome is
+ * consistent (both released in one generation, or the timed-out one gets
+ * timedout and the other broken), never a mix. */
+START_TEST(timeout_release_race)
+{
+    it_server s = {0};
+    it_server_start(&s, NULL);
+    it_conn *a = it_connect(&s), *b = it_connect(&s);
+    int released = 0, timedout = 0;
+    for (int i = 0; i < 12; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "race%d", i);
+        it_send_wait(a, 1, name, 2, 100, "timer", 0);
+        it_sleep_ms(94 + i); /* around the deadline */
+        it_send_wait(b, 2, name, 2, -1, "arriver", 0);
+        bp_reply ra, rb;
+        it_expect_reply(a, IT_TIMEOUT_MS, &ra);
+        it_expect_reply(b, IT_TIMEOUT_MS, &rb);
+        int ca = ra.code, cb = rb.code;
+        uint64_t ga = ra.generation, gb = rb.generation;
+        unsigned ia = ra.index, ib = rb.index;
+        bp_reply_free(&ra);
+        bp_reply_free(&rb);
+        if (ca == 0) {
+            it_assert_msg(cb == 0 && ga == 0 && gb == 0 && ia == 0 && ib == 1,
+                          "%s: timer released but arriver got %s", name, bp_err_name(cb));
+            released++;
+        } else {
+            it_assert_msg(ca == BP_ETIMEDOUT && cb == BP_EBROKEN,
+                          "%s: timer got %s, arriver %s", name, bp_err_name(ca),
+                          cb ? bp_err_name(cb) : "ok");
+            timedout++;
+        }
+    }
+    fprintf(stderr, "timeout_release_race: %d released, %d timed out\n", released, timedout);
+    it_close(a);
+    it_close(b);
+    it_server_done(&s);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const it_case cases[] = {
         {"timeout_breaks", timeout_breaks},
         {"timeout_zero", timeout_zero},
+        {"timeout_release_race", timeout_release_race},
         {"abort_reset", abort_reset},
         {"parties_notfound", parties_notfound},
         {"kill9_breaks", kill9_breaks},

@@ -205,10 +205,32 @@ START_TEST(ipv6_listener)
 }
 END_TEST
 
+START_TEST(sigint_shutdown)
+{
+    it_server s = {0};
+    it_server_start(&s, NULL);
+    it_conn *a = it_connect(&s), *admin = it_connect(&s);
+    it_send_wait(a, 1, "si", 2, -1, "a", 0);
+    it_wait_n_waiting(admin, "si", 1, IT_TIMEOUT_MS);
+    int64_t t0 = it_now_ms();
+    it_assert(kill(s.pid, SIGINT) == 0);
+    expect_shutdown(a, 1, 5000, "waiter");
+    expect_shutdown(admin, -1, 5000, "admin");
+    it_close(a);
+    it_close(admin);
+    int st = it_server_wait(&s, 5000);
+    it_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "barrierd after SIGINT: status %d", st);
+    it_assert(it_now_ms() - t0 < 5000);
+    it_server_done(&s);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const it_case cases[] = {
         {"sigterm_shutdown", sigterm_shutdown},
+        {"sigint_shutdown", sigint_shutdown},
         {"unix_listener", unix_listener},
         {"ipv6_listener", ipv6_listener},
     };

@@ -293,12 +293,72 @@ START_TEST(cyclic_200)
 }
 END_TEST
 
+/* ---- several waits multiplexed on one connection ---- */
+
+START_TEST(multiplexed_waits)
+{
+    it_server s = {0};
+    it_server_start(&s, NULL);
+    it_conn *m = it_connect(&s), *o = it_connect(&s);
+    bp_reply r;
+    /* Two waits of one connection fill a barrier of 2 between them. */
+    it_send_wait(m, 1, "mx", 2, -1, "m1", 0);
+    it_send_wait(m, 2, "mx", 2, -1, "m2", 0);
+    unsigned seen = 0;
+    for (int i = 0; i < 2; i++) {
+        it_expect_reply(m, IT_TIMEOUT_MS, &r);
+        it_assert(r.code == 0 && r.has_index && r.has_id && (r.id == 1 || r.id == 2));
+        it_assert(r.generation == 0 && r.index < 2);
+        seen |= 1u << r.index;
+        bp_reply_free(&r);
+    }
+    it_assert(seen == 3);
+
+    /* Waits on two barriers, released in the other order: matched by id. A
+     * ping meanwhile is answered at once. */
+    it_send_wait(m, 3, "my", 2, -1, "m3", 0);
+    it_send_wait(m, 4, "mz", 2, -1, "m4", 0);
+    it_expect_ping(m, 5);
+    it_wait_n_waiting(o, "my", 1, IT_TIMEOUT_MS);
+    it_wait_n_waiting(o, "mz", 1, IT_TIMEOUT_MS);
+    it_send_wait(o, 6, "mz", 2, -1, "o", 0);
+    it_expect_release(m, 4, IT_TIMEOUT_MS, NULL, NULL);
+    it_expect_release(o, 6, IT_TIMEOUT_MS, NULL, NULL);
+    it_expect_silence(m, 50);
+    it_send_wait(o, 7, "my", 2, -1, "o", 0);
+    it_expect_release(m, 3, IT_TIMEOUT_MS, NULL, NULL);
+    it_expect_release(o, 7, IT_TIMEOUT_MS, NULL, NULL);
+
+    /* A connection with two waits on one barrier closes: the others are told once. */
+    it_conn *q = it_connect(&s);
+    it_send_wait(q, 8, "mq", 3, -1, "q1", 0);
+    it_send_wait(q, 9, "mq", 3, -1, "q2", 0);
+    it_wait_n_waiting(o, "mq", 2, IT_TIMEOUT_MS);
+    it_close(q);
+    int64_t deadline = it_now_ms() + IT_TIMEOUT_MS;
+    for (;;) { /* the close is noticed asynchronously */
+        it_status(o, "mq", &r);
+        int broken = it_jbool(&r, "broken");
+        bp_reply_free(&r);
+        if (broken == 1)
+            break;
+        it_assert_msg(it_now_ms() < deadline, "closing a connection with two waits did not break");
+        it_sleep_ms(10);
+    }
+    it_expect_ping(o, 10);
+    it_close(m);
+    it_close(o);
+    it_server_done(&s);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     const it_case cases[] = {
         {"parties_processes", parties_processes},
         {"parties_threads", parties_threads},
         {"cyclic_200", cyclic_200},
+        {"multiplexed_waits", multiplexed_waits},
     };
     return it_run("release", cases, sizeof cases / sizeof cases[0], argc, argv);
 }

@@ -20,8 +20,8 @@ typedef struct background {
     int port;
     atomic_int stop;
     pthread_t th;
-    int rc;               /* 0, or what went wrong */
-    unsigned generations; /* completed */
+    atomic_int rc;           /* 0, or what went wrong */
+    atomic_uint generations; /* completed */
 } background;
 
 /* One thread, two connections: both wait, both are released, again. */
@@ -83,12 +83,19 @@ static void background_start(background *bg, int port)
 /* Stop it and check that it was releasing all along. */
 static void background_check(background *bg, unsigned min_generations)
 {
+    /* On a loaded machine the test's own work may finish first: give the
+     * background barrier (bounded) time to show that it still works. */
+    int64_t deadline = it_now_ms() + IT_TIMEOUT_MS;
+    while (atomic_load(&bg->generations) < min_generations && atomic_load(&bg->rc) == 0 &&
+           it_now_ms() < deadline)
+        it_sleep_ms(5);
     atomic_store(&bg->stop, 1);
     pthread_join(bg->th, NULL);
-    it_assert_msg(bg->rc == 0, "background barrier failed (%d) after %u generations", bg->rc,
-                  bg->generations);
-    it_assert_msg(bg->generations >= min_generations,
-                  "background barrier completed only %u generations", bg->generations);
+    int rc = bg->rc;
+    unsigned gens = bg->generations;
+    it_assert_msg(rc == 0, "background barrier failed (%d) after %u generations", rc, gens);
+    it_assert_msg(gens >= min_generations, "background barrier completed only %u generations",
+                  gens);
 }
 
 /* ---- bad input ---- */
@@ -239,9 +246,9 @@ START_TEST(bad_input)
     it_assert_msg(cJSON_GetArraySize(it_jget(&r, "barriers")) == 1, "bad requests made barriers");
     bp_reply_free(&r);
     it_assert(it_stat(admin, "errors") == (double)n);
-    background_check(&bg, 1);
+    background_check(&bg, 10);
     fprintf(stderr, "bad_input: %zu bad lines; background barrier released %u generations meanwhile\n",
-            n, bg.generations);
+            n, (unsigned)bg.generations);
     it_close(c);
     it_close(admin);
     it_server_done(&s);
@@ -306,7 +313,7 @@ START_TEST(oversized_line)
     it_expect_release(a, 1, IT_TIMEOUT_MS, NULL, NULL);
     it_expect_release(b2, 2, IT_TIMEOUT_MS, NULL, NULL);
     it_expect_ping(admin, 3);
-    background_check(&bg, 1);
+    background_check(&bg, 10);
     it_close(a);
     it_close(b2);
     it_close(admin);
@@ -403,6 +410,13 @@ END_TEST
 
 /* ---- a client that never reads ---- */
 
+/* BUG: with a server built with -DBARRIERD_SANITIZE=ON this case kills
+ * barrierd: once a reply has to be queued, send_queue (server/sv_write.c)
+ * calls bp_buf_append(&tmp, p, plen) with p == NULL, plen == 0 (replies sent
+ * through sv__conn_send_buf have no prefix), i.e. memcpy(dst, NULL, 0): UBSan
+ * (-fno-sanitize-recover) aborts. Harmless in practice in the default build,
+ * where this case passes, so it stays in; see the report. */
+
 START_TEST(slow_reader_dropped)
 {
     it_server s = {0};
@@ -462,7 +476,7 @@ START_TEST(slow_reader_dropped)
     it_send_wait(b, 2, "slow", 2, -1, "second", 0);
     it_expect_release(a, 1, IT_TIMEOUT_MS, NULL, NULL);
     it_expect_release(b, 2, IT_TIMEOUT_MS, NULL, NULL);
-    background_check(&bg, 1);
+    background_check(&bg, 10);
     it_close(a);
     it_close(b);
     it_close(admin);
