@@ -59,6 +59,28 @@ void it__fail_hook(void)
     it_server_dump_log(s);
 }
 
+/* A crash of the test process itself: show the log too (best effort: not
+ * async-signal-safe, but the process is going down anyway), then die of the
+ * same signal so Check reports it. */
+static void on_crash(int sig)
+{
+    it__fail_hook();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_crashes(void)
+{
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_crash;
+        sa.sa_flags = SA_RESETHAND;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 /* ---- the server ---- */
 
 const char *it_barrierd_path(void)
@@ -208,6 +230,7 @@ int it_server_try_start(it_server *s, const char *const *extra)
     close(logfd);
     s->pid = pid;
     it__current = s;
+    catch_crashes();
 
     int64_t deadline = it_now_ms() + 5000;
     for (;;) {
