@@ -96,6 +96,22 @@ static int get_str(const cJSON *obj, const char *key, char *dst, size_t cap, siz
     return 1;
 }
 
+/* A \u0000 escape: "\u0000" preceded by an even number of further backslashes
+ * (an odd number would make the first backslash itself escaped). */
+static int has_nul_escape(const char *line, size_t len)
+{
+    const char *p = line, *end = line + len;
+    while ((p = memmem(p, (size_t)(end - p), "\\u0000", 6))) {
+        size_t run = 0;
+        while (p - run > line && p[-1 - (long)run] == '\\')
+            run++;
+        if (run % 2 == 0)
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
 static int need(int rc, const char *key, bp_decode_error *err)
 {
     if (rc == 0)
@@ -162,8 +178,10 @@ int bp_request_decode(const char *line, size_t len, unsigned max_parties, bp_req
     r->timeout_ms = -1;
     if (max_parties == 0 || max_parties > BP_PARTIES_MAX)
         max_parties = BP_PARTIES_MAX;
-    /* cJSON would decode \u0000 into a NUL that silently cuts a string short. */
-    if (memmem(line, len, "\\u0000", 6))
+    /* A NUL, raw or escaped, would silently cut a C string short. */
+    if (memchr(line, '\0', len))
+        return fail(err, BP_EPROTO, "invalid JSON: NUL byte");
+    if (has_nul_escape(line, len))
         return fail(err, BP_EPROTO, "invalid JSON: \\u0000 is not allowed");
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);

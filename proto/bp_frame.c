@@ -2,8 +2,9 @@
  *
  * Zero-copy in the common case: when nothing is buffered, lines are handed out
  * straight from the bytes just fed, and only an unterminated tail is copied
- * (into a buffer that is released again once drained). So an idle connection
- * holds no buffer at all, and a read full of whole lines is never copied.
+ * (into a buffer that is released at the first feed after it is drained). So a
+ * read full of whole lines is never copied, and a connection between requests
+ * holds no buffer unless its last read ended mid-line.
  */
 #include "bp_frame.h"
 
@@ -74,6 +75,11 @@ int bp_framer_feed(bp_framer *f, const char *data, size_t len)
         return 0;
     if (ext_save(f) < 0)
         return f->error;
+    if (f->start == f->len && f->buf) { /* drained: lines taken from it are done with */
+        free(f->buf);
+        f->buf = NULL;
+        f->start = f->len = f->cap = f->scanned = 0;
+    }
     /* The unterminated tail must fit in max_line; complete lines are checked as
      * they are taken. Only the new bytes are searched. */
     const char *nl = memrchr(data, '\n', len);
@@ -137,10 +143,5 @@ int bp_framer_next(bp_framer *f, const char **line, size_t *len)
     }
     if (f->ext_len && ext_save(f) < 0) /* a partial line: keep it for the next feed */
         return f->error;
-    if (f->start == f->len && f->buf) { /* drained: hold no memory while idle */
-        free(f->buf);
-        f->buf = NULL;
-        f->start = f->len = f->cap = f->scanned = 0;
-    }
     return f->error ? f->error : 0;
 }

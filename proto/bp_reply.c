@@ -39,8 +39,8 @@ static int decode_event(const cJSON *root, const char *name, bp_reply *r)
         copy_str(root, "message", r->message, sizeof r->message);
     } else if (strcmp(name, "run_action") == 0) {
         r->kind = BP_MSG_RUN_ACTION;
-        r->has_id = num_u64(root, "id", &r->id);
-        if (!r->has_id || !num_u64(root, "generation", &r->generation))
+        r->has_id = num_u64(root, "id", &r->id); /* absent when the wait had none */
+        if (!num_u64(root, "generation", &r->generation))
             return BP_EPROTO;
         copy_str(root, "barrier", r->barrier, sizeof r->barrier);
     } else {

@@ -12,9 +12,7 @@
  * Every line is decoded from an exactly-sized heap copy (no NUL after it), as the
  * framer hands them out, so a sanitizer build catches any read past the line.
  *
- * Tests for known proto bugs sit under BP_TEST_KNOWN_BUGS (CMake option
- * BARRIERD_TEST_KNOWN_BUGS) so the default suite stays green; each says what it
- * expects and why.
+ * Regression tests for fixed proto bugs say what they once did wrong.
  */
 #include "bp_error.h"
 #include "bp_frame.h"
@@ -318,7 +316,7 @@ static const struct {
     {"true", "true", 0, 0, BP_EPROTO, 0, 0, NULL, "JSON object"},
     {"trailing bytes", J({"op":"ping","id":5} x), 0, 0, BP_EPROTO, 0, 0, NULL, "trailing"},
     {"two objects", J({"op":"ping"}{"op":"ping"}), 0, 0, BP_EPROTO, 0, 0, NULL, "trailing"},
-    {"trailing nul byte", "{\"op\":\"ping\"}\0", 14, 0, BP_EPROTO, 0, 0, NULL, "trailing"},
+    {"trailing nul byte", "{\"op\":\"ping\"}\0", 14, 0, BP_EPROTO, 0, 0, NULL, "NUL"},
     {"trailing comma", J({"op":"ping",}), 0, 0, BP_EPROTO, 0, 0, NULL, "invalid JSON"},
     {"single quotes", "{'op':'ping'}", 0, 0, BP_EPROTO, 0, 0, NULL, "invalid JSON"},
     {"bare key", J({op:"ping"}), 0, 0, BP_EPROTO, 0, 0, NULL, "invalid JSON"},
@@ -1468,8 +1466,6 @@ static const struct {
     {"unknown event", J({"event":"reboot"}), BP_EPROTO, 0, 0, 0, 0},
     {"run_action without generation", J({"event":"run_action","id":1,"barrier":"b"}), BP_EPROTO, 0,
      0, 0, 0},
-    {"run_action without id", J({"event":"run_action","barrier":"b","generation":1}), BP_EPROTO, 0,
-     0, 0, 0},
     {"run_action bad generation", J({"event":"run_action","id":1,"generation":-1}), BP_EPROTO, 0, 0,
      0, 0},
     {"event not a string is a reply", J({"event":5,"ok":true}), 0, BP_MSG_REPLY, 0, 0, 0},
@@ -1674,11 +1670,10 @@ START_TEST(t_err_ok_and_unknown)
 }
 END_TEST
 
-/* ---- known bugs: enable with -DBARRIERD_TEST_KNOWN_BUGS=ON ---- */
-#ifdef BP_TEST_KNOWN_BUGS
+/* ---- regressions ---- */
 
-/* BUG (proto/bp_decode.c:166): the \u0000 guard is a plain memmem for the six
- * bytes `\u0000`, so it also fires on an escaped backslash followed by "u0000".
+/* Regression: the \u0000 guard was once a plain memmem for the six bytes
+ * `\u0000`, so it also fired on an escaped backslash followed by "u0000".
  * `{"op":"wait","barrier":"a\\u0000","parties":2}` names the legal barrier
  * `a\u0000` (7 printable bytes) but is refused with BP_EPROTO; and
  * bp_request_encode writes exactly that line for such a name, so the round trip
@@ -1703,7 +1698,7 @@ START_TEST(t_bug_escaped_backslash_u0000)
 }
 END_TEST
 
-/* BUG (proto/bp_decode.c:85, get_str; also the op compare at :202): a raw NUL
+/* Regression: a raw NUL
  * byte inside a JSON string is accepted by cJSON and then cuts the string at
  * strlen, silently: `{"op":"wait","barrier":"a<NUL>zz","parties":2}` decodes
  * as barrier "a" (barrier_len 1), `{"op":"hello","token":"sec<NUL>ret"}` as
@@ -1723,10 +1718,8 @@ START_TEST(t_bug_raw_nul_truncates)
 }
 END_TEST
 
-/* INCONSISTENCY (proto/bp_reply.c:42-44 vs proto/bp_encode.c:113): the encoder
- * writes run_action without "id" when the wait had none, but bp_reply_decode
- * rejects such an event with BP_EPROTO. Expected: the decoder reads what the
- * encoder writes (has_id 0), or the encoder never writes it. */
+/* The encoder writes run_action without "id" when the wait had none; the
+ * decoder reads it back with has_id 0. */
 START_TEST(t_bug_run_action_without_id)
 {
     bp_buf b = BP_BUF_INIT;
@@ -1740,7 +1733,6 @@ START_TEST(t_bug_run_action_without_id)
 }
 END_TEST
 
-#endif /* BP_TEST_KNOWN_BUGS */
 
 static Suite *codec_suite(void)
 {
@@ -1796,13 +1788,11 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, t_err_ok_and_unknown);
     suite_add_tcase(s, tc);
 
-#ifdef BP_TEST_KNOWN_BUGS
-    tc = tcase_create("known_bugs");
+    tc = tcase_create("regressions");
     tcase_add_test(tc, t_bug_escaped_backslash_u0000);
     tcase_add_test(tc, t_bug_raw_nul_truncates);
     tcase_add_test(tc, t_bug_run_action_without_id);
     suite_add_tcase(s, tc);
-#endif
     return s;
 }
 
