@@ -610,7 +610,7 @@ static int run_n(unsigned n, unsigned rounds, int both, server_kind only, long n
     side sides[2];
     if (both && 2L * n + 64 <= nofile) {
         unsigned blocks = rounds / 10, per;
-        blocks = blocks < 1 ? 1 : blocks > 20 ? 20 : blocks;
+        blocks = blocks < 1 ? 1 : blocks > 100 ? 100 : blocks; /* short blocks pair better */
         per = (rounds + blocks - 1) / blocks;
         for (int k = 0; k < 2; k++)
             if (side_init(&sides[k], (server_kind)k, n, rounds, &res[k]) == 0)
@@ -777,8 +777,8 @@ static void run_latency(unsigned rounds, result res[2])
     lat_plan pl;
     pl.rounds = rounds;
     pl.warm = warmup_for(rounds);
-    pl.blocks = rounds / 100;
-    pl.blocks = pl.blocks < 1 ? 1 : pl.blocks > 20 ? 20 : pl.blocks;
+    pl.blocks = rounds / 50;
+    pl.blocks = pl.blocks < 1 ? 1 : pl.blocks > 400 ? 400 : pl.blocks;
     pl.per = (rounds + pl.blocks - 1) / pl.blocks;
     pl.total_b = pl.warm + pl.blocks + rounds;
     bn_server s[2];
