@@ -57,7 +57,8 @@ void bp_buf_append(bp_buf *b, const void *data, size_t len)
 {
     if (buf_reserve(b, len) < 0)
         return;
-    memcpy(b->data + b->len, data, len);
+    if (len) /* data may be NULL when len is 0, and memcpy must not see that */
+        memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = '\0';
 }
@@ -124,6 +125,20 @@ void bp_buf_json_str(bp_buf *b, const char *s, size_t len)
     }
     bp_buf_append(b, s + run, len - run);
     bp_buf_append(b, "\"", 1);
+}
+
+size_t bp_utf8_cut(const char *s, size_t n)
+{
+    /* Back up over continuation bytes, then drop a lead byte whose sequence
+     * would not fit in n. */
+    size_t i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i == 0)
+        return 0;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    return n - (i - 1) >= want ? n : i - 1;
 }
 
 int bp_utf8_clean(const char *s, size_t len)

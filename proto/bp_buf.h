@@ -32,6 +32,10 @@ void bp_buf_i64(bp_buf *b, int64_t v);
  * characters, quote and backslash are escaped; other bytes pass through. */
 void bp_buf_json_str(bp_buf *b, const char *s, size_t len);
 
+/* The longest prefix of s[0..n) that does not end inside a UTF-8 sequence:
+ * where to cut a message so that it stays valid UTF-8. */
+size_t bp_utf8_cut(const char *s, size_t n);
+
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or code points above
  * U+10FFFF) with no C0 control characters nor DEL, else 0. */
 int bp_utf8_clean(const char *s, size_t len);

@@ -25,8 +25,11 @@ static void copy_str(const cJSON *obj, const char *key, char *dst, size_t cap)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (cJSON_IsString(it)) {
-        strncpy(dst, it->valuestring, cap - 1);
-        dst[cap - 1] = '\0';
+        size_t n = strlen(it->valuestring);
+        if (n >= cap)
+            n = bp_utf8_cut(it->valuestring, cap - 1);
+        memcpy(dst, it->valuestring, n);
+        dst[n] = '\0';
     }
 }
 

@@ -17,7 +17,8 @@ struct br_barrier {
     br_state state;
     int idle;                   /* on the idle list */
     int joining;                /* join_pending is draining the pending list */
-    br_waiter **waiters;        /* [parties], by index; allocated on first arrival */
+    br_waiter **waiters;        /* by index; grown with arrivals up to parties */
+    unsigned waiters_cap;
     br_waiter **pending;        /* arrivals during an action, in order */
     br_waiter *runner;          /* runs the action while BR_RUNNING_ACTION */
     char *reason;               /* owned; why it broke, NULL unless broken */

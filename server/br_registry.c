@@ -127,6 +127,18 @@ void br_free(br_registry *r)
 
 /* ---- messages ---- */
 
+/* snprintf into a reply message, cut on a character boundary if it is long. */
+static void say(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *msg, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+    if (n >= (int)cap)
+        msg[bp_utf8_cut(msg, cap - 1)] = '\0';
+}
+
 static void put_who(bp_buf *m, const br_waiter *w)
 {
     bp_buf_puts(m, w->client && w->client[0] ? w->client : "anonymous");
@@ -282,6 +294,29 @@ static void join_pending(br_registry *r, br_barrier *b, int64_t now)
     b->joining = 0;
 }
 
+/* Room in b->waiters for one more arrival, now or when pending ones join. The
+ * array grows with the arrivals rather than being sized by `parties` up front,
+ * so a wait naming a huge barrier does not cost memory it has not used. */
+static int reserve_slot(br_barrier *b)
+{
+    unsigned need = b->n_waiting + b->n_pending + 1;
+    if (need > b->parties)
+        need = b->parties;
+    if (b->waiters_cap >= need)
+        return 0;
+    unsigned ncap = b->waiters_cap ? b->waiters_cap * 2 : 2;
+    if (ncap < need)
+        ncap = need;
+    if (ncap > b->parties)
+        ncap = b->parties;
+    br_waiter **nw = realloc(b->waiters, ncap * sizeof *nw);
+    if (!nw)
+        return BP_ENOMEM;
+    b->waiters = nw;
+    b->waiters_cap = ncap;
+    return 0;
+}
+
 static br_barrier *barrier_create(br_registry *r, const char *name, size_t len, uint32_t hash,
                                   unsigned parties)
 {
@@ -306,32 +341,32 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     br_barrier *b = br__table_find(&r->table, name, len, hash);
     if (!b) {
         if (r->max_barriers && r->table.count >= r->max_barriers) {
-            snprintf(msg, cap, "too many barriers (limit %zu)", r->max_barriers);
+            say(msg, cap, "too many barriers (limit %zu)", r->max_barriers);
             return BP_ELIMIT;
         }
         if (!(b = barrier_create(r, name, len, hash, parties))) {
-            snprintf(msg, cap, "out of memory");
+            say(msg, cap, "out of memory");
             return BP_ENOMEM;
         }
         idle_touch(r, b, now);
     }
     if (b->parties != parties) {
-        snprintf(msg, cap, "barrier '%s' has %u parties, not %u", b->name, b->parties, parties);
+        say(msg, cap, "barrier '%s' has %u parties, not %u", b->name, b->parties, parties);
         return BP_EPARTIES;
     }
     if (b->state == BR_BROKEN) {
-        snprintf(msg, cap, "barrier '%s' is broken (%s); reset it to use it again", b->name,
+        say(msg, cap, "barrier '%s' is broken (%s); reset it to use it again", b->name,
                  b->reason ? b->reason : "broken");
         return BP_EBROKEN;
     }
-    if (!b->waiters && !(b->waiters = malloc(parties * sizeof *b->waiters))) {
-        snprintf(msg, cap, "out of memory");
+    if (reserve_slot(b) < 0) {
+        say(msg, cap, "out of memory");
         return BP_ENOMEM;
     }
     w->barrier = b;
     w->heap_pos = BR_NOT_IN_HEAP;
     if (b->state == BR_RUNNING_ACTION && pending_push(b, w) < 0) {
-        snprintf(msg, cap, "out of memory");
+        say(msg, cap, "out of memory");
         return BP_ENOMEM;
     }
     idle_unlink(r, b);
@@ -377,12 +412,12 @@ int br_action_done(br_registry *r, const char *name, size_t len, uint64_t genera
 {
     br_barrier *b = br__table_find(&r->table, name, len, br__hash(name, len));
     if (!b) {
-        snprintf(msg, cap, "no barrier named '%.*s'", (int)len, name);
+        say(msg, cap, "no barrier named '%.*s'", (int)len, name);
         return BP_ENOTFOUND;
     }
     if (b->state != BR_RUNNING_ACTION || b->generation != generation || !b->runner ||
         b->runner->owner != owner) {
-        snprintf(msg, cap, "no action of generation %llu of barrier '%s' is running here",
+        say(msg, cap, "no action of generation %llu of barrier '%s' is running here",
                  (unsigned long long)generation, b->name);
         return BP_EINVAL;
     }

@@ -96,7 +96,7 @@ static void do_wait(sv_conn *c, const bp_request *r)
 
 static void do_action_done(sv_conn *c, const bp_request *r)
 {
-    char msg[256];
+    char msg[BP_MESSAGE_MAX];
     int rc = br_action_done(c->srv->reg, r->barrier, r->barrier_len, r->generation, r->success,
                             c, sv__now(c->srv), msg, sizeof msg);
     if (rc < 0)

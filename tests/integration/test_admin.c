@@ -239,14 +239,12 @@ START_TEST(long_names)
                       "message: %.200s", msg ? msg : "(none)");
         bp_reply_free(&r);
     }
-    /* BUG: a later wait on the broken barrier gets "barrier '...' is broken
-     * (<reason>); reset it..." cut at 1023 bytes (snprintf into a
-     * BP_MESSAGE_MAX buffer for br_arrive's message), which can split a
-     * multibyte character: the reply line is then not valid UTF-8. Left out
-     * until fixed; see the report:
-     *     it_send_wait(admin, 103, name, N + 1, -1, client, 0);
-     *     expect_clean_reply(admin, &r, "late wait");
-     */
+    /* A later wait on the broken barrier gets the reason, cut to fit its reply
+     * without splitting a character (regression: it once ended mid-character). */
+    it_send_wait(admin, 103, name, N + 1, -1, client, 0);
+    expect_clean_reply(admin, &r, "late wait");
+    it_assert(r.code == BP_EBROKEN);
+    bp_reply_free(&r);
     it_send_op(admin, BP_OP_RESET, 104, name);
     expect_clean_reply(admin, &r, "reset");
     it_assert(r.code == 0);

@@ -429,12 +429,8 @@ END_TEST
 
 /* ---- a client that never reads ---- */
 
-/* BUG: with a server built with -DBARRIERD_SANITIZE=ON this case kills
- * barrierd: once a reply has to be queued, send_queue (server/sv_write.c)
- * calls bp_buf_append(&tmp, p, plen) with p == NULL, plen == 0 (replies sent
- * through sv__conn_send_buf have no prefix), i.e. memcpy(dst, NULL, 0): UBSan
- * (-fno-sanitize-recover) aborts. Harmless in practice in the default build,
- * where this case passes, so it stays in; see the report. */
+/* Regression: once a reply had to be queued, the server passed a NULL prefix
+ * to memcpy, which killed a -DBARRIERD_SANITIZE=ON build here. */
 
 START_TEST(slow_reader_dropped)
 {
