@@ -1,12 +1,26 @@
 # Thin wrapper over CMake: installs missing Debian packages, builds, runs or tests.
-BUILD      ?= build
-ASAN_BUILD ?= build-asan
-LISTEN     ?= 127.0.0.1:7411
-JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-PACKAGES   := cmake gcc make pkg-config libuv1-dev libcjson-dev check netcat-openbsd
-SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+#
+#   make run      build and serve on $(LISTEN) in the foreground
+#   make test     every quality gate: the Check suites (with barrierd also under
+#                 valgrind), the same suites built with ASan+UBSan, and each
+#                 libFuzzer target for $(FUZZ_TEST_SECONDS) seconds
+#   make fuzz     the fuzzers for $(FUZZ_SECONDS) seconds each
+#   make bench    barrier-bench: barrierd against the kernel floor
+#   make soak     1,000 connections x 1,000 rounds
+BUILD       ?= build
+ASAN_BUILD  ?= build-asan
+FUZZ_BUILD  ?= build-fuzz
+LISTEN      ?= 127.0.0.1:7411
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS      ?= 300
+FUZZ_TEST_SECONDS ?= 30
+FUZZ_TARGETS := frame request
+PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev check netcat-openbsd \
+            valgrind clang libclang-rt-14-dev iproute2
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test test-asan clean
+.PHONY: all deps build run test test-unit test-asan fuzz fuzz-build fuzz-run bench soak clean
 
 all: build
 
@@ -21,22 +35,44 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-$(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
-
-build: deps $(BUILD)/CMakeCache.txt
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBARRIERD_VALGRIND_TESTS=ON
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
 	./$(BUILD)/server/barrierd --listen $(LISTEN)
 
-test: build
+# Quickest gate first; the main suite last, so its summary closes the output.
+test: fuzz-run test-asan test-unit
+
+# Every suite, and the integration cases again with barrierd under valgrind.
+test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The same suites in an ASan+UBSan build (valgrind cannot run under ASan).
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBARRIERD_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && BARRIERD_SLOW=1 ctest --output-on-failure -j $(JOBS)
+
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DBARRIERD_FUZZ=ON -DBARRIERD_TESTS=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+
+# Each fuzzer starts from the seeds in tests/fuzz/corpus/ (where every crash it
+# finds should be added as a regression input) and grows a corpus of its own.
+fuzz-run: fuzz-build
+	@set -o pipefail; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
+	  echo "fuzz_$$t: $(or $(SECONDS_OVERRIDE),$(FUZZ_TEST_SECONDS)) s"; \
+	  ./$(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(or $(SECONDS_OVERRIDE),$(FUZZ_TEST_SECONDS)) \
+	    -max_len=8192 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ \
+	    $(FUZZ_BUILD)/corpus-$$t tests/fuzz/corpus/$$t 2>&1 \
+	    | grep -E "^(stat::number_of_executed_units|Done|==|SUMMARY)|ERROR|deadly" || exit 1; \
+	done
+
+fuzz:
+	$(MAKE) fuzz-run SECONDS_OVERRIDE=$(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
