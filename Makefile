@@ -74,5 +74,8 @@ fuzz-run: fuzz-build
 fuzz:
 	$(MAKE) fuzz-run SECONDS_OVERRIDE=$(FUZZ_SECONDS)
 
+bench: build
+	tests/bench/run-bench.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
