@@ -231,13 +231,24 @@ void bn_server_log_tail(const bn_server *s, int max_lines)
     /* A ring of the last max_lines lines. */
     char ring[32][256];
     if (max_lines > 32) max_lines = 32;
-    int n = 0;
+    int n = 0, notable = 0, shutdown = 0;
     char line[256];
     while (fgets(line, sizeof line, f)) {
+        /* The lines that explain a failure (a warning, an error, a signal from outside
+         * the bench) may be far from the end, behind thousands of connection lines. */
+        if (notable < 8 &&
+            (strstr(line, " warn ") || strstr(line, " error ") || strstr(line, "shutting down"))) {
+            fprintf(stderr, "  ! %s", line);
+            notable++;
+        }
+        shutdown |= strstr(line, "shutting down (") != NULL;
         snprintf(ring[n % max_lines], sizeof ring[0], "%s", line);
         n++;
     }
     fclose(f);
+    if (shutdown && s->pid > 0) /* shown before the bench itself stops the server */
+        fprintf(stderr, "  (the server was shut down by a signal the bench did not send: "
+                        "another process on this machine signalled it)\n");
     int first = n > max_lines ? n - max_lines : 0;
     for (int i = first; i < n; i++)
         fprintf(stderr, "  | %s", ring[i % max_lines]);
