@@ -1,0 +1,134 @@
+/* faults_common.h - shared by the fault-injection suites (tests/faults).
+ *
+ * The server comes from tests/integration's fixture (it_server_*: a real
+ * barrierd on a free loopback port, its log dumped on failure); the parties are
+ * real processes using the real libbarrierclient:
+ *
+ *   fx_party: fork a process that connects (optionally from inside a network
+ *   namespace) and blocks in bc_wait; its outcome, bc_last_error_message() and
+ *   the CLOCK_MONOTONIC time bc_wait returned come back through a pipe, so the
+ *   test can measure the latency from a fault it injects to the return.
+ *
+ *   fx_bg: a process with two threads driving one barrier of two parties with
+ *   the library, generation after generation, recording progress and the
+ *   longest gap between releases in shared memory: "a concurrent barrier keeps
+ *   completing throughout".
+ *
+ * Every wait in here is bounded; forked processes die with the test
+ * (PR_SET_PDEATHSIG).
+ */
+#ifndef FAULTS_COMMON_H
+#define FAULTS_COMMON_H
+
+#include "barrierclient.h"
+#include "itest_fixture.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---- time and slowness ---- */
+
+/* Monotonic seconds (CLOCK_MONOTONIC: comparable across processes). */
+double fx_now(void);
+/* 1 normally; 10 when $BARRIERD_SLOW is set or the tests are built with a
+ * sanitizer (barrierd then runs under valgrind or ASan): multiply time bounds
+ * by it. */
+double fx_slow(void);
+/* 1 when built with AddressSanitizer. */
+int fx_asan(void);
+
+/* "127.0.0.1:PORT" of a started server. */
+const char *fx_addr(const it_server *s);
+
+/* ---- skipping ---- */
+
+/* Print "SKIP: ..." and record the skip so that main() exits with
+ * FX_SKIP_CODE (ctest SKIP_RETURN_CODE) when the only case run was skipped.
+ * The test then just returns (Check counts it as passed). */
+#define FX_SKIP_CODE 77
+void fx_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Run the cases like it_run (CK_RUN_CASE selects one), then call cleanup (may
+ * be NULL) in the runner process, whatever became of the test process. */
+int fx_run(const char *suite, const it_case *cases, size_t n, int argc, char **argv,
+           void (*cleanup)(void));
+
+/* ---- a waiting party in its own process ---- */
+
+typedef struct fx_party_spec {
+    const char *addr;    /* where to connect */
+    const char *barrier; /* what to wait at */
+    unsigned parties;
+    double timeout_s;    /* < 0: forever */
+    const char *client_name;
+    const char *token;   /* bc_options.auth_token, may be NULL */
+    const char *netns;   /* /run/netns/NAME to join before connecting, or NULL */
+    int action;          /* FX_ACTION_* */
+    double io_grace_s;   /* bc_options.io_grace_s (0: default) */
+} fx_party_spec;
+
+enum {
+    FX_ACTION_NONE = 0,
+    FX_ACTION_EXIT,  /* the action _exits the process (status 42) */
+    FX_ACTION_HANG,  /* the action writes 'A' to the notify pipe, then sleeps */
+};
+
+typedef struct fx_result {
+    int connected;     /* bc_connect's code */
+    int rc;            /* bc_wait's code */
+    double t_return;   /* fx_now() when bc_wait returned */
+    unsigned index;
+    uint64_t generation;
+    char msg[768];     /* bc_last_error_message() after the failure */
+} fx_result;
+
+typedef struct fx_party {
+    pid_t pid;
+    int rfd;     /* result pipe */
+    int notify;  /* read end of the action notification pipe, or -1 */
+    int reaped;
+    int status;
+} fx_party;
+
+/* Fork a party. Asserted. */
+void fx_party_start(fx_party *p, const fx_party_spec *spec);
+/* Read its result within timeout_s: 1 when there is one, 0 if not (yet). */
+int fx_party_result(fx_party *p, double timeout_s, fx_result *out);
+/* 1 if it sent 'A' from inside its action within timeout_s. */
+int fx_party_in_action(fx_party *p, double timeout_s);
+/* SIGKILL (if still running) and reap it; bounded. */
+void fx_party_kill(fx_party *p);
+/* Reap it within timeout_s; returns the wait status or -1. */
+int fx_party_reap(fx_party *p, double timeout_s);
+
+/* Poll status on its own connection until `name` has n waiting (a barrier not
+ * created yet counts as 0); 1 if it got there within timeout_s. */
+int fx_await_waiting(const char *addr, const char *name, unsigned n, double timeout_s);
+
+/* ---- a barrier that keeps completing in the background ---- */
+
+typedef struct fx_bg_shared fx_bg_shared;
+typedef struct fx_bg {
+    pid_t pid;
+    fx_bg_shared *sh;
+} fx_bg;
+
+/* Start it (a process, two threads, two handles, barrier `name` of 2). */
+void fx_bg_start(fx_bg *bg, const char *addr, const char *name);
+/* Generations completed so far. */
+uint64_t fx_bg_generations(const fx_bg *bg);
+/* Stop it; assert it never failed, completed at least min_generations and
+ * never went longer than max_gap_s between two releases (while running). */
+void fx_bg_check(fx_bg *bg, uint64_t min_generations, double max_gap_s, const char *what);
+
+/* ---- processes and commands ---- */
+
+/* A /proc/PID/status field in kB ("VmRSS", "VmHWM"), or -1. */
+long fx_proc_kb(pid_t pid, const char *field);
+/* Run argv (PATH lookup) with output to /dev/null unless verbose; bounded
+ * (10 s). Returns the exit status, or -1. */
+int fx_cmd(int verbose, const char *const *argv);
+/* Number of open fds of a process (from /proc/PID/fd), or -1. */
+int fx_proc_nfds(pid_t pid);
+
+#endif
