@@ -49,8 +49,11 @@ static void do_hello(sv_conn *c, const bp_request *r)
     bp_buf *b = &s->out;
     bp_buf_reset(b);
     bp_enc_reply_start(b, r->has_id, r->id);
-    bp_buf_printf(b, "\"ok\":true,\"version\":%d,\"server\":\"barrierd 0.1.0\"}\n",
-                  BP_PROTOCOL_VERSION);
+    /* heartbeat_ms tells the client how long the server may stay silent while it
+     * has a wait outstanding (0: no heartbeats, silence proves nothing). */
+    bp_buf_printf(b,
+                  "\"ok\":true,\"version\":%d,\"server\":\"barrierd 0.1.0\",\"heartbeat_ms\":%llu}\n",
+                  BP_PROTOCOL_VERSION, (unsigned long long)s->cfg->heartbeat_ms);
     sv__conn_send_buf(c, b);
 }
 
