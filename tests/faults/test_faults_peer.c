@@ -104,14 +104,59 @@ START_TEST(kill9_latency)
 }
 END_TEST
 
+/* ---- barrierd itself killed ---- */
+
+#define SK_PARTIES 3
+
+/* tests/client has this with threads of one process (bounded at 60 s); here
+ * the waiters are separate processes and the bound is "at once". */
+START_TEST(server_kill9_latency)
+{
+    it_server s = {0};
+    it_server_start(&s, NULL);
+    char addr[64];
+    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    fx_party p[SK_PARTIES];
+    for (int i = 0; i < SK_PARTIES; i++) {
+        /* forever, a long timeout, a short one: none of them matters */
+        fx_party_spec sp = {.addr = addr, .barrier = "sk", .parties = SK_PARTIES + 1,
+                            .timeout_s = i == 0 ? -1 : i == 1 ? 3600 : 30};
+        fx_party_start(&p[i], &sp);
+    }
+    it_assert(fx_await_waiting(addr, "sk", SK_PARTIES, 10 * fx_slow()));
+    double t0 = fx_now();
+    it_assert(kill(s.pid, SIGKILL) == 0);
+    double worst = 0;
+    fprintf(stderr, "server_kill9_latency: barrierd SIGKILL -> BC_ECONN in ms:");
+    for (int i = 0; i < SK_PARTIES; i++) {
+        fx_result r;
+        it_assert_msg(fx_party_result(&p[i], 10 * fx_slow(), &r), "party %d did not return", i);
+        it_assert_msg(r.rc == BC_ECONN, "party %d: %s: %s", i, bc_strerror(r.rc), r.msg);
+        double lat = r.t_return - t0;
+        fprintf(stderr, " %.2f", lat * 1e3);
+        if (lat > worst)
+            worst = lat;
+        fx_party_reap(&p[i], 5);
+    }
+    fprintf(stderr, "\n");
+    it_assert_msg(worst <= 1.0 * fx_slow(), "a waiter returned %.0f ms after the kill",
+                  worst * 1e3);
+    it_assert(it_server_wait(&s, 5000) >= 0);
+    it_server_done(&s);
+}
+END_TEST
+
 /* ---- SIGSTOP ---- */
 
-#define HB_S 0.2
+/* The heartbeat interval: short, so the cases are quick; longer when
+ * everything runs slower (sanitizers), so that live parties keep up. */
+#define HB_S (fx_slow() > 1 ? 0.5 : 0.2)
+#define HB_ARG (fx_slow() > 1 ? "0.5" : "0.2")
 
 START_TEST(sigstop_heartbeat)
 {
     it_server s = {0};
-    it_server_start(&s, "--heartbeat", "0.2", NULL);
+    it_server_start(&s, "--heartbeat", HB_ARG, NULL);
     char addr[64];
     snprintf(addr, sizeof addr, "%s", fx_addr(&s));
     char frozen_name[64];
@@ -127,10 +172,10 @@ START_TEST(sigstop_heartbeat)
     fx_party_start(&frozen, &fs);
     it_assert(fx_await_waiting(addr, "stop", 2, 10 * fx_slow()));
 
-    /* While the library answers heartbeats, nobody is dropped: 1 s = 5 intervals. */
+    /* While the library answers heartbeats, nobody is dropped: 5 intervals. */
     fx_result r;
-    it_assert_msg(!fx_party_result(&obs, 1.0, &r), "the barrier broke while everyone answered: %s",
-                  r.msg);
+    it_assert_msg(!fx_party_result(&obs, 5 * HB_S, &r),
+                  "the barrier broke while everyone answered: %s", r.msg);
     it_assert(fx_await_waiting(addr, "stop", 2, 1));
 
     double t0 = fx_now();
@@ -303,7 +348,7 @@ START_TEST(netns_cut)
     /* From here on this process (and what it forks: barrierd, the loopback
      * party) lives in the server's namespace. */
     it_server s = {0};
-    it_server_start(&s, "--listen", "10.250.0.1:0", "--heartbeat", "0.2", NULL);
+    it_server_start(&s, "--listen", "10.250.0.1:0", "--heartbeat", HB_ARG, NULL);
     int vport = veth_port(&s);
     it_assert_msg(vport > 0, "barrierd did not log its 10.250.0.1 port");
     char addr[64], raddr[64], remote_name[64], cli_path[64];
@@ -328,7 +373,8 @@ START_TEST(netns_cut)
     }
     /* While the path works, the remote party answers heartbeats and stays. */
     fx_result r;
-    it_assert_msg(!fx_party_result(&local, 1.0, &r), "broke while the path was up: %s", r.msg);
+    it_assert_msg(!fx_party_result(&local, 5 * HB_S, &r), "broke while the path was up: %s",
+                  r.msg);
 
     /* Cut: the client's end goes down. No FIN, no RST reaches barrierd; its
      * heartbeats go into a link without carrier. */
@@ -457,6 +503,7 @@ int main(int argc, char **argv)
     snprintf(veth_cli, sizeof veth_cli, "bdfc%ld", id);
     const it_case cases[] = {
         {"kill9_latency", kill9_latency},
+        {"server_kill9_latency", server_kill9_latency},
         {"sigstop_heartbeat", sigstop_heartbeat},
         {"netns_cut", netns_cut},
         {"action_runner_exit", action_runner_exit},
