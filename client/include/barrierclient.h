@@ -59,7 +59,8 @@ typedef struct bc_options {
     /* Token for servers started with --auth-token-file. NULL: $BARRIERD_TOKEN if
      * set, else none. */
     const char *auth_token;
-    /* Seconds allowed for connecting and the hello exchange. 0: 10 s. */
+    /* Seconds allowed for connecting and the hello exchange. 0: 10 s; values
+     * above 1e6 (~11.6 days) count as 1e6. */
     double connect_timeout_s;
     /* Who this client is, sent with every wait and shown by `status` and in the
      * server's break messages (at most 128 bytes). NULL: "HOSTNAME:PID". */
@@ -68,7 +69,8 @@ typedef struct bc_options {
      * has gone silent before it gives the connection up as lost (BC_ECONN). Any
      * traffic from the server (heartbeats included) restarts this grace period,
      * so a long action elsewhere never trips it on a live server. Requests other
-     * than wait use it as their whole deadline. 0: 15 s. */
+     * than wait use it as their whole deadline. 0: 15 s; values above 1e6
+     * (~11.6 days) count as 1e6. */
     double io_grace_s;
 } bc_options;
 

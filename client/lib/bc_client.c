@@ -25,6 +25,15 @@ static int check_opts(const bc_options *o)
     return 0;
 }
 
+/* Seconds to nanoseconds for an option: 0 means dflt, and huge values are
+ * clamped so deadlines computed from them cannot overflow int64. */
+static int64_t option_ns(double s, double dflt)
+{
+    if (!(s > 0)) s = dflt;
+    if (s > BC__MAX_OPTION_S) s = BC__MAX_OPTION_S;
+    return (int64_t)(s * BC__NS_PER_S);
+}
+
 static bc_client *client_new(const char *addr, const bc_options *o)
 {
     bc_client *c = calloc(1, sizeof *c);
@@ -36,7 +45,7 @@ static bc_client *client_new(const char *addr, const bc_options *o)
     }
     snprintf(c->addr, sizeof c->addr, "%s", addr);
     if (o->client_name) snprintf(c->name, sizeof c->name, "%s", o->client_name);
-    c->grace_ns = (int64_t)((o->io_grace_s > 0 ? o->io_grace_s : BC__GRACE_S) * BC__NS_PER_S);
+    c->grace_ns = option_ns(o->io_grace_s, BC__GRACE_S);
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->wmu, NULL);
     pthread_condattr_t ca;
@@ -73,8 +82,7 @@ int bc_connect(const char *addr, const bc_options *opts, bc_client **out)
     if (!o.auth_token) o.auth_token = getenv("BARRIERD_TOKEN");
     int rc = check_opts(&o);
     if (rc < 0) return rc;
-    double secs = o.connect_timeout_s > 0 ? o.connect_timeout_s : BC__CONNECT_TIMEOUT_S;
-    int64_t deadline = bc__now_ns() + (int64_t)(secs * BC__NS_PER_S);
+    int64_t deadline = bc__now_ns() + option_ns(o.connect_timeout_s, BC__CONNECT_TIMEOUT_S);
 
     bc_client *c = client_new(addr, &o);
     if (!c) return bc__fail(BC_ENOMEM, "out of memory");

@@ -56,7 +56,7 @@ static int connect_by(int fd, const struct sockaddr *sa, socklen_t salen, int64_
         int64_t left = deadline - bc__now_ns();
         if (left <= 0) return ETIMEDOUT;
         struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int n = poll(&p, 1, (int)(left / 1000000 + 1));
+        int n = poll(&p, 1, bc__poll_ms(deadline));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno;
         if (n == 0) continue;

@@ -24,6 +24,8 @@
 #define BC__CONNECT_TIMEOUT_S 10.0
 #define BC__GRACE_S 15.0
 #define BC__LONGEST_DEADLINE_S 1e8 /* ~3 years; longer timeouts get no local deadline */
+#define BC__MAX_OPTION_S 1e6       /* io_grace_s, connect_timeout_s: larger values are
+                                      clamped (~11.6 days; no int64 ns overflow) */
 #define BC__MAX_LINE (64u << 20)   /* replies (list) can be big; this only bounds junk */
 #define BC__MSG_MAX 1024
 
@@ -70,6 +72,9 @@ int bc__fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* ---- bc_time.c ---- */
 int64_t bc__now_ns(void); /* CLOCK_MONOTONIC */
 #define BC__NS_PER_S 1000000000ll
+/* Milliseconds for poll() until deadline_ns, rounded up, at most 1000 (callers
+ * loop), 0 if it has passed. */
+int bc__poll_ms(int64_t deadline_ns);
 
 /* ---- bc_dial.c ---- */
 /* Open a connected nonblocking socket to addr within timeout_ns. Returns the fd

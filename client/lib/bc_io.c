@@ -75,7 +75,7 @@ int bc__send(bc_client *c, const char *data, size_t len)
         /* The server is not reading; give it the grace period, no more. */
         int64_t left = deadline - bc__now_ns();
         struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-        if (left <= 0 || (poll(&p, 1, (int)(left / 1000000 + 1)) < 0 && errno != EINTR))
+        if (left <= 0 || (poll(&p, 1, bc__poll_ms(deadline)) < 0 && errno != EINTR))
             why = "write timed out";
     }
     pthread_mutex_unlock(&c->wmu);
