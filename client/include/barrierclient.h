@@ -132,7 +132,8 @@ void bc_close(bc_client *c);
 /* Wait at barrier `name` until `parties` parties have arrived.
  * name:     1..255 bytes of UTF-8 without control characters.
  * parties:  >= 1; the first wait on a name creates the barrier with it.
- * timeout_s: seconds, enforced by the server (rounded to milliseconds); < 0
+ * timeout_s: seconds, enforced by the server (rounded up to whole
+ *           milliseconds, so a positive timeout is at least 1 ms); < 0
  *           waits forever; 0 breaks at once unless this caller arrives last.
  * action:   NULL, or a function to run if this caller arrives last. It runs in
  *           this thread while the others stay blocked; meanwhile the library

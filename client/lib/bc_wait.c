@@ -21,11 +21,16 @@ static void client_name(const bc_client *c, char *dst, size_t cap)
     if (!bp_utf8_clean(dst, strlen(dst))) snprintf(dst, cap, "pid %ld", (long)getpid());
 }
 
+/* Seconds to the wire's milliseconds, rounded up: a positive timeout never
+ * becomes 0, which would mean "break at once". The 1e-6 ms of slack keeps float
+ * noise (0.007 * 1000 = 7.000000000000001) from adding a millisecond. */
 static int64_t timeout_ms(double s)
 {
     if (s < 0) return -1;
     double ms = s * 1000.0;
-    return ms >= (double)BP_TIMEOUT_MAX_MS ? BP_TIMEOUT_MAX_MS : llround(ms);
+    if (ms >= (double)BP_TIMEOUT_MAX_MS) return BP_TIMEOUT_MAX_MS;
+    int64_t r = (int64_t)ceil(ms - 1e-6);
+    return s > 0 && r < 1 ? 1 : r;
 }
 
 /* Run the action while a pump reads for us, then tell the server how it went

@@ -378,6 +378,39 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/* Timeouts go on the wire in whole milliseconds, rounded up: a positive
+ * timeout under 0.5 ms must not become 0 ("break at once"). The debug log of
+ * the server shows each request line as it arrived. */
+START_TEST(test_timeout_rounds_up)
+{
+    bd_server s;
+    const char *extra[] = {"--log-level", "debug", NULL};
+    ck_assert(bd_start(&s, extra) == 0);
+    bc_client *c = tc_connect(s.addr);
+    static const struct {
+        const char *name;
+        double timeout_s;
+        const char *wire;
+    } cases[] = {
+        {"r-tiny", 0.0004, "\"timeout_ms\":1,"},   {"r-denormal", 1e-300, "\"timeout_ms\":1,"},
+        {"r-exact", 0.007, "\"timeout_ms\":7,"},   {"r-frac", 0.0021, "\"timeout_ms\":3,"},
+        {"r-zero", 0, "\"timeout_ms\":0,"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* Alone at a 2-party barrier: the timeout breaks it either way. */
+        int rc = bc_wait(c, cases[i].name, 2, cases[i].timeout_s, NULL, NULL, NULL);
+        ck_assert_int_eq(rc, BC_ETIMEDOUT);
+        char line[128];
+        snprintf(line, sizeof line, "\"barrier\":\"%s\",\"parties\":2,%s", cases[i].name,
+                 cases[i].wire);
+        ck_assert_msg(bd_log_contains(&s, line), "%g s: no %s in the server log",
+                      cases[i].timeout_s, line);
+    }
+    bc_close(c);
+    bd_stop(&s);
+}
+END_TEST
+
 START_TEST(test_timeout_zero)
 {
     bc_client *c = tc_connect(srv.addr);
@@ -752,6 +785,7 @@ static Suite *client_suite(void)
     ADD(tc, test_action_failure);
     ADD(tc, test_timeout);
     ADD(tc, test_timeout_zero);
+    ADD(tc, test_timeout_rounds_up);
     ADD(tc, test_abort);
     ADD(tc, test_reset);
     ADD(tc, test_parties_mismatch);
