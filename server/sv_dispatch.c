@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#define SV_SCRATCH_KEEP (256u << 10)
+
 /* Compare without an early exit, so timing does not reveal a matching prefix. */
 static int token_equal(const char *a, const char *b)
 {
@@ -62,6 +64,13 @@ static void do_wait(sv_conn *c, const bp_request *r)
     sv_server *s = c->srv;
     if (s->shutting_down) {
         reply_error(c, r, BP_ESHUTDOWN, "server is shutting down");
+        return;
+    }
+    if (c->n_waits >= s->cfg->max_conn_waits) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "too many waits outstanding on this connection (limit %u)",
+                 s->cfg->max_conn_waits);
+        reply_error(c, r, BP_ELIMIT, msg);
         return;
     }
     sv_wait *w = sv__wait_new(s);
@@ -238,8 +247,12 @@ void sv__dispatch(sv_conn *c, const char *line, size_t len)
         return; /* blank lines are ignored */
     bp_request r;
     bp_decode_error err;
-    SV_DEBUG("conn %llu %s: <- %.*s", (unsigned long long)c->serial, c->peer,
-             (int)(len > 200 ? 200 : len), line);
+    if (memmem(line, len, "token", 5)) /* never log a secret, right or wrong */
+        SV_DEBUG("conn %llu %s: <- (%zu bytes with a token, not shown)",
+                 (unsigned long long)c->serial, c->peer, len);
+    else
+        SV_DEBUG("conn %llu %s: <- %.*s", (unsigned long long)c->serial, c->peer,
+                 (int)(len > 200 ? 200 : len), line);
     if (bp_request_decode(line, len, c->srv->cfg->max_parties, &r, &err) < 0) {
         r.has_id = err.has_id;
         r.id = err.id;
@@ -264,4 +277,6 @@ void sv__dispatch(sv_conn *c, const char *line, size_t len)
     case BP_OP_PONG: break; /* last_rx_ms was updated on read */
     default: break;
     }
+    if (c->srv->out.cap > SV_SCRATCH_KEEP) /* a huge list: do not keep its memory */
+        bp_buf_free(&c->srv->out);
 }
