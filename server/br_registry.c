@@ -285,12 +285,11 @@ static void join_pending(br_registry *r, br_barrier *b, int64_t now)
     if (b->joining)
         return;
     b->joining = 1;
-    while (b->n_pending && b->state == BR_FILLING) {
-        br_waiter *w = b->pending[0];
-        b->n_pending--;
-        memmove(b->pending, b->pending + 1, b->n_pending * sizeof *b->pending);
-        barrier_add(r, b, w, now);
-    }
+    unsigned i = 0;
+    while (i < b->n_pending && b->state == BR_FILLING)
+        barrier_add(r, b, b->pending[i++], now);
+    b->n_pending -= i; /* one move for the whole drain, not one per waiter */
+    memmove(b->pending, b->pending + i, b->n_pending * sizeof *b->pending);
     b->joining = 0;
 }
 
@@ -365,6 +364,12 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     }
     w->barrier = b;
     w->heap_pos = BR_NOT_IN_HEAP;
+    if (b->state == BR_RUNNING_ACTION && b->n_pending >= br_pending_max(b->parties)) {
+        say(msg, cap,
+            "barrier '%s' is running its action and already has %u waits queued for the "
+            "next generation", b->name, b->n_pending);
+        return BP_ELIMIT;
+    }
     if (b->state == BR_RUNNING_ACTION && pending_push(b, w) < 0) {
         say(msg, cap, "out of memory");
         return BP_ENOMEM;

@@ -49,6 +49,14 @@ struct br_waiter {
 
 #define BR_NOT_IN_HEAP ((size_t)-1)
 
+/* How many waits may queue behind a running action for the generations after
+ * it: enough for any barrier's next generation, bounded against a flood. */
+#define BR_PENDING_MIN 1024u
+static inline unsigned br_pending_max(unsigned parties)
+{
+    return parties > BR_PENDING_MIN ? parties : BR_PENDING_MIN;
+}
+
 typedef enum br_kind {
     BR_RELEASE = 1, /* the generation completed: tell each waiter its index */
     BR_FAIL,        /* the waits failed: tell each the code and message */
@@ -96,7 +104,8 @@ void br_free(br_registry *r);
 
 /* A waiter arrives at the barrier `name`, creating it if needed. Returns 0 when
  * it joined (outcomes may already have been emitted, if it was the last), or,
- * without joining: BP_EPARTIES, BP_EBROKEN, BP_ELIMIT, BP_ENOMEM, with a
+ * without joining: BP_EPARTIES, BP_EBROKEN, BP_ELIMIT (max_barriers, or
+ * br_pending_max waits already queued behind a running action), BP_ENOMEM, with a
  * message in msg[cap]. */
 int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br_waiter *w,
               int64_t now_ms, char *msg, size_t cap);

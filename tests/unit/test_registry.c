@@ -930,6 +930,37 @@ START_TEST(pending_fill_generation_releases)
 }
 END_TEST
 
+/* The queue behind a running action is bounded: a flood of waits cannot grow
+ * memory without limit, and draining the queue is linear, not quadratic. */
+static br_waiter FLOOD[BR_PENDING_MIN + 2];
+
+START_TEST(pending_queue_bounded)
+{
+    ck_assert_int_eq(arrive_w("fl", 1, mkw(0, -1, 1, NULL, NULL), 0), 0);
+    for (unsigned i = 0; i <= BR_PENDING_MIN; i++) {
+        br_waiter *w = &FLOOD[i];
+        memset(w, 0, sizeof *w);
+        w->owner = &OWN[1];
+        w->has_id = 1;
+        w->id = 1000 + i;
+        w->deadline_ms = -1;
+        w->client = "";
+        w->peer = "";
+        int rc = arrive_w("fl", 1, w, 1);
+        if (i < BR_PENDING_MIN)
+            ck_assert_msg(rc == 0, "pending wait %u refused: %d (%s)", i, rc, MSG);
+        else
+            ck_assert_msg(rc == BP_ELIMIT && strstr(MSG, "queued"), "wait %u: %d (%s)", i, rc, MSG);
+    }
+    ck_assert_uint_eq(info_of("fl").n_pending, BR_PENDING_MIN);
+    ck_assert_int_eq(done_b("fl", 0, 1, &OWN[0], 2), 0);
+    /* Each queued wait is a generation of one, released in arrival order. */
+    ck_assert_uint_eq(info_of("fl").generation, 1 + BR_PENDING_MIN);
+    ck_assert_uint_eq(info_of("fl").n_pending, 0);
+    ck_assert_uint_eq(stats().waiting, 0);
+}
+END_TEST
+
 START_TEST(pending_fill_single_party)
 {
     ck_assert_int_eq(arrive_w("one", 1, mkw(0, -1, 1, NULL, NULL), 0), 0);
@@ -2209,6 +2240,8 @@ static int m_op_arrive(model *m, uint64_t *rs)
             want = BP_EPARTIES;
         } else if (b->state == BR_BROKEN) {
             want = BP_EBROKEN;
+        } else if (b->state == BR_RUNNING_ACTION && b->npend >= br_pending_max(b->parties)) {
+            want = BP_ELIMIT; /* a bounded queue waits behind an action */
         } else {
             want = 0;
             m->accepted++;
@@ -2521,6 +2554,7 @@ static Suite *registry_suite(void)
     tcase_add_test(tc, action_abort_and_reset_during_action);
     tcase_add_test(tc, pending_fill_generation_releases);
     tcase_add_test(tc, pending_fill_single_party);
+    tcase_add_test(tc, pending_queue_bounded);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("timeout");
