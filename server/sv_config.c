@@ -23,6 +23,7 @@ static const char usage_text[] =
     "  --max-connections N      concurrent connections (default 10000)\n"
     "  --max-barriers N         named barriers (default 100000)\n"
     "  --max-parties N          parties of one barrier (default 100000)\n"
+    "  --max-waits N            waits outstanding on one connection (default 10000)\n"
     "  --max-line BYTES         longest request line (default 65536)\n"
     "  --max-output BYTES       unread output per connection before it is dropped\n"
     "                           (default 4194304)\n"
@@ -72,13 +73,14 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     cfg->max_connections = 10000;
     cfg->max_barriers = 100000;
     cfg->max_parties = 100000;
+    cfg->max_conn_waits = 10000;
     cfg->max_line = 65536;
     cfg->max_output = 4u << 20;
     cfg->heartbeat_ms = 5000;
     cfg->idle_ttl_ms = 300000;
     cfg->log_level = SV_LOG_INFO;
 
-    enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXLINE, O_MAXOUT,
+    enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXWAITS, O_MAXLINE, O_MAXOUT,
            O_HEART, O_TTL, O_LOG, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
@@ -86,6 +88,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         {"max-connections", required_argument, 0, O_MAXCONN},
         {"max-barriers", required_argument, 0, O_MAXBAR},
         {"max-parties", required_argument, 0, O_MAXPART},
+        {"max-waits", required_argument, 0, O_MAXWAITS},
         {"max-line", required_argument, 0, O_MAXLINE},
         {"max-output", required_argument, 0, O_MAXOUT},
         {"heartbeat", required_argument, 0, O_HEART},
@@ -120,6 +123,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             SIZE_FLAG(O_MAXCONN, "--max-connections", 1, 1e7, max_connections, 1)
             SIZE_FLAG(O_MAXBAR, "--max-barriers", 1, 1e9, max_barriers, 1)
             SIZE_FLAG(O_MAXPART, "--max-parties", 1, BP_PARTIES_MAX, max_parties, 1)
+            SIZE_FLAG(O_MAXWAITS, "--max-waits", 1, 1e7, max_conn_waits, 1)
             SIZE_FLAG(O_MAXLINE, "--max-line", 256, 64 << 20, max_line, 1)
             SIZE_FLAG(O_MAXOUT, "--max-output", 4096, 1 << 30, max_output, 1)
             SIZE_FLAG(O_HEART, "--heartbeat", 0, 86400, heartbeat_ms, 1000)

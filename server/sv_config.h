@@ -16,6 +16,7 @@ typedef struct sv_config {
     size_t max_connections;
     size_t max_barriers;
     unsigned max_parties;
+    unsigned max_conn_waits;  /* waits outstanding on one connection */
     size_t max_line;          /* bytes, without the '\n' */
     size_t max_output;        /* bytes queued to one connection before it is dropped */
     uint64_t heartbeat_ms;    /* 0 = no heartbeats */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define SV_WAIT_KEEP 1024 /* recycled waits kept for reuse */
+#define SV_DRAIN_MS 2000  /* how long a closing connection may take to flush and close */
 
 static void peer_name(sv_conn *c)
 {
@@ -120,10 +121,10 @@ void sv__conn_close(sv_conn *c, const char *why)
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     (void)status;
-    sv_conn *c = req->data;
-    /* Keep reading (and discarding) until the peer closes, so that unread input
-     * does not turn our close into a reset that could destroy the error reply. */
-    c->drain_until_ms = sv__now(c->srv) + 2000;
+    (void)req;
+    /* Output is flushed. Reads go on (discarded) until the peer closes or the
+     * drain deadline passes, so that unread input does not turn our close into
+     * a reset that could destroy the error reply. */
 }
 
 void sv__conn_close_after_flush(sv_conn *c, const char *why)
@@ -132,6 +133,9 @@ void sv__conn_close_after_flush(sv_conn *c, const char *why)
         return;
     c->closing = 1;
     c->close_why = why;
+    /* Bounded from now, not from the flush: a peer that does not read would
+     * otherwise keep the connection and its queued output forever. */
+    c->drain_until_ms = sv__now(c->srv) + SV_DRAIN_MS;
     SV_INFO("conn %llu %s: closing (%s)", (unsigned long long)c->serial, c->peer, why);
     conn_leave_waits(c, why);
     c->shutdown_req.data = c;

@@ -70,11 +70,18 @@ static void on_heartbeat(uv_timer_t *t)
 {
     sv_server *s = t->data;
     int64_t now = sv__now(s), limit = 3 * (int64_t)s->cfg->heartbeat_ms;
+    /* Timers run before the loop reads sockets. If the loop itself stalled (a
+     * stopped process, a paused VM), the peers' answers are still unread in the
+     * kernel: judge nobody this round, only send. */
+    int stalled = s->last_heartbeat_ms && now - s->last_heartbeat_ms > 2 * (int64_t)s->cfg->heartbeat_ms;
+    s->last_heartbeat_ms = now;
+    if (stalled)
+        SV_WARN("heartbeat ran late (loop stalled); no peer is judged silent this round");
     for (sv_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         if (c->closing || c->n_waits == 0)
             continue;
-        if (c->said_hello && now - (int64_t)c->last_rx_ms > limit) {
+        if (!stalled && c->said_hello && now - (int64_t)c->last_rx_ms > limit) {
             s->counters.dropped_silent++;
             SV_WARN("conn %llu %s: silent for %lld ms with a wait outstanding; dropping it",
                     (unsigned long long)c->serial, c->peer, (long long)(now - c->last_rx_ms));

@@ -50,6 +50,7 @@ struct sv_conn {
     int closing;             /* uv_close or uv_shutdown issued; no more reads or writes */
     const char *close_why;   /* static text: why it closed, for logs and break messages */
     int64_t drain_until_ms;  /* after an error reply: close by then (0 = not draining) */
+    size_t out_cost;         /* memory held by queued output: bytes and request overhead */
     uv_shutdown_t shutdown_req;
     char peer[64];           /* "127.0.0.1:40112", "[::1]:40112", "unix" */
 };
@@ -87,6 +88,7 @@ struct sv_server {
     uv_idle_t expire_idle;      /* keeps poll from blocking while an expiry is due */
     uv_check_t expire_check;    /* expires deadlines after the loop has read input */
     uv_timer_t heartbeat_timer;
+    int64_t last_heartbeat_ms;  /* when on_heartbeat last ran, to notice a stalled loop */
     uv_timer_t sweep_timer;
     uv_timer_t stop_timer;      /* bounds a graceful shutdown */
     uv_signal_t sigterm, sigint;

@@ -19,6 +19,7 @@ struct sv_wreq {
     uv_write_t req;
     sv_wreq *next_free;
     sv_shared *body;  /* one ref held until the write completes; may be NULL */
+    size_t cost;      /* what it adds to its connection's out_cost */
     char prefix[SV_PREFIX_INLINE];
 };
 
@@ -77,6 +78,7 @@ static void on_written(uv_write_t *req, int status)
 {
     sv_wreq *r = (sv_wreq *)req;
     sv_conn *c = req->handle->data;
+    c->out_cost -= r->cost;
     wreq_put(c->srv, r);
     if (status < 0 && status != UV_ECANCELED && !c->closing) {
         SV_INFO("conn %llu %s: write failed: %s", (unsigned long long)c->serial, c->peer,
@@ -92,12 +94,23 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
                        size_t boff, sv_shared **share)
 {
     sv_server *s = c->srv;
+    /* Judged on what is already queued, so that one big reply (a long list) is
+     * sent, while a peer that lets replies pile up is dropped. The cost counts
+     * each request's own memory, not just its bytes: many tiny replies weigh. */
+    if (c->out_cost > s->cfg->max_output) {
+        s->counters.dropped_slow++;
+        SV_WARN("conn %llu %s: more than %zu bytes of unread output; dropping it",
+                (unsigned long long)c->serial, c->peer, s->cfg->max_output);
+        sv__conn_close(c, "stopped reading its replies");
+        return;
+    }
     sv_wreq *r = wreq_get(s);
     if (!r) {
         sv__conn_close(c, "out of memory");
         return;
     }
     r->body = NULL;
+    r->cost = sizeof *r;
     const char *body = b + boff;
     size_t body_len = blen - boff;
     int by_ref = body_len && share && plen <= SV_PREFIX_INLINE;
@@ -121,7 +134,9 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
         plen = 0;
         body = r->body->data;
         body_len = r->body->len;
+        r->cost += sizeof(sv_shared);
     }
+    r->cost += body_len;
     uv_buf_t bufs[2];
     unsigned n = 0;
     if (plen) {
@@ -136,12 +151,7 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
         sv__conn_close(c, "disconnected");
         return;
     }
-    if (uv_stream_get_write_queue_size(&c->h.stream) > s->cfg->max_output) {
-        s->counters.dropped_slow++;
-        SV_WARN("conn %llu %s: more than %zu bytes of unread output; dropping it",
-                (unsigned long long)c->serial, c->peer, s->cfg->max_output);
-        sv__conn_close(c, "stopped reading its replies");
-    }
+    c->out_cost += r->cost;
 }
 
 void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen,
