@@ -146,13 +146,14 @@ size_t bp_utf8_cut(const char *s, size_t n)
     return n - (i - 1) >= want ? n : i - 1;
 }
 
-int bp_utf8_clean(const char *s, size_t len)
+/* Valid UTF-8; with no_controls, also free of C0 controls and DEL. */
+static int utf8_scan(const char *s, size_t len, int no_controls)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         unsigned c = *p;
         if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
+            if (no_controls && (c < 0x20 || c == 0x7f))
                 return 0;
             p++;
             continue;
@@ -180,4 +181,14 @@ int bp_utf8_clean(const char *s, size_t len)
         p += n;
     }
     return 1;
+}
+
+int bp_utf8_clean(const char *s, size_t len)
+{
+    return utf8_scan(s, len, 1);
+}
+
+int bp_utf8_valid(const char *s, size_t len)
+{
+    return utf8_scan(s, len, 0);
 }

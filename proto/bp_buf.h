@@ -39,5 +39,7 @@ size_t bp_utf8_cut(const char *s, size_t n);
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or code points above
  * U+10FFFF) with no C0 control characters nor DEL, else 0. */
 int bp_utf8_clean(const char *s, size_t len);
+/* 1 if s[0..len) is valid UTF-8 (control characters allowed), else 0. */
+int bp_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -225,6 +225,10 @@ int bp_request_decode(const char *line, size_t len, unsigned max_parties, bp_req
         goto out;
     }
     rc = decode_fields(root, max_parties, r, err);
+    /* The fields we use were checked above, naming the field; invalid UTF-8
+     * anywhere else (a key, an unknown field, the token) is refused here. */
+    if (rc == 0 && !bp_utf8_valid(line, len))
+        rc = fail(err, BP_EPROTO, "a request must be valid UTF-8");
 out:
     cJSON_Delete(root);
     return rc < 0 ? rc : 0;
