@@ -180,6 +180,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (c->closing) /* draining after an error reply: discard */
         return;
     c->last_rx_ms = sv__now(c->srv);
+    c->unanswered = 0;
     int rc = bp_framer_feed(&c->framer, buf->base, (size_t)n);
     const char *line;
     size_t len;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #define SV_SWEEP_MS 1000
+#define SV_HEARTBEATS_MISSED 3 /* unanswered heartbeats before a peer is dropped */
 #define SV_SHUTDOWN_GRACE_MS 3000
 
 int64_t sv__now(const sv_server *s)
@@ -69,19 +70,15 @@ static const char heartbeat_line[] = "{\"event\":\"heartbeat\"}\n";
 static void on_heartbeat(uv_timer_t *t)
 {
     sv_server *s = t->data;
-    int64_t now = sv__now(s), limit = 3 * (int64_t)s->cfg->heartbeat_ms;
-    /* Timers run before the loop reads sockets. If the loop itself stalled (a
-     * stopped process, a paused VM), the peers' answers are still unread in the
-     * kernel: judge nobody this round, only send. */
-    int stalled = s->last_heartbeat_ms && now - s->last_heartbeat_ms > 2 * (int64_t)s->cfg->heartbeat_ms;
-    s->last_heartbeat_ms = now;
-    if (stalled)
-        SV_WARN("heartbeat ran late (loop stalled); no peer is judged silent this round");
+    int64_t now = sv__now(s);
+    /* Silence is counted in heartbeats sent and not answered, not in time: if
+     * the server itself stalls (a stopped process, a paused VM), it sent nothing
+     * meanwhile, so nobody is blamed for the time it was not running. */
     for (sv_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         if (c->closing || c->n_waits == 0)
             continue;
-        if (!stalled && c->said_hello && now - (int64_t)c->last_rx_ms > limit) {
+        if (c->said_hello && c->unanswered >= SV_HEARTBEATS_MISSED) {
             s->counters.dropped_silent++;
             SV_WARN("conn %llu %s: silent for %lld ms with a wait outstanding; dropping it",
                     (unsigned long long)c->serial, c->peer, (long long)(now - c->last_rx_ms));
@@ -89,6 +86,7 @@ static void on_heartbeat(uv_timer_t *t)
             continue;
         }
         sv__conn_send(c, NULL, 0, heartbeat_line, sizeof heartbeat_line - 1, NULL);
+        c->unanswered++;
     }
 }
 

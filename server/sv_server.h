@@ -45,6 +45,7 @@ struct sv_conn {
     sv_wait *waits;          /* outstanding waits */
     unsigned n_waits;
     uint64_t last_rx_ms;     /* when a byte last arrived */
+    unsigned unanswered;     /* heartbeats sent since a byte last arrived */
     int said_hello;          /* promised to answer heartbeats */
     int authed;              /* may use every op */
     int closing;             /* uv_close or uv_shutdown issued; no more reads or writes */
@@ -88,7 +89,6 @@ struct sv_server {
     uv_idle_t expire_idle;      /* keeps poll from blocking while an expiry is due */
     uv_check_t expire_check;    /* expires deadlines after the loop has read input */
     uv_timer_t heartbeat_timer;
-    int64_t last_heartbeat_ms;  /* when on_heartbeat last ran, to notice a stalled loop */
     uv_timer_t sweep_timer;
     uv_timer_t stop_timer;      /* bounds a graceful shutdown */
     uv_signal_t sigterm, sigint;

@@ -55,6 +55,45 @@ START_TEST(heartbeat_pong_keeps)
 }
 END_TEST
 
+/* The server itself stalls (SIGSTOP) for many intervals while a waiter that
+ * answers heartbeats is connected. After SIGCONT its first heartbeat runs
+ * before its input is read: the waiter must not be judged silent for the time
+ * the server was not running. */
+START_TEST(heartbeat_server_stall_keeps)
+{
+    it_server s = {0};
+    it_server_start(&s, "--heartbeat", HB, NULL);
+    it_conn *h = it_connect(&s), *admin = it_connect(&s);
+    bp_reply r;
+    it_send_op(h, BP_OP_HELLO, 1, NULL);
+    it_expect_ok(h, 1, IT_TIMEOUT_MS, &r);
+    bp_reply_free(&r);
+    it_send_wait(h, 2, "stall", 2, -1, "ponger", 0);
+    it_wait_n_waiting(admin, "stall", 1, IT_TIMEOUT_MS);
+
+    it_assert(kill(s.pid, SIGSTOP) == 0);
+    it_sleep_ms(8 * HB_MS); /* more than twice the 3-interval limit */
+    it_assert(kill(s.pid, SIGCONT) == 0);
+
+    unsigned beats = 0;
+    int rc = it_recv_skip(h, 6 * HB_MS, 1, &beats, &r);
+    if (rc == IT_LINE)
+        bp_reply_free(&r);
+    it_assert_msg(rc == IT_TIMEOUT, "a pong-answering waiter got %s after the server stalled",
+                  rc == IT_LINE ? "a message" : "closed");
+    it_assert(it_stat(admin, "dropped_silent") == 0);
+
+    it_conn *b = it_connect(&s);
+    it_send_wait(b, 3, "stall", 2, -1, "second", 0);
+    it_expect_release(b, 3, IT_TIMEOUT_MS, NULL, NULL);
+    it_expect_release(h, 2, IT_TIMEOUT_MS, NULL, NULL);
+    it_close(b);
+    it_close(h);
+    it_close(admin);
+    it_server_done(&s);
+}
+END_TEST
+
 START_TEST(heartbeat_nohello_kept)
 {
     it_server s = {0};
@@ -168,6 +207,7 @@ int main(int argc, char **argv)
     const it_case cases[] = {
         {"heartbeat_pong_keeps", heartbeat_pong_keeps},
         {"heartbeat_nohello_kept", heartbeat_nohello_kept},
+        {"heartbeat_server_stall_keeps", heartbeat_server_stall_keeps},
         {"heartbeat_drop_stopped", heartbeat_drop_stopped},
     };
     return it_run("heartbeat", cases, sizeof cases / sizeof cases[0], argc, argv);
