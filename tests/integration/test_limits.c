@@ -64,6 +64,35 @@ START_TEST(max_connections)
 }
 END_TEST
 
+/* A reply larger than --max-output (a long list) is sent whole: the limit is
+ * for replies piling up unread, not for one big answer. */
+START_TEST(big_list_reply)
+{
+    enum { NB = 3000 };
+    it_server s = {0};
+    it_server_start(&s, "--max-output", "65536", NULL);
+    /* A small receive buffer, so most of the reply must wait in the server's queue. */
+    it_conn *x = it_connect_tcp("127.0.0.1", s.port, 4096);
+    char name[32];
+    for (int i = 0; i < NB; i++) { /* each breaks at once: timeout 0, 2 parties */
+        snprintf(name, sizeof name, "big-list-barrier-%05d", i);
+        it_send_wait(x, (uint64_t)i, name, 2, 0, NULL, 0);
+        it_expect_err(x, i, BP_ETIMEDOUT, IT_TIMEOUT_MS, NULL, 0);
+    }
+    bp_reply r;
+    it_send_op(x, BP_OP_LIST, 99999, NULL);
+    it_expect_ok(x, 99999, IT_TIMEOUT_MS, &r);
+    const cJSON *arr = it_jget(&r, "barriers");
+    it_assert_msg(cJSON_GetArraySize(arr) == NB, "listed %d of %d barriers",
+                  cJSON_GetArraySize(arr), NB);
+    bp_reply_free(&r);
+    it_expect_ping(x, 100000); /* still connected */
+    it_assert(it_stat(x, "dropped_slow") == 0);
+    it_close(x);
+    it_server_done(&s);
+}
+END_TEST
+
 START_TEST(max_barriers)
 {
     it_server s = {0};
@@ -176,6 +205,7 @@ int main(int argc, char **argv)
     const it_case cases[] = {
         {"max_connections", max_connections},
         {"max_barriers", max_barriers},
+        {"big_list_reply", big_list_reply},
         {"idle_ttl", idle_ttl},
     };
     return it_run("limits", cases, sizeof cases / sizeof cases[0], argc, argv);
