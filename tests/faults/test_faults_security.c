@@ -41,6 +41,16 @@ typedef struct token_file {
     char token[80];
 } token_file;
 
+/* Token files are removed when the test process exits, passed or failed. */
+static char made_paths[8][64];
+static int n_made;
+
+static void remove_made(void)
+{
+    for (int i = 0; i < n_made; i++)
+        unlink(made_paths[i]);
+}
+
 static void token_make(token_file *t, const char *prefix)
 {
     unsigned char rnd[16];
@@ -53,6 +63,10 @@ static void token_make(token_file *t, const char *prefix)
     snprintf(t->path, sizeof t->path, "/tmp/faults-token-XXXXXX");
     fd = mkstemp(t->path);
     it_assert(fd >= 0);
+    if (n_made == 0)
+        atexit(remove_made);
+    if (n_made < 8)
+        memcpy(made_paths[n_made++], t->path, sizeof t->path);
     it_assert(dprintf(fd, "%s\n", t->token) > 0);
     close(fd);
 }
