@@ -12,11 +12,22 @@
  * - A bc_client may be used by any number of threads at once, and several may
  *   block in bc_wait on it together: their requests share its one connection,
  *   matched by id. Only bc_close must not race with other calls on the handle.
- * - The library never raises SIGPIPE and never blocks forever on a dead or
- *   vanished server: blocked calls return BC_ECONN when the connection is lost.
- *   A handle whose connection is lost stays unusable (every call returns
- *   BC_ECONN, or BC_ESHUTDOWN if the server said it was shutting down); close it
- *   and connect again.
+ * - The library never raises SIGPIPE and never blocks forever on a dead,
+ *   stopped or vanished server: blocked calls return BC_ECONN when the
+ *   connection is lost. A handle whose connection is lost stays unusable (every
+ *   call returns BC_ECONN, or BC_ESHUTDOWN if the server said it was shutting
+ *   down); close it and connect again.
+ * - Liveness rule, for every blocked call whatever its timeout (timeout_s < 0
+ *   included) and for bc_wait's action helper thread: when the server has sent
+ *   nothing at all for a silence limit, the library sends it a ping and waits
+ *   io_grace_s more. Any byte from the server counts as alive and restarts the
+ *   clock; if none comes, the server is dead and every blocked caller on the
+ *   handle gets BC_ECONN. The silence limit of a wait is 3 x the server's
+ *   heartbeat interval (from hello; a server with heartbeats off counts 0) +
+ *   io_grace_s; other requests, answered at once, use io_grace_s. So a dead
+ *   server is noticed within silence limit + io_grace_s (plus up to a second),
+ *   and a live one, however long another party's action takes, never is.
+ *   Wait timeouts themselves are the server's business (BC_ETIMEDOUT).
  * - Structs may grow at their end only; a zeroed bc_options field means its
  *   default, so `bc_options o = {0};` stays valid.
  */
@@ -65,12 +76,12 @@ typedef struct bc_options {
     /* Who this client is, sent with every wait and shown by `status` and in the
      * server's break messages (at most 128 bytes). NULL: "HOSTNAME:PID". */
     const char *client_name;
-    /* How long past its own timeout a call waits for a reply from a server that
-     * has gone silent before it gives the connection up as lost (BC_ECONN). Any
-     * traffic from the server (heartbeats included) restarts this grace period,
-     * so a long action elsewhere never trips it on a live server. Requests other
-     * than wait use it as their whole deadline. 0: 15 s; values above 1e6
-     * (~11.6 days) count as 1e6. */
+    /* The grace of the liveness rule (see the top of this file): how much
+     * silence, beyond what the server's heartbeat interval explains, a blocked
+     * call tolerates before it pings the server, and how long it then waits
+     * for any answer before it gives the connection up (BC_ECONN). Also bounds
+     * a write the server does not read. 0: 15 s; values above 1e6 (~11.6
+     * days) count as 1e6. */
     double io_grace_s;
 } bc_options;
 

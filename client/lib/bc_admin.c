@@ -16,7 +16,7 @@ static int request(bc_client *c, bp_op op, const char *name, bp_reply *reply)
         if (rc < 0) return rc;
         snprintf(r.barrier, sizeof r.barrier, "%s", name);
     }
-    return bc__roundtrip(c, &r, reply, 0, 1);
+    return bc__roundtrip(c, &r, reply, 0);
 }
 
 static int simple(bc_client *c, bp_op op, const char *name)

@@ -55,42 +55,63 @@ static void wait_role(bc_client *c, const bc__call *call, const int *stop, int64
     pthread_cond_broadcast(&c->cv); /* hand the role on */
 }
 
-/* The safety deadline has passed: extend it while the server is still heard
- * from (an action elsewhere can hold a release back); otherwise the server is
- * gone and the connection with it. Returns the new deadline, or 0 if killed. */
-static int64_t past_deadline(bc_client *c, int extend)
+/* The liveness rule. The server's own timeouts decide BC_ETIMEDOUT; this only
+ * tells a dead or hung server (crashed host, SIGSTOP, a wedged loop) from a live
+ * one that has nothing to say yet (a long action elsewhere, heartbeats off).
+ * When the server has been silent for limit_ns (counted from `since`, the start
+ * of this wait, if that is later), send a ping and allow grace_ns more: any
+ * byte from the server in that time proves it alive and restarts the clock;
+ * none means it is gone, and the connection with it: every caller gets
+ * BC_ECONN. Returns when to check next, or 0 if the connection was killed.
+ * c->mu held; dropped while the probe is sent. */
+static int64_t check_alive(bc_client *c, int64_t since, int64_t limit_ns)
 {
-    int64_t next = c->last_heard_ns + c->grace_ns;
-    if (extend && next > bc__now_ns()) return next;
-    if (extend)
-        bc__kill(c, BC_ECONN, "no reply from %s for %.0f s; giving the connection up", c->addr,
+    static const char ping[] = "{\"op\":\"ping\"}\n"; /* no id: its reply is ignored */
+    int64_t now = bc__now_ns();
+    if (c->probe_ns && c->last_heard_ns >= c->probe_ns) c->probe_ns = 0; /* answered */
+    if (c->probe_ns) {
+        if (now - c->probe_ns < c->grace_ns) return c->probe_ns + c->grace_ns;
+        bc__kill(c, BC_ECONN,
+                 "%s has said nothing for %.1f s and did not answer a ping within %.1f s; "
+                 "giving the connection up",
+                 c->addr, (double)(now - c->last_heard_ns) / BC__NS_PER_S,
                  (double)c->grace_ns / BC__NS_PER_S);
-    else
-        bc__kill(c, BC_ECONN, "no reply from %s in time", c->addr);
-    return 0;
+        return 0;
+    }
+    int64_t quiet = c->last_heard_ns > since ? c->last_heard_ns : since;
+    if (now - quiet < limit_ns) return quiet + limit_ns;
+    c->probe_ns = now;
+    pthread_mutex_unlock(&c->mu);
+    bc__send(c, ping, sizeof ping - 1); /* a failure kills the connection */
+    pthread_mutex_lock(&c->mu);
+    return now + c->grace_ns;
 }
 
-static int await(bc_client *c, bc__call *call, const int *stop, int64_t deadline_ns, int extend)
+/* deadline_ns > 0: a hard deadline (hello); else the liveness rule. */
+static int await(bc_client *c, bc__call *call, const int *stop, int64_t deadline_ns,
+                 int64_t limit_ns)
 {
+    int64_t since = bc__now_ns();
     while (!settled(c, call, stop)) {
-        if (deadline_ns && bc__now_ns() >= deadline_ns) {
-            deadline_ns = past_deadline(c, extend);
-            continue;
-        }
-        wait_role(c, call, stop, deadline_ns);
+        int64_t next = deadline_ns;
+        if (!deadline_ns)
+            next = check_alive(c, since, limit_ns);
+        else if (bc__now_ns() >= deadline_ns)
+            bc__kill(c, BC_ECONN, "no reply from %s in time", c->addr);
+        if (next && !settled(c, call, stop)) wait_role(c, call, stop, next);
     }
     if (call && (call->done || call->action_due)) return 0;
     return c->dead ? bc__fail(c->dead_code, "%s", c->dead_msg) : 0;
 }
 
-int bc__await(bc_client *c, bc__call *call, int64_t deadline_ns)
+int bc__await(bc_client *c, bc__call *call, int64_t silence_ns)
 {
-    return await(c, call, NULL, deadline_ns, 1);
+    return await(c, call, NULL, 0, silence_ns);
 }
 
 void bc__read_until(bc_client *c, const int *stop)
 {
-    await(c, NULL, stop, 0, 1);
+    await(c, NULL, stop, 0, c->silence_ns);
 }
 
 int bc__reply_code(const bp_reply *reply)
@@ -100,7 +121,7 @@ int bc__reply_code(const bp_reply *reply)
                     reply->message[0] ? reply->message : bc_strerror(reply->code));
 }
 
-int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns, int extend)
+int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns)
 {
     bc__call call = {0};
     bp_buf b = BP_BUF_INIT;
@@ -116,7 +137,7 @@ int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline
 
     pthread_mutex_lock(&c->mu);
     if (rc == 0)
-        rc = await(c, &call, NULL, deadline_ns ? deadline_ns : bc__now_ns() + c->grace_ns, extend);
+        rc = await(c, &call, NULL, deadline_ns, c->grace_ns);
     bc__call_remove(c, &call);
     pthread_mutex_unlock(&c->mu);
     if (rc < 0) {

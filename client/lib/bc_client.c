@@ -1,6 +1,7 @@
 /* bc_client.c - open and close a handle: dial, set up, say hello. */
 #include "bc_internal.h"
 
+#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ static bc_client *client_new(const char *addr, const bc_options *o)
     snprintf(c->addr, sizeof c->addr, "%s", addr);
     if (o->client_name) snprintf(c->name, sizeof c->name, "%s", o->client_name);
     c->grace_ns = option_ns(o->io_grace_s, BC__GRACE_S);
+    c->silence_ns = c->grace_ns; /* until hello tells the heartbeat interval */
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->wmu, NULL);
     pthread_condattr_t ca;
@@ -66,8 +68,14 @@ static int hello(bc_client *c, const char *token, int64_t deadline_ns)
         snprintf(r.token, sizeof r.token, "%s", token);
     }
     bp_reply reply;
-    int rc = bc__roundtrip(c, &r, &reply, deadline_ns, 0);
+    int rc = bc__roundtrip(c, &r, &reply, deadline_ns);
     if (rc < 0) return rc;
+    /* How long the server may stay silent while we wait: three of its
+     * heartbeat intervals (0 or absent: no heartbeats), plus the grace. */
+    const cJSON *hb = cJSON_GetObjectItemCaseSensitive(reply.json, "heartbeat_ms");
+    double hb_ms = cJSON_IsNumber(hb) && hb->valuedouble > 0 ? hb->valuedouble : 0;
+    if (hb_ms > BC__MAX_OPTION_S * 1000) hb_ms = BC__MAX_OPTION_S * 1000;
+    c->silence_ns = 3 * (int64_t)(hb_ms * 1e6) + c->grace_ns;
     bp_reply_free(&reply);
     return 0;
 }

@@ -23,7 +23,6 @@
 #define BC__DEFAULT_ADDR "127.0.0.1:7411"
 #define BC__CONNECT_TIMEOUT_S 10.0
 #define BC__GRACE_S 15.0
-#define BC__LONGEST_DEADLINE_S 1e8 /* ~3 years; longer timeouts get no local deadline */
 #define BC__MAX_OPTION_S 1e6       /* io_grace_s, connect_timeout_s: larger values are
                                       clamped (~11.6 days; no int64 ns overflow) */
 #define BC__MAX_LINE (64u << 20)   /* replies (list) can be big; this only bounds junk */
@@ -45,6 +44,9 @@ struct bc_client {
     char addr[300];               /* as given, for messages */
     char name[BP_CLIENT_MAX + 1]; /* client name for waits; "" = hostname:pid */
     int64_t grace_ns;             /* see bc_options.io_grace_s */
+    int64_t silence_ns;           /* how long a wait tolerates a silent server before
+                                     it probes with a ping: 3 heartbeat intervals (as
+                                     hello said; 0 if off) + grace_ns */
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* broadcast when a call settles, the reader leaves,
@@ -55,6 +57,7 @@ struct bc_client {
     bp_framer framer;      /* only the reader touches it */
     bp_buf outbox;         /* lines queued during dispatch (pong), sent by the reader */
     int64_t last_heard_ns; /* monotonic time of the last bytes from the server */
+    int64_t probe_ns;      /* when the liveness ping went out; 0: none pending */
     int dead;              /* the connection is lost: every call fails with dead_code */
     int dead_code;
     char dead_msg[BC__MSG_MAX];
@@ -92,16 +95,19 @@ void bc__kill(bc_client *c, int code, const char *fmt, ...) __attribute__((forma
 /* Register a call under a fresh id (c->mu held). */
 void bc__call_add(bc_client *c, bc__call *call);
 void bc__call_remove(bc_client *c, bc__call *call);
-/* Block until `call` is done or has an action due, or the connection dies, or
- * the safety deadline passes (which kills the connection as vanished). c->mu
- * held on entry and exit. deadline_ns is absolute monotonic time; 0 = none.
+/* Block until `call` is done or has an action due, or the connection dies.
+ * c->mu held on entry and exit. The liveness rule applies (bc_call.c): when the
+ * server has been silent for silence_ns, a ping probes it, and if nothing at
+ * all arrives within grace_ns more the connection is killed as dead (BC_ECONN).
  * Returns 0 when the call is settled, else the connection's error code. */
-int bc__await(bc_client *c, bc__call *call, int64_t deadline_ns);
+int bc__await(bc_client *c, bc__call *call, int64_t silence_ns);
 /* Encode r with a fresh id, send it, and wait for the reply (no actions
- * involved) until deadline_ns (0: the grace period from now), extended while
- * the server keeps talking if `extend`. On BC_OK *reply holds it (free with
- * bp_reply_free); an error reply is returned as its code with the message set. */
-int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns, int extend);
+ * involved). deadline_ns > 0 is a hard deadline (hello, within the connect
+ * timeout); 0 means the liveness rule with grace_ns as the silence limit (these
+ * requests are answered at once, no heartbeats expected). On BC_OK *reply
+ * holds it (free with bp_reply_free); an error reply is returned as its code
+ * with the message set. */
+int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns);
 /* The reply's error code, setting the thread's message to the server's. */
 int bc__reply_code(const bp_reply *reply);
 
@@ -120,7 +126,8 @@ typedef struct bc__pump {
 } bc__pump;
 void bc__pump_start(bc__pump *p, bc_client *c);
 void bc__pump_stop(bc__pump *p);
-/* Block as leader or follower until *stop or the connection dies (c->mu held). */
+/* Block as leader or follower until *stop or the connection dies (c->mu held),
+ * under the liveness rule with silence_ns. */
 void bc__read_until(bc_client *c, const int *stop);
 
 /* ---- bc_check.c ---- */

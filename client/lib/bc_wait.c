@@ -63,26 +63,19 @@ static int check_args(bc_client *c, const char *name, unsigned parties, double t
 }
 
 /* Block until the wait's reply, running the action whenever the server asks.
- * c->mu held. */
+ * No local deadline: the server enforces the timeout (and holds it off while an
+ * action runs); the liveness rule only catches a dead server. c->mu held. */
 static int await_release(bc_client *c, bc__call *call, bc__call *ack, const char *name,
-                         double timeout_s, bc_action_fn fn, void *arg)
+                         bc_action_fn fn, void *arg)
 {
-    int64_t grace = c->grace_ns;
-    /* No local deadline for "forever", nor for timeouts too long to matter
-     * (which would overflow nanoseconds anyway). */
-    int64_t deadline = 0;
-    if (timeout_s >= 0 && timeout_s < BC__LONGEST_DEADLINE_S)
-        deadline = bc__now_ns() + timeout_ms(timeout_s) * 1000000 + grace;
     for (;;) {
-        int rc = bc__await(c, call, deadline);
+        int rc = bc__await(c, call, c->silence_ns);
         if (rc < 0 || call->done) return rc;
         call->action_due = 0;
         if (!ack->id) bc__call_add(c, ack);
         pthread_mutex_unlock(&c->mu);
         run_action(c, name, call->action_gen, ack->id, fn, arg);
         pthread_mutex_lock(&c->mu);
-        /* Timeouts do not fire during an action; the release should follow now. */
-        if (deadline) deadline = bc__now_ns() + grace;
     }
 }
 
@@ -111,7 +104,7 @@ int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s, 
     bp_buf_free(&b);
 
     pthread_mutex_lock(&c->mu);
-    if (rc == 0) rc = await_release(c, &call, &ack, name, timeout_s, action, action_arg);
+    if (rc == 0) rc = await_release(c, &call, &ack, name, action, action_arg);
     bc__call_remove(c, &call);
     if (ack.id) bc__call_remove(c, &ack);
     pthread_mutex_unlock(&c->mu);

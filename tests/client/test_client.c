@@ -569,7 +569,7 @@ START_TEST(test_server_sigterm)
 END_TEST
 
 /* A server that stops answering (SIGSTOP: the host vanished, in effect) never
- * leaves a caller stuck: the local safety deadline gives the connection up. */
+ * leaves a caller stuck: the liveness rule gives the connection up. */
 START_TEST(test_server_vanished)
 {
     bc_options o = {.io_grace_s = 1};
@@ -583,6 +583,124 @@ START_TEST(test_server_vanished)
     ck_assert_int_eq(bc_ping(c, NULL), BC_ECONN);
     kill(srv.pid, SIGCONT);
     bc_close(c);
+}
+END_TEST
+
+/* Heartbeats on (the fixture's 0.2 s) and off. */
+static const char *const hb_args[][3] = {{NULL}, {"--heartbeat", "0", NULL}};
+
+/* A wait without timeout, and every other call blocked on a server that stops
+ * (SIGSTOP) or hangs, returns BC_ECONN: silence past the limit sends a ping,
+ * and an unanswered ping gives the connection up. Before, timeout_s < 0 had no
+ * local deadline at all and blocked forever. */
+START_TEST(test_server_stopped_wait_forever)
+{
+    bd_server s;
+    ck_assert(bd_start(&s, hb_args[_i][0] ? hb_args[_i] : NULL) == 0);
+    bc_options o = {.io_grace_s = 1};
+    bc_client *a, *b;
+    ck_assert_int_eq(bc_connect(s.addr, &o, &a), BC_OK);
+    ck_assert_int_eq(bc_connect(s.addr, &o, &b), BC_OK);
+    enum { N = 3 };
+    tc_waiter w[N] = {
+        {.c = a, .name = "stuck", .parties = 5, .timeout_s = -1},
+        {.c = a, .name = "stuck", .parties = 5, .timeout_s = -1},
+        {.c = b, .name = "stuck", .parties = 5, .timeout_s = 1e9},
+    };
+    for (int i = 0; i < N; i++)
+        tc_waiter_start(&w[i]);
+    ck_assert(tc_await_waiting(s.addr, "stuck", N, 10));
+    bd_sleep(0.5); /* some heartbeats go by first */
+    kill(s.pid, SIGSTOP);
+    double t0 = bd_now();
+    for (int i = 0; i < N; i++) {
+        tc_waiter_join(&w[i]);
+        ck_assert_msg(w[i].rc == BC_ECONN, "waiter %d: %s: %s", i, bc_strerror(w[i].rc), w[i].msg);
+        ck_assert_msg(strstr(w[i].msg, "ping"), "waiter %d: %s", i, w[i].msg);
+    }
+    ck_assert(bd_now() - t0 < 60);
+    ck_assert_int_eq(bc_ping(a, NULL), BC_ECONN);
+    ck_assert_int_eq(bc_ping(b, NULL), BC_ECONN);
+    /* A status request on a fresh handle to the stopped server fails too (the
+     * kernel still accepts the connection; hello gets no answer). */
+    bc_options q = {.io_grace_s = 1, .connect_timeout_s = 1};
+    bc_client *c = NULL;
+    ck_assert_int_eq(bc_connect(s.addr, &q, &c), BC_ECONN);
+    kill(s.pid, SIGCONT);
+    bc_close(a);
+    bc_close(b);
+    bd_stop(&s);
+}
+END_TEST
+
+/* The action's helper thread applies the rule too: a server stopped while the
+ * action runs is given up during the action, so a call the action makes on the
+ * handle fails at once, and the wait returns BC_ECONN. */
+typedef struct stop_during {
+    pid_t pid;
+    bc_client *c;
+    int ping_rc;
+    double ping_s;
+} stop_during;
+
+static int stop_server_action(void *arg)
+{
+    stop_during *d = arg;
+    kill(d->pid, SIGSTOP);
+    bd_sleep(6); /* the helper thread gives up after ~0.6 + 1 + 1 s */
+    double t0 = bd_now();
+    d->ping_rc = bc_ping(d->c, NULL);
+    d->ping_s = bd_now() - t0;
+    return 0;
+}
+
+START_TEST(test_server_stopped_during_action)
+{
+    bc_options o = {.io_grace_s = 1};
+    stop_during d = {.pid = srv.pid};
+    ck_assert_int_eq(bc_connect(srv.addr, &o, &d.c), BC_OK);
+    int rc = bc_wait(d.c, "solo-stop", 1, -1, stop_server_action, &d, NULL);
+    kill(srv.pid, SIGCONT);
+    ck_assert_msg(rc == BC_ECONN, "%s: %s", bc_strerror(rc), bc_last_error_message());
+    ck_assert_int_eq(d.ping_rc, BC_ECONN);
+    ck_assert_msg(d.ping_s < 0.5, "the connection was not given up during the action (%.2f s)",
+                  d.ping_s);
+    bc_close(d.c);
+}
+END_TEST
+
+/* A long action elsewhere on a live server that sends no heartbeats (off, or
+ * slower than io_grace_s) does not cut the other waiters off: their silence
+ * check pings, the server answers, they keep waiting; the release comes.
+ * Before, a waiter with a timeout gave up after timeout + io_grace_s with
+ * BC_ECONN, which dropped its connection and broke the barrier for everyone. */
+static const char *const slow_hb_args[][3] = {{"--heartbeat", "0", NULL},
+                                              {"--heartbeat", "30", NULL}};
+
+START_TEST(test_long_action_without_heartbeats)
+{
+    bd_server s;
+    ck_assert(bd_start(&s, slow_hb_args[_i]) == 0);
+    bc_options o = {.io_grace_s = 1};
+    bc_client *a, *b;
+    ck_assert_int_eq(bc_connect(s.addr, &o, &a), BC_OK);
+    ck_assert_int_eq(bc_connect(s.addr, &o, &b), BC_OK);
+    tc_waiter w = {.c = a, .name = "slow-nohb", .parties = 2, .timeout_s = 1};
+    tc_waiter_start(&w);
+    ck_assert(tc_await_waiting(s.addr, "slow-nohb", 1, 10));
+    action_log log = {.sleep_s = 4};
+    bc_wait_result r;
+    int rc = bc_wait(b, "slow-nohb", 2, 1, action_fn, &log, &r);
+    tc_waiter_join(&w);
+    ck_assert_msg(rc == BC_OK, "runner: %s: %s", bc_strerror(rc), bc_last_error_message());
+    ck_assert_msg(w.rc == BC_OK, "waiter: %s: %s", bc_strerror(w.rc), w.msg);
+    ck_assert_int_eq(atomic_load(&log.runs), 1);
+    ck_assert(w.elapsed_s >= 3.5);
+    ck_assert_int_eq(bc_ping(a, NULL), BC_OK);
+    ck_assert_int_eq(bc_ping(b, NULL), BC_OK);
+    bc_close(a);
+    bc_close(b);
+    bd_stop(&s);
 }
 END_TEST
 
@@ -793,6 +911,13 @@ static Suite *client_suite(void)
     ADD(tc, test_server_kill9);
     ADD(tc, test_server_sigterm);
     ADD(tc, test_server_vanished);
+    if (selected("test_server_stopped_wait_forever"))
+        tcase_add_loop_test(tc, test_server_stopped_wait_forever, 0,
+                            sizeof hb_args / sizeof hb_args[0]);
+    ADD(tc, test_server_stopped_during_action);
+    if (selected("test_long_action_without_heartbeats"))
+        tcase_add_loop_test(tc, test_long_action_without_heartbeats, 0,
+                            sizeof slow_hb_args / sizeof slow_hb_args[0]);
     ADD(tc, test_last_error_message_per_thread);
     ADD(tc, test_client_name_shown);
     ADD(tc, test_list_and_stats);
