@@ -82,7 +82,7 @@ static int64_t check_alive(bc_client *c, int64_t since, int64_t limit_ns)
     if (now - quiet < limit_ns) return quiet + limit_ns;
     c->probe_ns = now;
     pthread_mutex_unlock(&c->mu);
-    bc__send(c, ping, sizeof ping - 1); /* a failure kills the connection */
+    bc__send_quiet(c, ping, sizeof ping - 1); /* a failure kills the connection */
     pthread_mutex_lock(&c->mu);
     return now + c->grace_ns;
 }

@@ -88,6 +88,10 @@ int bc__dial(const char *addr, int64_t timeout_ns);
 /* Write a whole line; the connection is marked dead on failure. Takes c->wmu;
  * must be called without c->mu held. */
 int bc__send(bc_client *c, const char *data, size_t len);
+/* The same without touching the thread's last error message: for writes that
+ * are not the calling thread's own request (pongs, pings, action_done), whose
+ * failure must not overwrite the message of a call that succeeds. */
+int bc__send_quiet(bc_client *c, const char *data, size_t len);
 /* Mark the connection lost (c->mu held): wakes every caller. */
 void bc__kill(bc_client *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

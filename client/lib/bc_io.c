@@ -37,10 +37,12 @@ void bc__kill(bc_client *c, int code, const char *fmt, ...)
     pthread_cond_broadcast(&c->cv);
 }
 
+/* The connection's error code if it is lost, else 0. Quiet: the thread's
+ * message is left alone. */
 static int dead_code(bc_client *c)
 {
     pthread_mutex_lock(&c->mu);
-    int code = c->dead ? bc__fail(c->dead_code, "%s", c->dead_msg) : 0;
+    int code = c->dead ? c->dead_code : 0;
     pthread_mutex_unlock(&c->mu);
     return code;
 }
@@ -53,7 +55,7 @@ static int lose(bc_client *c, const char *why)
     return dead_code(c);
 }
 
-int bc__send(bc_client *c, const char *data, size_t len)
+int bc__send_quiet(bc_client *c, const char *data, size_t len)
 {
     int rc = dead_code(c);
     if (rc < 0) return rc;
@@ -80,4 +82,13 @@ int bc__send(bc_client *c, const char *data, size_t len)
     }
     pthread_mutex_unlock(&c->wmu);
     return why ? lose(c, why) : 0;
+}
+
+int bc__send(bc_client *c, const char *data, size_t len)
+{
+    if (bc__send_quiet(c, data, len) == 0) return 0;
+    pthread_mutex_lock(&c->mu);
+    int code = bc__fail(c->dead_code, "%s", c->dead_msg);
+    pthread_mutex_unlock(&c->mu);
+    return code;
 }

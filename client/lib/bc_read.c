@@ -99,7 +99,7 @@ static void flush_outbox(bc_client *c)
     size_t len;
     char *data = bp_buf_take(&c->outbox, &len);
     pthread_mutex_unlock(&c->mu);
-    if (data) bc__send(c, data, len);
+    if (data) bc__send_quiet(c, data, len); /* a failure kills the connection */
     free(data);
     pthread_mutex_lock(&c->mu);
 }

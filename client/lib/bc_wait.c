@@ -46,7 +46,7 @@ static void run_action(bc_client *c, const char *name, uint64_t gen, uint64_t ac
     snprintf(r.barrier, sizeof r.barrier, "%s", name);
     bp_buf b = BP_BUF_INIT;
     bp_request_encode(&b, &r);
-    if (!b.oom) bc__send(c, b.data, b.len); /* a failure kills the connection: await sees it */
+    if (!b.oom) bc__send_quiet(c, b.data, b.len); /* a failure kills the connection */
     bp_buf_free(&b);
     bc__pump_stop(&pump);
 }

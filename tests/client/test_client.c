@@ -8,12 +8,16 @@
 #include "bd_fixture.h"
 #include "tc_helpers.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -706,6 +710,104 @@ END_TEST
 
 /* ---- details ---- */
 
+/* A one-connection TCP relay between the library and barrierd. When a wait's
+ * release passes from the server to the client, the relay appends a heartbeat
+ * to that chunk, sends both in one write and resets the connection (RST). The
+ * client reads the release and the heartbeat together, and the pong it then
+ * owes cannot be sent. */
+typedef struct rst_proxy {
+    int lfd;
+    int port;        /* the real server's */
+    char addr[64];   /* the relay's */
+    pthread_t t;
+} rst_proxy;
+
+static void *rst_proxy_main(void *arg)
+{
+    rst_proxy *p = arg;
+    int cfd = accept(p->lfd, NULL, NULL);
+    int sfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (cfd < 0 || sfd < 0 || connect(sfd, (struct sockaddr *)&sa, sizeof sa) < 0) goto out;
+    static const char hb[] = "{\"event\":\"heartbeat\"}\n";
+    char buf[65536];
+    for (;;) {
+        struct pollfd f[2] = {{.fd = cfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+        if (poll(f, 2, 30000) <= 0) break;
+        if (f[0].revents) {
+            ssize_t n = recv(cfd, buf, sizeof buf, 0);
+            if (n <= 0 || send(sfd, buf, (size_t)n, MSG_NOSIGNAL) != n) break;
+        }
+        if (f[1].revents) {
+            ssize_t n = recv(sfd, buf, sizeof buf - sizeof hb, 0);
+            if (n <= 0) break;
+            int release = memmem(buf, (size_t)n, "\"index\":", 8) != NULL;
+            if (release) {
+                memcpy(buf + n, hb, sizeof hb - 1);
+                n += (ssize_t)sizeof hb - 1;
+            }
+            if (send(cfd, buf, (size_t)n, MSG_NOSIGNAL) != n) break;
+            if (release) {
+                struct linger lg = {.l_onoff = 1, .l_linger = 0};
+                setsockopt(cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                break;
+            }
+        }
+    }
+out:
+    if (cfd >= 0) close(cfd);
+    if (sfd >= 0) close(sfd);
+    return NULL;
+}
+
+static void rst_proxy_start(rst_proxy *p, const char *server_addr)
+{
+    p->port = atoi(strrchr(server_addr, ':') + 1);
+    p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(p->lfd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(bind(p->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(p->lfd, 4), 0);
+    ck_assert_int_eq(getsockname(p->lfd, (struct sockaddr *)&sa, &len), 0);
+    snprintf(p->addr, sizeof p->addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    ck_assert_int_eq(pthread_create(&p->t, NULL, rst_proxy_main, p), 0);
+}
+
+static void rst_proxy_stop(rst_proxy *p)
+{
+    pthread_join(p->t, NULL);
+    close(p->lfd);
+}
+
+/* A call that succeeds leaves the thread's last error message alone, even when
+ * the reader thread's pong flush fails on the way out (the connection reset
+ * right after the release). Before, that flush overwrote it. */
+START_TEST(test_success_keeps_error_message)
+{
+    for (int round = 0; round < 5; round++) {
+        rst_proxy p;
+        rst_proxy_start(&p, srv.addr);
+        bc_client *c = tc_connect(p.addr);
+        ck_assert_int_eq(bc_abort(c, "p5-none"), BC_ENOTFOUND);
+        char before[1024];
+        snprintf(before, sizeof before, "%s", bc_last_error_message());
+        ck_assert_ptr_nonnull(strstr(before, "p5-none"));
+        int rc = bc_wait(c, "p5", 1, 5, NULL, NULL, NULL);
+        ck_assert_msg(rc == BC_OK, "round %d: %s: %s", round, bc_strerror(rc),
+                      bc_last_error_message());
+        ck_assert_str_eq(bc_last_error_message(), before);
+        /* The reset is noticed by the next call, which says so. */
+        ck_assert_int_eq(bc_ping(c, NULL), BC_ECONN);
+        ck_assert_str_ne(bc_last_error_message(), before);
+        bc_close(c);
+        rst_proxy_stop(&p);
+    }
+}
+END_TEST
+
 static void *fail_in_thread(void *arg)
 {
     bc_client *c = arg;
@@ -919,6 +1021,7 @@ static Suite *client_suite(void)
         tcase_add_loop_test(tc, test_long_action_without_heartbeats, 0,
                             sizeof slow_hb_args / sizeof slow_hb_args[0]);
     ADD(tc, test_last_error_message_per_thread);
+    ADD(tc, test_success_keeps_error_message);
     ADD(tc, test_client_name_shown);
     ADD(tc, test_list_and_stats);
     ADD(tc, test_error_strings);
