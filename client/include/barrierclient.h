@@ -70,7 +70,8 @@ typedef struct bc_options {
     /* Token for servers started with --auth-token-file. NULL: $BARRIERD_TOKEN if
      * set, else none. */
     const char *auth_token;
-    /* Seconds allowed for connecting and the hello exchange. 0: 10 s; values
+    /* Seconds allowed for connecting and the hello exchange (not for resolving
+     * a host name, which takes what the system resolver takes). 0: 10 s; values
      * above 1e6 (~11.6 days) count as 1e6. */
     double connect_timeout_s;
     /* Who this client is, sent with every wait and shown by `status` and in the
@@ -127,6 +128,9 @@ typedef int (*bc_action_fn)(void *arg);
 /* Connect to barrierd and say hello.
  * addr: "host:port", "[v6addr]:port" or "unix:/path"; NULL means $BARRIERD_ADDR,
  *       else "127.0.0.1:7411".
+ *       A numeric address is used as is; a host name is resolved first with
+ *       getaddrinfo(), which blocks as long as the system resolver takes (not
+ *       bounded by connect_timeout_s).
  * opts: NULL means all defaults.
  * out:  receives the new handle on success (left untouched on failure); the
  *       caller owns it and releases it with bc_close.

@@ -1,7 +1,8 @@
 /* bc_dial.c - parse an address and connect to it within a deadline.
  *
  * Sockets are nonblocking from the start: connect() then waits in poll(), so
- * the connect timeout holds for every address a host name resolves to.
+ * the connect timeout holds for every address a host name resolves to (but not
+ * for resolving the name itself; see dial_tcp).
  */
 #include "bc_internal.h"
 
@@ -100,10 +101,19 @@ static int dial_tcp(const char *addr, int64_t deadline)
     char host[256], port[8];
     int rc = split_hostport(addr, host, sizeof host, port, sizeof port);
     if (rc < 0) return rc;
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    /* A numeric address needs no resolver, so it is parsed as one first and
+     * never waits on DNS. A host name is resolved by getaddrinfo(), which
+     * blocks for as long as the system resolver takes: connect_timeout_s does
+     * not bound it (use a numeric address where that matters). */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai == EAI_NONAME) {
+        hints.ai_flags = AI_NUMERICSERV;
+        gai = getaddrinfo(host, port, &hints, &res);
+    }
     if (gai != 0) return bc__fail(BC_ECONN, "resolve %s: %s", host, gai_strerror(gai));
     int err = ENOENT, fd = -1;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {

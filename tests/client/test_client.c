@@ -76,6 +76,24 @@ START_TEST(test_connect_errors)
 }
 END_TEST
 
+/* Numeric addresses are parsed without a resolver; host names still resolve
+ * (the fallback when the numeric parse says "not a number"). */
+START_TEST(test_connect_host_name)
+{
+    char addr[80];
+    snprintf(addr, sizeof addr, "localhost:%s", strrchr(srv.addr, ':') + 1);
+    bc_options o = {.connect_timeout_s = 10};
+    bc_client *c = NULL;
+    int rc = bc_connect(addr, &o, &c); /* every address localhost has is tried */
+    ck_assert_msg(rc == BC_OK, "%s: %s", bc_strerror(rc), bc_last_error_message());
+    ck_assert_int_eq(bc_ping(c, NULL), BC_OK);
+    bc_close(c);
+    ck_assert_int_eq(bc_connect("[::ffff:127.0.0.1]:1", &o, &c), BC_ECONN);
+    ck_assert_msg(strstr(bc_last_error_message(), "resolve") == NULL, "%s",
+                  bc_last_error_message());
+}
+END_TEST
+
 START_TEST(test_bad_options)
 {
     bc_client *c;
@@ -992,6 +1010,7 @@ static Suite *client_suite(void)
     ADD(tc, test_connect_and_ping);
     if (selected("test_connect_errors"))
         tcase_add_loop_test(tc, test_connect_errors, 0, sizeof bad_addrs / sizeof bad_addrs[0]);
+    ADD(tc, test_connect_host_name);
     ADD(tc, test_bad_options);
     ADD(tc, test_huge_options);
     ADD(tc, test_invalid_args);
