@@ -75,7 +75,10 @@ fuzz:
 	$(MAKE) fuzz-run SECONDS_OVERRIDE=$(FUZZ_SECONDS)
 
 bench: build
-	tests/bench/run-bench.sh $(BUILD)
+	tests/bench/run-bench.sh $(BUILD) $(BENCH_ARGS)
+
+soak: build
+	./$(BUILD)/tests/soak/barrier-soak --barrierd ./$(BUILD)/server/barrierd $(SOAK_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -289,7 +289,8 @@ static void join_pending(br_registry *r, br_barrier *b, int64_t now)
     while (i < b->n_pending && b->state == BR_FILLING)
         barrier_add(r, b, b->pending[i++], now);
     b->n_pending -= i; /* one move for the whole drain, not one per waiter */
-    memmove(b->pending, b->pending + i, b->n_pending * sizeof *b->pending);
+    if (b->n_pending) /* pending may be NULL, which memmove must not see */
+        memmove(b->pending, b->pending + i, b->n_pending * sizeof *b->pending);
     b->joining = 0;
 }
 
