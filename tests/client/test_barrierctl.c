@@ -82,11 +82,11 @@ static void ctl_start(ctl_run *r, ...)
     close(err);
 }
 
-/* Wait up to 30 s for it to exit; returns its exit status. */
-static int ctl_finish(ctl_run *r)
+/* Wait up to limit_s for it to exit; returns its exit status. */
+static int ctl_finish_within(ctl_run *r, double limit_s)
 {
     int st = 0;
-    double end = bd_now() + 30;
+    double end = bd_now() + limit_s;
     while (waitpid(r->pid, &st, WNOHANG) == 0) {
         if (bd_now() > end) {
             kill(r->pid, SIGKILL);
@@ -99,6 +99,12 @@ static int ctl_finish(ctl_run *r)
     slurp(r->out_path, r->out, sizeof r->out);
     slurp(r->err_path, r->err, sizeof r->err);
     return r->status;
+}
+
+/* Wait up to 30 s for it to exit; returns its exit status. */
+static int ctl_finish(ctl_run *r)
+{
+    return ctl_finish_within(r, 30);
 }
 
 #define CTL(r, ...) (ctl_start((r), __VA_ARGS__, (const char *)NULL), ctl_finish(r))
@@ -241,6 +247,26 @@ START_TEST(test_server_gone)
 }
 END_TEST
 
+/* A wait without -t on a server that stops (SIGSTOP) or hangs ends, exit 4,
+ * once the server has been silent past 3 heartbeats + the 15 s grace and then
+ * left a ping unanswered for 15 s more: about 31 s with the fixture's 0.2 s
+ * heartbeats. Before, it blocked forever. */
+START_TEST(test_server_stopped)
+{
+    ctl_run a;
+    ctl_start(&a, "wait", "stuck", "-n", "2", (const char *)NULL);
+    ck_assert(tc_await_waiting(srv.addr, "stuck", 1, 10));
+    kill(srv.pid, SIGSTOP);
+    double t0 = bd_now();
+    int st = ctl_finish_within(&a, 120);
+    double took = bd_now() - t0;
+    kill(srv.pid, SIGCONT);
+    ck_assert_msg(st == 4, "exit %d after %.1f s: %s", st, took, a.err);
+    ck_assert_msg(took > 25, "gave up after only %.1f s", took);
+    ck_assert_msg(strstr(a.err, "ping"), "%s", a.err);
+}
+END_TEST
+
 START_TEST(test_peer_killed)
 {
     ctl_run a, b;
@@ -329,6 +355,7 @@ static Suite *ctl_suite(void)
     tcase_add_test(tc, test_status_and_list);
     tcase_add_test(tc, test_unreachable);
     tcase_add_test(tc, test_server_gone);
+    tcase_add_test(tc, test_server_stopped);
     tcase_add_test(tc, test_peer_killed);
     tcase_add_test(tc, test_token_file);
     tcase_add_loop_test(tc, test_usage, 0, sizeof usage_cases / sizeof usage_cases[0]);
