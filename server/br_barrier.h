@@ -32,7 +32,7 @@ typedef struct br__table {
     size_t count;
 } br__table;
 
-uint32_t br__hash(const char *name, size_t len);
+uint32_t br__hash(uint32_t seed, const char *name, size_t len);
 br_barrier *br__table_find(const br__table *t, const char *name, size_t len, uint32_t hash);
 int br__table_insert(br__table *t, br_barrier *b); /* 0 or BP_ENOMEM */
 void br__table_remove(br__table *t, br_barrier *b);

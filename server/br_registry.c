@@ -26,6 +26,7 @@ struct br_registry {
     br_barrier *idle_head, *idle_tail; /* empty barriers, oldest first */
     size_t max_barriers;
     size_t n_waiting;
+    uint32_t seed; /* of the name hash */
     br_sink_fn sink;
     void *ctx;
     bp_buf scratch; /* message text, reused */
@@ -337,7 +338,7 @@ static br_barrier *barrier_create(br_registry *r, const char *name, size_t len, 
 int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br_waiter *w,
               int64_t now, char *msg, size_t cap)
 {
-    uint32_t hash = br__hash(name, len);
+    uint32_t hash = br__hash(r->seed, name, len);
     br_barrier *b = br__table_find(&r->table, name, len, hash);
     if (!b) {
         if (r->max_barriers && r->table.count >= r->max_barriers) {
@@ -416,7 +417,7 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
 int br_action_done(br_registry *r, const char *name, size_t len, uint64_t generation,
                    int success, const void *owner, int64_t now, char *msg, size_t cap)
 {
-    br_barrier *b = br__table_find(&r->table, name, len, br__hash(name, len));
+    br_barrier *b = br__table_find(&r->table, name, len, br__hash(r->seed, name, len));
     if (!b) {
         say(msg, cap, "no barrier named '%.*s'", (int)len, name);
         return BP_ENOTFOUND;
@@ -440,7 +441,7 @@ int br_action_done(br_registry *r, const char *name, size_t len, uint64_t genera
 
 static br_barrier *find_barrier(br_registry *r, const char *name, size_t len)
 {
-    return br__table_find(&r->table, name, len, br__hash(name, len));
+    return br__table_find(&r->table, name, len, br__hash(r->seed, name, len));
 }
 
 int br_abort(br_registry *r, const char *name, size_t len, const char *by, int64_t now)
@@ -505,9 +506,15 @@ void br_shutdown(br_registry *r, const char *message)
             fail_all(r, b, BP_ESHUTDOWN, NULL, 0, message);
 }
 
+void br_set_hash_seed(br_registry *r, uint32_t seed)
+{
+    if (r->table.count == 0) /* the table's chains are laid out by the old seed */
+        r->seed = seed;
+}
+
 const br_barrier *br_find(const br_registry *r, const char *name, size_t len)
 {
-    return br__table_find(&r->table, name, len, br__hash(name, len));
+    return br__table_find(&r->table, name, len, br__hash(r->seed, name, len));
 }
 
 void br_barrier_info(const br_barrier *b, br_info *out)

@@ -98,6 +98,10 @@ typedef struct br_info {
 
 /* max_barriers 0 = no limit. Returns NULL when out of memory. */
 br_registry *br_new(size_t max_barriers, br_sink_fn sink, void *ctx);
+/* Seed the name hash (before the first barrier exists; ignored after), so that
+ * which names collide cannot be known in advance. The caller picks it: the
+ * registry stays free of I/O and deterministic in tests. */
+void br_set_hash_seed(br_registry *r, uint32_t seed);
 /* Frees every barrier. Waiters still held are simply forgotten: call
  * br_shutdown first to tell them. */
 void br_free(br_registry *r);

@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a: short names, no adversarial-hash concerns beyond chain length, and a
- * client can only create --max-barriers names anyway. */
-uint32_t br__hash(const char *name, size_t len)
+/* FNV-1a over the name, started from a per-process seed so that names crafted
+ * in advance to share one chain do not; a client can also only create
+ * --max-barriers names. */
+uint32_t br__hash(uint32_t seed, const char *name, size_t len)
 {
-    uint32_t h = 2166136261u;
+    uint32_t h = 2166136261u ^ seed;
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)name[i];
         h *= 16777619u;

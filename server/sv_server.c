@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define SV_SWEEP_MS 1000
 #define SV_HEARTBEATS_MISSED 3 /* unanswered heartbeats before a peer is dropped */
@@ -303,6 +305,10 @@ int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg)
     s->armed_deadline = -1;
     if (!(s->reg = br_new(cfg->max_barriers, sv__notify, s)))
         return UV_ENOMEM;
+    uint32_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
+        seed = (uint32_t)uv_hrtime() ^ (uint32_t)getpid();
+    br_set_hash_seed(s->reg, seed);
     s->start_ms = uv_now(loop);
     uv_timer_init(loop, &s->deadline_timer);
     uv_idle_init(loop, &s->expire_idle);

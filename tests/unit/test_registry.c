@@ -930,6 +930,25 @@ START_TEST(pending_fill_generation_releases)
 }
 END_TEST
 
+/* A seeded name hash still finds every barrier, and a seed given once barriers
+ * exist is ignored rather than losing them. */
+START_TEST(hash_seed)
+{
+    br_set_hash_seed(R, 0x9e3779b9u);
+    char name[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "s%d", i);
+        join(i, name, 2, 0);
+    }
+    br_set_hash_seed(R, 12345u);
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "s%d", i);
+        ck_assert_msg(br_find(R, name, strlen(name)) != NULL, "%s lost", name);
+        ck_assert_uint_eq(info_of(name).n_waiting, 1);
+    }
+}
+END_TEST
+
 /* The queue behind a running action is bounded: a flood of waits cannot grow
  * memory without limit, and draining the queue is linear, not quadratic. */
 static br_waiter FLOOD[BR_PENDING_MIN + 2];
@@ -2555,6 +2574,7 @@ static Suite *registry_suite(void)
     tcase_add_test(tc, pending_fill_generation_releases);
     tcase_add_test(tc, pending_fill_single_party);
     tcase_add_test(tc, pending_queue_bounded);
+    tcase_add_test(tc, hash_seed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("timeout");
