@@ -66,67 +66,6 @@ const char *fx_addr(const it_server *s)
     return buf;
 }
 
-/* ---- skipping and running ---- */
-
-static char skip_marker[128];
-
-void fx_skip(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "SKIP: %s\n", msg);
-    fflush(stderr);
-    if (skip_marker[0]) {
-        int fd = open(skip_marker, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0)
-            close(fd);
-    }
-}
-
-int fx_run(const char *suite, const it_case *cases, size_t n, int argc, char **argv,
-           void (*cleanup)(void))
-{
-    if (argc > 1 && !getenv("BARRIERD"))
-        setenv("BARRIERD", argv[1], 1);
-    signal(SIGPIPE, SIG_IGN);
-    snprintf(skip_marker, sizeof skip_marker, "/tmp/faults-skip-%ld", (long)getpid());
-    unlink(skip_marker);
-    const char *only = getenv("CK_RUN_CASE");
-    int found = !only || !*only;
-    Suite *s = suite_create(suite);
-    for (size_t i = 0; i < n; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-        if (only && strcmp(only, cases[i].name) == 0)
-            found = 1;
-    }
-    if (!found) {
-        fprintf(stderr, "%s: no case named '%s'\n", suite, only);
-        return EXIT_FAILURE;
-    }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    int run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    if (cleanup)
-        cleanup();
-    int skipped = access(skip_marker, F_OK) == 0;
-    unlink(skip_marker);
-    if (run == 0) {
-        fprintf(stderr, "%s: no test ran\n", suite);
-        return EXIT_FAILURE;
-    }
-    if (failed)
-        return EXIT_FAILURE;
-    return skipped && run == 1 ? FX_SKIP_CODE : EXIT_SUCCESS;
-}
-
 /* ---- parties ---- */
 
 static int hang_action(void *arg)

@@ -40,18 +40,10 @@ int fx_asan(void);
 /* "127.0.0.1:PORT" of a started server. */
 const char *fx_addr(const it_server *s);
 
-/* ---- skipping ---- */
-
-/* Print "SKIP: ..." and record the skip so that main() exits with
- * FX_SKIP_CODE (ctest SKIP_RETURN_CODE) when the only case run was skipped.
- * The test then just returns (Check counts it as passed). */
-#define FX_SKIP_CODE 77
-void fx_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run the cases like it_run (CK_RUN_CASE selects one), then call cleanup (may
- * be NULL) in the runner process, whatever became of the test process. */
-int fx_run(const char *suite, const it_case *cases, size_t n, int argc, char **argv,
-           void (*cleanup)(void));
+/* Skipping and running are the integration fixture's: it_skip (a case that
+ * cannot run here prints why and returns; the suite exits IT_SKIP_CODE) and
+ * it_run_cleanup (cleanup runs in the runner process, whatever became of the
+ * test process). */
 
 /* ---- a waiting party in its own process ---- */
 

@@ -635,5 +635,5 @@ int main(int argc, char **argv)
         {"fd_exhaustion", fd_exhaustion},
         {"max_connections_library", max_connections_library},
     };
-    return fx_run("faults_input", cases, sizeof cases / sizeof cases[0], argc, argv, NULL);
+    return it_run_cleanup("faults_input", cases, sizeof cases / sizeof cases[0], argc, argv, NULL);
 }

@@ -332,7 +332,7 @@ START_TEST(netns_cut)
 {
     const char *why = netns_setup();
     if (why) {
-        fx_skip("netns_cut: %s", why);
+        it_skip("netns_cut: %s", why);
         return;
     }
     char path[64];
@@ -341,7 +341,7 @@ START_TEST(netns_cut)
     if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
         int e = errno;
         netns_cleanup();
-        fx_skip("netns_cut: cannot enter %s: %s", path, strerror(e));
+        it_skip("netns_cut: cannot enter %s: %s", path, strerror(e));
         return;
     }
     close(fd);
@@ -508,6 +508,6 @@ int main(int argc, char **argv)
         {"netns_cut", netns_cut},
         {"action_runner_exit", action_runner_exit},
     };
-    return fx_run("faults_peer", cases, sizeof cases / sizeof cases[0], argc, argv,
+    return it_run_cleanup("faults_peer", cases, sizeof cases / sizeof cases[0], argc, argv,
                   netns_cleanup);
 }

@@ -606,5 +606,5 @@ int main(int argc, char **argv)
         {"nonloopback_warning", nonloopback_warning},
         {"limits_library", limits_library},
     };
-    return fx_run("faults_security", cases, sizeof cases / sizeof cases[0], argc, argv, NULL);
+    return it_run_cleanup("faults_security", cases, sizeof cases / sizeof cases[0], argc, argv, NULL);
 }

@@ -202,7 +202,14 @@ typedef struct it_case {
     const TTest *test;
 } it_case;
 
-/* One TCase per case (timeout 60 s), run with CK_ENV; returns the exit status. */
+/* One TCase per case (timeout 60 s), run with CK_ENV; returns the exit status:
+ * 0, 1, or IT_SKIP_CODE (ctest SKIP_RETURN_CODE) when the only case run called
+ * it_skip. cleanup, if not NULL, runs after the cases (in the runner process). */
+#define IT_SKIP_CODE 77
 int it_run(const char *suite, const it_case *cases, size_t n, int argc, char **argv);
+int it_run_cleanup(const char *suite, const it_case *cases, size_t n, int argc, char **argv,
+                   void (*cleanup)(void));
+/* Say why this case cannot run here (a case then returns without failing). */
+void it_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif
