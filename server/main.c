@@ -1,5 +1,6 @@
 /* main.c - barrierd: parse flags, listen, run the loop until a signal. */
 #include "sv_config.h"
+#include "sv_json_arena.h"
 #include "sv_log.h"
 #include "sv_server.h"
 
@@ -21,6 +22,7 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 64;
     sv_log_threshold = (sv_log_level)cfg.log_level;
     signal(SIGPIPE, SIG_IGN); /* a peer that vanished must not kill the server */
+    sv__json_arena_install();
 
     uv_loop_t *loop = uv_default_loop();
     static sv_server srv; /* large (its read buffer): keep it off the stack */

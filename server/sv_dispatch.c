@@ -2,6 +2,7 @@
 #include "sv_server.h"
 
 #include "bp_error.h"
+#include "sv_json_arena.h"
 #include "sv_log.h"
 
 #include <string.h>
@@ -253,7 +254,9 @@ void sv__dispatch(sv_conn *c, const char *line, size_t len)
     else
         SV_DEBUG("conn %llu %s: <- %.*s", (unsigned long long)c->serial, c->peer,
                  (int)(len > 200 ? 200 : len), line);
-    if (bp_request_decode(line, len, c->srv->cfg->max_parties, &r, &err) < 0) {
+    int rc = bp_request_decode(line, len, c->srv->cfg->max_parties, &r, &err);
+    sv__json_arena_reset(); /* the decode's cJSON tree is gone: reuse its memory */
+    if (rc < 0) {
         r.has_id = err.has_id;
         r.id = err.id;
         reply_error(c, &r, err.code, err.message);
