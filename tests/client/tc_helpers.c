@@ -4,7 +4,13 @@
 #include "bd_fixture.h"
 
 #include <check.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void *waiter_main(void *arg)
 {
@@ -47,4 +53,63 @@ bc_client *tc_connect(const char *addr)
     int rc = bc_connect(addr, NULL, &c);
     ck_assert_msg(rc == 0, "connect %s: %s (%s)", addr, bc_strerror(rc), bc_last_error_message());
     return c;
+}
+
+/* ---- barrierctl runs ---- */
+
+int tc_ctl_start(tc_ctl *r, const char *bin, const char *const *argv, int drop_token)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->out_path, sizeof r->out_path, "/tmp/tc-ctl-out-XXXXXX");
+    snprintf(r->err_path, sizeof r->err_path, "/tmp/tc-ctl-err-XXXXXX");
+    int out = mkstemp(r->out_path), err = mkstemp(r->err_path);
+    if (out < 0 || err < 0 || !bin)
+        return -1;
+    fflush(NULL);
+    r->pid = fork();
+    if (r->pid < 0)
+        return -1;
+    if (r->pid == 0) {
+        dup2(out, 1);
+        dup2(err, 2);
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        if (drop_token)
+            unsetenv("BARRIERD_TOKEN");
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(out);
+    close(err);
+    return 0;
+}
+
+static void slurp_into(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(buf, 1, cap - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    unlink(path);
+}
+
+int tc_ctl_finish(tc_ctl *r, double limit_s)
+{
+    int st = 0;
+    double end = bd_now() + limit_s;
+    while (waitpid(r->pid, &st, WNOHANG) == 0) {
+        if (bd_now() > end) {
+            kill(r->pid, SIGKILL);
+            waitpid(r->pid, &st, 0);
+            break;
+        }
+        bd_sleep(0.005);
+    }
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    slurp_into(r->out_path, r->out, sizeof r->out);
+    slurp_into(r->err_path, r->err, sizeof r->err);
+    return r->status;
 }

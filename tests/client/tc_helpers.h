@@ -5,6 +5,7 @@
 #include "barrierclient.h"
 
 #include <pthread.h>
+#include <sys/types.h>
 
 /* A bc_wait run in its own thread. Fill the inputs, tc_waiter_start, then
  * tc_waiter_join; the outputs are valid after the join. */
@@ -35,5 +36,21 @@ int tc_await_waiting(const char *addr, const char *name, unsigned n, double time
 
 /* Connect or fail the test. */
 bc_client *tc_connect(const char *addr);
+
+/* A barrierctl run in a child process, its stdout and stderr captured. */
+typedef struct tc_ctl {
+    pid_t pid;
+    int status;     /* exit status, or -1 if killed at the time limit */
+    char out[8192]; /* stdout */
+    char err[8192]; /* stderr */
+    char out_path[64], err_path[64];
+} tc_ctl;
+
+/* Start bin with argv (NULL-terminated, argv[0] included), stdin from
+ * /dev/null; drop_token removes $BARRIERD_TOKEN from its environment.
+ * Returns 0, or -1 if it could not be started. */
+int tc_ctl_start(tc_ctl *r, const char *bin, const char *const *argv, int drop_token);
+/* Wait up to limit_s for it to exit (then kill it); returns r->status. */
+int tc_ctl_finish(tc_ctl *r, double limit_s);
 
 #endif

@@ -33,24 +33,7 @@ static void teardown(void)
 }
 
 /* A barrierctl run: started by ctl_start, finished by ctl_finish. */
-typedef struct ctl_run {
-    pid_t pid;
-    int status;     /* exit status, or -1 if killed by the time limit */
-    char out[8192]; /* stdout */
-    char err[8192]; /* stderr */
-    char out_path[64], err_path[64];
-} ctl_run;
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    size_t n = fread(buf, 1, cap - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    unlink(path);
-}
+typedef tc_ctl ctl_run;
 
 /* Start barrierctl with the arguments (NULL-terminated). */
 static void ctl_start(ctl_run *r, ...)
@@ -63,42 +46,13 @@ static void ctl_start(ctl_run *r, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    memset(r, 0, sizeof *r);
-    snprintf(r->out_path, sizeof r->out_path, "/tmp/bctl-out-XXXXXX");
-    snprintf(r->err_path, sizeof r->err_path, "/tmp/bctl-err-XXXXXX");
-    int out = mkstemp(r->out_path), err = mkstemp(r->err_path);
-    ck_assert(out >= 0 && err >= 0);
-    r->pid = fork();
-    ck_assert_int_ge(r->pid, 0);
-    if (r->pid == 0) {
-        dup2(out, 1);
-        dup2(err, 2);
-        int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        execv(getenv("BARRIERCTL_BIN"), (char *const *)argv);
-        _exit(127);
-    }
-    close(out);
-    close(err);
+    ck_assert(tc_ctl_start(r, getenv("BARRIERCTL_BIN"), argv, 0) == 0);
 }
 
 /* Wait up to limit_s for it to exit; returns its exit status. */
 static int ctl_finish_within(ctl_run *r, double limit_s)
 {
-    int st = 0;
-    double end = bd_now() + limit_s;
-    while (waitpid(r->pid, &st, WNOHANG) == 0) {
-        if (bd_now() > end) {
-            kill(r->pid, SIGKILL);
-            waitpid(r->pid, &st, 0);
-            break;
-        }
-        bd_sleep(0.01);
-    }
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    slurp(r->out_path, r->out, sizeof r->out);
-    slurp(r->err_path, r->err, sizeof r->err);
-    return r->status;
+    return tc_ctl_finish(r, limit_s);
 }
 
 /* Wait up to 30 s for it to exit; returns its exit status. */

@@ -73,12 +73,7 @@ static void token_make(token_file *t, const char *prefix)
 
 /* ---- barrierctl runs ---- */
 
-typedef struct ctl_run {
-    pid_t pid;
-    int status; /* exit status, -1 if it had to be killed */
-    char out[8192], err[8192];
-    char out_path[64], err_path[64];
-} ctl_run;
+typedef tc_ctl ctl_run;
 
 static const char *ctl_path(void)
 {
@@ -97,55 +92,12 @@ static void ctl_start(ctl_run *r, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    memset(r, 0, sizeof *r);
-    snprintf(r->out_path, sizeof r->out_path, "/tmp/faults-ctl-XXXXXX");
-    snprintf(r->err_path, sizeof r->err_path, "/tmp/faults-ctl-XXXXXX");
-    int out = mkstemp(r->out_path), err = mkstemp(r->err_path);
-    it_assert(out >= 0 && err >= 0);
-    fflush(NULL);
-    r->pid = fork();
-    it_assert(r->pid >= 0);
-    if (r->pid == 0) {
-        dup2(out, 1);
-        dup2(err, 2);
-        int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        unsetenv("BARRIERD_TOKEN");
-        execv(ctl_path(), (char *const *)argv);
-        _exit(127);
-    }
-    close(out);
-    close(err);
-}
-
-static void slurp_into(const char *path, char *buf, size_t cap)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (f) {
-        size_t n = fread(buf, 1, cap - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-    }
-    unlink(path);
+    it_assert(tc_ctl_start(r, ctl_path(), argv, 1) == 0);
 }
 
 static int ctl_finish(ctl_run *r)
 {
-    int st = 0;
-    double end = fx_now() + 30;
-    while (waitpid(r->pid, &st, WNOHANG) == 0) {
-        if (fx_now() > end) {
-            kill(r->pid, SIGKILL);
-            waitpid(r->pid, &st, 0);
-            break;
-        }
-        it_sleep_ms(5);
-    }
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    slurp_into(r->out_path, r->out, sizeof r->out);
-    slurp_into(r->err_path, r->err, sizeof r->err);
-    return r->status;
+    return tc_ctl_finish(r, 30);
 }
 
 #define CTL(r, ...) (ctl_start((r), __VA_ARGS__, (const char *)NULL), ctl_finish(r))
