@@ -115,12 +115,10 @@ void fx_bg_check(fx_bg *bg, uint64_t min_generations, double max_gap_s, const ch
 
 /* ---- processes and commands ---- */
 
-/* A /proc/PID/status field in kB ("VmRSS", "VmHWM"), or -1. */
-long fx_proc_kb(pid_t pid, const char *field);
+/* /proc readings (VmRSS, VmHWM, open fds) are bench_common's: bn_proc_mem_kb,
+ * bn_proc_fd_count. */
 /* Run argv (PATH lookup) with output to /dev/null unless verbose; bounded
  * (10 s). Returns the exit status, or -1. */
 int fx_cmd(int verbose, const char *const *argv);
-/* Number of open fds of a process (from /proc/PID/fd), or -1. */
-int fx_proc_nfds(pid_t pid);
 
 #endif

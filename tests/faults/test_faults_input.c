@@ -16,6 +16,7 @@
  *                      and recovery.
  */
 #include "faults_common.h"
+#include "bench_common.h"
 #include "tc_helpers.h"
 
 #include <errno.h>
@@ -30,6 +31,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+
+/* VmRSS (peak 0) or VmHWM (peak 1) of a process, in KiB; -1 if unreadable. */
+static long mem_kb(pid_t pid, int peak)
+{
+    long rss, hwm;
+    if (bn_proc_mem_kb(pid, &rss, &hwm) < 0)
+        return -1;
+    return peak ? hwm : rss;
+}
 /* ---- small raw-socket helpers ---- */
 
 /* The next reply (heartbeats skipped): 1 with code and id set, 0 on EOF/reset,
@@ -95,7 +105,7 @@ START_TEST(non_reader_rss)
     for (double end = fx_now() + 10 * fx_slow(); fx_bg_generations(&bg) < 20 && fx_now() < end;)
         it_sleep_ms(5);
     it_conn *admin = it_connect(&s);
-    long base = fx_proc_kb(s.pid, "VmRSS");
+    long base = mem_kb(s.pid, 0);
     it_assert(base > 0);
 
     it_conn *x[NR_CONNS_MAX];
@@ -134,7 +144,7 @@ START_TEST(non_reader_rss)
         poll(pf, (nfds_t)NR_CONNS, 20);
         double now = fx_now();
         if (now >= next_sample) {
-            long rss = fx_proc_kb(s.pid, "VmRSS");
+            long rss = mem_kb(s.pid, 0);
             if (rss > peak)
                 peak = rss;
             next_sample = now + 0.01;
@@ -146,7 +156,7 @@ START_TEST(non_reader_rss)
     }
     bp_buf_free(&chunk);
     double took = fx_now() - t0;
-    long after = fx_proc_kb(s.pid, "VmRSS"), hwm = fx_proc_kb(s.pid, "VmHWM");
+    long after = mem_kb(s.pid, 0), hwm = mem_kb(s.pid, 1);
     if (hwm > peak) /* the exact high-water mark; sampling may miss the top */
         peak = hwm;
     size_t total = 0;
@@ -470,7 +480,7 @@ START_TEST(churn_and_garbage)
     it_assert(it_server_alive(&s));
     it_assert(it_stat(admin, "connections_total") >= CHURN_CYCLES + 3);
     fprintf(stderr, "churn_and_garbage: %d cycles in %.2f s; errors answered %g; barrierd VmRSS %ld kB\n",
-            CHURN_CYCLES, churn_s, it_stat(admin, "errors"), fx_proc_kb(s.pid, "VmRSS"));
+            CHURN_CYCLES, churn_s, it_stat(admin, "errors"), mem_kb(s.pid, 0));
     fx_bg_check(&bg, 50, 3 * fx_slow(), "churn_and_garbage");
     it_close(admin);
     it_server_done(&s);
@@ -495,7 +505,7 @@ START_TEST(fd_exhaustion)
     it_assert(setrlimit(RLIMIT_NOFILE, &old) == 0);
     char addr[64];
     snprintf(addr, sizeof addr, "%s", fx_addr(&s));
-    int base_fds = fx_proc_nfds(s.pid);
+    int base_fds = (int)bn_proc_fd_count(s.pid);
     int tmo = (int)(2000 * fx_slow());
 
     it_conn *c[FD_TRY];

@@ -25,6 +25,8 @@
  *
  * Exit status: 0 all releases accounted for, 1 anything else, 64 usage.
  */
+#include "bench_common.h"
+
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -128,22 +130,13 @@ static struct {
     int port;
 } srv;
 
-static long proc_kb(pid_t pid, const char *field)
+/* VmRSS or VmHWM of a process, in KiB (-1 if it cannot be read). */
+static long proc_kb(pid_t pid, int peak)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    long rss, hwm;
+    if (bn_proc_mem_kb(pid, &rss, &hwm) < 0)
         return -1;
-    long v = -1;
-    size_t fl = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
-            v = strtol(line + fl + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
+    return peak ? hwm : rss;
 }
 
 static const char *default_barrierd(const char *argv0)
@@ -606,18 +599,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* Descriptors: as many as allowed; barrierd inherits the limit. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rlim_t need = (rlim_t)opt.conns * (opt.addr ? 1 : 2) + 64;
-    if (rl.rlim_cur < need) {
+    long nofile = bn_raise_nofile();
+    long need = (long)opt.conns * (opt.addr ? 1 : 2) + 64;
+    if (nofile < need) {
         fprintf(stderr,
-                "barrier-soak: RLIMIT_NOFILE is %llu, %llu needed for %u connections (raise the "
+                "barrier-soak: RLIMIT_NOFILE is %ld, %ld needed for %u connections (raise the "
                 "hard limit, or fewer --connections)\n",
-                (unsigned long long)rl.rlim_cur, (unsigned long long)need, opt.conns);
+                nofile, need, opt.conns);
         return 1;
     }
 
@@ -657,7 +645,7 @@ int main(int argc, char **argv)
         server_stop();
         return 64;
     }
-    long rss_idle = srv.pid ? proc_kb(srv.pid, "VmRSS") : -1;
+    long rss_idle = srv.pid ? proc_kb(srv.pid, 0) : -1;
 
     double t_start = now_s(), deadline = t_start + opt.timeout_s;
     ep = epoll_create1(EPOLL_CLOEXEC);
@@ -674,7 +662,7 @@ int main(int argc, char **argv)
         epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
     }
     double t_connected = now_s();
-    long rss_connected = srv.pid ? proc_kb(srv.pid, "VmRSS") : -1;
+    long rss_connected = srv.pid ? proc_kb(srv.pid, 0) : -1;
     printf("  connected %u in %.2f s (barrierd VmRSS %ld kB idle, %ld kB connected)\n", opt.conns,
            t_connected - t_start, rss_idle, rss_connected);
     fflush(stdout);
@@ -747,8 +735,8 @@ int main(int argc, char **argv)
     tally.lost = expected - tally.good;
 
     cJSON *st = server_stats(&sa);
-    long hwm = srv.pid ? proc_kb(srv.pid, "VmHWM") : -1;
-    long rss_end = srv.pid ? proc_kb(srv.pid, "VmRSS") : -1;
+    long hwm = srv.pid ? proc_kb(srv.pid, 1) : -1;
+    long rss_end = srv.pid ? proc_kb(srv.pid, 0) : -1;
     for (unsigned i = 0; i < opt.conns; i++) {
         close(conns[i].fd);
         free(conns[i].in);
