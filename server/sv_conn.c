@@ -118,15 +118,6 @@ void sv__conn_close(sv_conn *c, const char *why)
     uv_close(&c->h.handle, on_closed);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-    (void)status;
-    (void)req;
-    /* Output is flushed. Reads go on (discarded) until the peer closes or the
-     * drain deadline passes, so that unread input does not turn our close into
-     * a reset that could destroy the error reply. */
-}
-
 void sv__conn_close_after_flush(sv_conn *c, const char *why)
 {
     if (c->closing)
@@ -138,8 +129,10 @@ void sv__conn_close_after_flush(sv_conn *c, const char *why)
     c->drain_until_ms = sv__now(c->srv) + SV_DRAIN_MS;
     SV_INFO("conn %llu %s: closing (%s)", (unsigned long long)c->serial, c->peer, why);
     conn_leave_waits(c, why);
-    c->shutdown_req.data = c;
-    if (uv_shutdown(&c->shutdown_req, &c->h.stream, on_shutdown) < 0)
+    /* Send FIN once the output is flushed; reads go on (discarded) until the peer
+     * closes or the drain deadline passes, so that unread input does not turn our
+     * close into a reset that could destroy the error reply. */
+    if (uv_shutdown(&c->shutdown_req, &c->h.stream, NULL) < 0)
         uv_close(&c->h.handle, on_closed);
 }
 
