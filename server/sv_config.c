@@ -31,6 +31,8 @@ static const char usage_text[] =
     "  --idle-ttl SECONDS       forget empty barriers after this long; 0 = never\n"
     "                           (default 300)\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+    "  --ready-file F           once every listener is bound, write their addresses\n"
+    "                           to F, one a line (written whole: F.tmp, then renamed)\n"
     "  --help, --version\n";
 
 static int parse_size(const char *flag, const char *s, double lo, double hi, double *out)
@@ -81,7 +83,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     cfg->log_level = SV_LOG_INFO;
 
     enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXWAITS, O_MAXLINE, O_MAXOUT,
-           O_HEART, O_TTL, O_LOG, O_HELP, O_VERSION };
+           O_HEART, O_TTL, O_LOG, O_READY, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"auth-token-file", required_argument, 0, O_TOKEN},
@@ -94,6 +96,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         {"heartbeat", required_argument, 0, O_HEART},
         {"idle-ttl", required_argument, 0, O_TTL},
         {"log-level", required_argument, 0, O_LOG},
+        {"ready-file", required_argument, 0, O_READY},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -135,6 +138,9 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
                         optarg);
                 return -1;
             }
+            break;
+        case O_READY:
+            cfg->ready_file = optarg;
             break;
         case O_HELP:
             fputs(usage_text, stdout);

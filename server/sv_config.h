@@ -12,6 +12,7 @@ typedef struct sv_config {
     const char *listen[SV_MAX_LISTEN]; /* from argv; not owned */
     size_t n_listen;
     const char *auth_token_file;
+    const char *ready_file;   /* from argv; written once every listener is bound */
     char *auth_token;         /* owned; read from auth_token_file, NULL without one */
     size_t max_connections;
     size_t max_barriers;

@@ -6,6 +6,7 @@
 #include "sv_log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,30 @@ static int listen_tcp(sv_server *s, sv_listener *l, const char *addr)
     return 0;
 }
 
+/* The bound addresses, one a line, written to a temporary name and renamed, so
+ * whoever waits for the file sees all of it or nothing. */
+static int write_ready_file(const sv_server *s, const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return UV_ENAMETOOLONG;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return uv_translate_sys_error(errno);
+    for (size_t i = 0; i < s->n_listeners; i++)
+        fprintf(f, "%s\n", s->listeners[i].addr);
+    int err = ferror(f) ? EIO : 0;
+    if (fclose(f) != 0 && !err)
+        err = errno;
+    if (!err && rename(tmp, path) != 0)
+        err = errno;
+    if (err) {
+        unlink(tmp);
+        return uv_translate_sys_error(err);
+    }
+    return 0;
+}
+
 int sv_server_listen(sv_server *s)
 {
     int backlog = listen_backlog();
@@ -241,7 +266,11 @@ int sv_server_listen(sv_server *s)
         }
         SV_INFO("listening on %s", l->addr);
     }
-    return 0;
+    const char *ready = s->cfg->ready_file;
+    int rc = ready ? write_ready_file(s, ready) : 0;
+    if (rc < 0)
+        SV_ERROR("cannot write --ready-file %s: %s", ready, uv_strerror(rc));
+    return rc;
 }
 
 /* ---- signals and shutdown ---- */
