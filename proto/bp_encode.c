@@ -132,3 +132,93 @@ void bp_enc_event_shutdown(bp_buf *b, const char *message)
     key_str(b, "message", message, strlen(message));
     bp_buf_puts(b, "}\n");
 }
+
+void bp_enc_hello(bp_buf *b, int has_id, uint64_t id, uint64_t heartbeat_ms)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true");
+    key_u64(b, "version", BP_PROTOCOL_VERSION);
+    key_str(b, "server", "barrierd " BP_VERSION, strlen("barrierd " BP_VERSION));
+    key_u64(b, "heartbeat_ms", heartbeat_ms);
+    bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_pong(bp_buf *b, int has_id, uint64_t id)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true,\"pong\":true}\n");
+}
+
+/* "barrier":..,"parties":..,... shared by status and list entries. */
+static void barrier_fields(bp_buf *b, const bp_barrier_view *v)
+{
+    bp_buf_puts(b, "\"barrier\":");
+    bp_buf_json_str(b, v->name, v->name_len);
+    key_u64(b, "parties", v->parties);
+    key_u64(b, "n_waiting", v->n_waiting);
+    bp_buf_puts(b, v->broken ? ",\"broken\":true" : ",\"broken\":false");
+    key_u64(b, "generation", v->generation);
+    key_str(b, "state", v->state, strlen(v->state));
+    key_u64(b, "n_pending", v->n_pending);
+}
+
+void bp_enc_status_begin(bp_buf *b, int has_id, uint64_t id, const bp_barrier_view *v)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true,");
+    barrier_fields(b, v);
+    key_str(b, "reason", v->reason, strlen(v->reason));
+    bp_buf_puts(b, ",\"waiting\":[");
+}
+
+void bp_enc_status_waiter(bp_buf *b, unsigned nth, unsigned index, const char *client,
+                          const char *peer)
+{
+    bp_buf_puts(b, nth ? ",{\"index\":" : "{\"index\":");
+    bp_buf_u64(b, index);
+    key_str(b, "client", client, strlen(client));
+    key_str(b, "peer", peer, strlen(peer));
+    bp_buf_puts(b, "}");
+}
+
+void bp_enc_status_end(bp_buf *b)
+{
+    bp_buf_puts(b, "]}\n");
+}
+
+void bp_enc_list_begin(bp_buf *b, int has_id, uint64_t id)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true,\"barriers\":[");
+}
+
+void bp_enc_list_item(bp_buf *b, unsigned nth, const bp_barrier_view *v)
+{
+    bp_buf_puts(b, nth ? ",{" : "{");
+    barrier_fields(b, v);
+    bp_buf_puts(b, "}");
+}
+
+void bp_enc_list_end(bp_buf *b)
+{
+    bp_buf_puts(b, "]}\n");
+}
+
+void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true");
+    key_u64(b, "connections", v->connections);
+    key_u64(b, "connections_total", v->connections_total);
+    key_u64(b, "barriers", v->barriers);
+    key_u64(b, "waiting", v->waiting);
+    key_u64(b, "waits", v->waits);
+    key_u64(b, "releases", v->releases);
+    key_u64(b, "breaks", v->breaks);
+    key_u64(b, "errors", v->errors);
+    key_u64(b, "dropped_slow", v->dropped_slow);
+    key_u64(b, "dropped_silent", v->dropped_silent);
+    key_u64(b, "refused", v->refused);
+    key_u64(b, "hello_timeouts", v->hello_timeouts);
+    bp_buf_printf(b, ",\"uptime_s\":%.3f}\n", v->uptime_s);
+}

@@ -13,6 +13,7 @@
 #define BC_INTERNAL_H
 
 #include "barrierclient.h"
+#include "bp_addr.h"
 #include "bp_buf.h"
 #include "bp_frame.h"
 #include "bp_msg.h"
@@ -20,7 +21,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define BC__DEFAULT_ADDR "127.0.0.1:7411"
+#define BC__DEFAULT_ADDR BP_DEFAULT_ADDR
 #define BC__CONNECT_TIMEOUT_S 10.0
 #define BC__GRACE_S 15.0
 #define BC__MAX_OPTION_S 1e6       /* io_grace_s, connect_timeout_s: larger values are
