@@ -101,6 +101,34 @@ static int need(int rc, const char *key, bp_decode_error *err)
     return rc < 0 ? rc : 0;
 }
 
+/* The optional fields of a wait re-announced after a lost server. */
+static int decode_resume(const cJSON *root, unsigned max_parties, bp_request *r,
+                         bp_decode_error *err)
+{
+    double d;
+    int rc;
+    if ((rc = get_bool(root, "resume", &r->resume, err)) < 0)
+        return rc;
+    if ((rc = get_int(root, "ticket", 0, (double)BP_ID_MAX, &d, err)) < 0)
+        return rc;
+    r->ticket = rc ? (uint64_t)d : 0;
+    if ((rc = get_int(root, "last_generation", 0, (double)BP_ID_MAX, &d, err)) < 0)
+        return rc;
+    r->has_last = rc;
+    r->last_generation = rc ? (uint64_t)d : 0;
+    if ((rc = get_int(root, "last_index", 0, max_parties - 1, &d, err)) < 0)
+        return rc;
+    if (rc && !r->has_last)
+        return fail(err, BP_EINVAL, "field 'last_index': needs 'last_generation'");
+    r->has_last_index = rc;
+    r->last_index = rc ? (unsigned)d : 0;
+    if ((rc = get_int(root, "action_generation", 0, (double)BP_ID_MAX, &d, err)) < 0)
+        return rc;
+    r->has_action_generation = rc;
+    r->action_generation = rc ? (uint64_t)d : 0;
+    return 0;
+}
+
 static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
                          bp_decode_error *err)
 {
@@ -122,7 +150,9 @@ static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
         if ((rc = get_bool(root, "action", &r->action, err)) < 0)
             return rc;
         rc = get_str(root, "client", r->client, sizeof r->client, 0, 1, NULL, err);
-        return rc < 0 ? rc : 0;
+        if (rc < 0)
+            return rc;
+        return decode_resume(root, max_parties, r, err);
     case BP_OP_ACTION_DONE:
         rc = get_int(root, "generation", 0, (double)BP_ID_MAX, &d, err);
         if ((rc = need(rc, "generation", err)) < 0)

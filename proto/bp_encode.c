@@ -38,6 +38,16 @@ void bp_request_encode(bp_buf *b, const bp_request *r)
             bp_buf_puts(b, ",\"action\":true");
         if (r->client[0])
             key_str(b, "client", r->client, strlen(r->client));
+        if (r->resume)
+            bp_buf_puts(b, ",\"resume\":true");
+        if (r->ticket)
+            key_u64(b, "ticket", r->ticket);
+        if (r->has_last)
+            key_u64(b, "last_generation", r->last_generation);
+        if (r->has_last && r->has_last_index)
+            key_u64(b, "last_index", r->last_index);
+        if (r->has_action_generation)
+            key_u64(b, "action_generation", r->action_generation);
         break;
     case BP_OP_ACTION_DONE:
         key_str(b, "barrier", r->barrier, strlen(r->barrier));
@@ -95,6 +105,18 @@ void bp_enc_error_shared(bp_buf *b, int code, const char *message)
     bp_buf_puts(b, bp_err_name(code));
     bp_buf_puts(b, "\"");
     key_str(b, "message", message, strlen(message));
+    bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_wait_error_shared(bp_buf *b, int code, const char *message, const char *barrier,
+                              size_t barrier_len, uint64_t generation)
+{
+    bp_buf_puts(b, "\"ok\":false,\"error\":\"");
+    bp_buf_puts(b, bp_err_name(code));
+    bp_buf_puts(b, "\"");
+    key_str(b, "message", message, strlen(message));
+    key_str(b, "barrier", barrier, barrier_len);
+    key_u64(b, "generation", generation);
     bp_buf_puts(b, "}\n");
 }
 

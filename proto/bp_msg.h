@@ -59,6 +59,15 @@ typedef struct bp_request {
     int64_t timeout_ms;             /* wait: -1 = none */
     int action;                     /* wait: the caller will run an action if last */
     char client[BP_CLIENT_MAX + 1]; /* wait: who the caller says it is; may be "" */
+    /* wait, resuming after a lost server (docs/ha.md); all optional: */
+    int resume;                     /* sent before, to a server that may be gone */
+    uint64_t ticket;                /* the party's own id for this wait; 0 = none */
+    int has_last;                   /* the party's last outcome on this barrier: */
+    uint64_t last_generation;       /*   its generation */
+    int has_last_index;             /*   released, at last_index (else it failed) */
+    unsigned last_index;
+    int has_action_generation;      /* it was asked to run this generation's action */
+    uint64_t action_generation;
     uint64_t generation;            /* action_done */
     int success;                    /* action_done: the action's outcome */
     unsigned version;               /* hello: 0 = not given */
@@ -98,6 +107,11 @@ void bp_enc_release_shared(bp_buf *b, const char *barrier, size_t barrier_len,
 /* A failure, shared the same way: prefix is bp_enc_reply_start, and
  *   shared:  "ok":false,"error":"broken","message":"..."}\n                   */
 void bp_enc_error_shared(bp_buf *b, int code, const char *message);
+/* A failed wait names its barrier and generation too, so that a party knows
+ * which generation ended for it:
+ *   shared:  "ok":false,"error":"broken","message":"...","barrier":"b","generation":4}\n */
+void bp_enc_wait_error_shared(bp_buf *b, int code, const char *message, const char *barrier,
+                              size_t barrier_len, uint64_t generation);
 /* A whole error reply line. */
 void bp_enc_error(bp_buf *b, int has_id, uint64_t id, int code, const char *message);
 /* A whole {"id":N,"ok":true} line. */
@@ -173,7 +187,8 @@ typedef struct bp_reply {
     char message[BP_MESSAGE_MAX];    /* error or shutdown text, may be "" */
     int has_index;
     unsigned index;                  /* wait release */
-    uint64_t generation;             /* wait release, run_action */
+    int has_generation;
+    uint64_t generation;             /* wait release or failure, run_action */
     char barrier[BP_NAME_MAX + 1];   /* wait release, run_action, when given */
     void *json;                      /* owned cJSON object: the whole message, for
                                         status/list/stats fields; free with bp_reply_free */
