@@ -11,6 +11,8 @@
 
 static int check_opts(const bc_options *o)
 {
+    int rc = bc__check_reserved(o->reserved, sizeof o->reserved, "bc_options");
+    if (rc < 0) return rc;
     if (o->connect_timeout_s < 0 || o->connect_timeout_s != o->connect_timeout_s)
         return bc__fail(BC_EINVAL, "connect_timeout_s must be >= 0");
     if (o->io_grace_s < 0 || o->io_grace_s != o->io_grace_s)
