@@ -2,6 +2,7 @@
 #include "sv_config.h"
 
 #include "bp_msg.h"
+#include "bp_token.h"
 #include "sv_log.h"
 
 #include <errno.h>
@@ -71,23 +72,16 @@ static int parse_duration(const char *flag, const char *s, uint64_t min_ms, doub
 
 static char *read_token(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "barrierd: --auth-token-file: %s: %s\n", path, strerror(errno));
+    char tok[BP_TOKEN_MAX + 1], err[256];
+    if (bp_token_read_file(path, tok, err, sizeof err) < 0) {
+        fprintf(stderr, "barrierd: --auth-token-file %s: %s\n", path, err);
         return NULL;
     }
-    char buf[BP_TOKEN_MAX + 2];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    if (n == 0 || n > BP_TOKEN_MAX) {
-        fprintf(stderr, "barrierd: --auth-token-file: the token must be 1..%d bytes\n",
-                BP_TOKEN_MAX);
-        return NULL;
-    }
-    return strdup(buf);
+    char *s = strdup(tok);
+    memset(tok, 0, sizeof tok);
+    if (!s)
+        fprintf(stderr, "barrierd: --auth-token-file %s: out of memory\n", path);
+    return s;
 }
 
 int sv_config_parse(sv_config *cfg, int argc, char **argv)

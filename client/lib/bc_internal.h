@@ -138,5 +138,8 @@ void bc__read_until(bc_client *c, const int *stop);
 /* ---- bc_check.c ---- */
 /* 0 if name is a valid barrier name, else BC_EINVAL with the message set. */
 int bc__check_name(const char *name);
+/* 0 if every reserved word of a caller's struct is zero, else BC_EINVAL with
+ * the message set (what names the struct). */
+int bc__check_reserved(const uint64_t *words, size_t size, const char *what);
 
 #endif
