@@ -242,5 +242,10 @@ void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v)
     key_u64(b, "dropped_silent", v->dropped_silent);
     key_u64(b, "refused", v->refused);
     key_u64(b, "hello_timeouts", v->hello_timeouts);
+    key_u64(b, "resume_proven", v->resume_proven);
+    key_u64(b, "resume_late", v->resume_late);
+    key_u64(b, "resume_guessed", v->resume_guessed);
+    key_u64(b, "resume_collisions", v->resume_collisions);
+    key_u64(b, "resume_replaced", v->resume_replaced);
     bp_buf_printf(b, ",\"uptime_s\":%.3f}\n", v->uptime_s);
 }

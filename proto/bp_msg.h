@@ -160,6 +160,11 @@ typedef struct bp_stats_view {
     uint64_t dropped_silent;    /* connections that missed heartbeats */
     uint64_t refused;           /* connections over --max-connections */
     uint64_t hello_timeouts;    /* connections closed for not authenticating in time */
+    uint64_t resume_proven;     /* generations a re-announcing party proved ended */
+    uint64_t resume_late;       /* re-announced waits told an ended generation's outcome */
+    uint64_t resume_guessed;    /* indexes handed out from the top after a lost server */
+    uint64_t resume_collisions; /* of those, ones a party later reported as its own */
+    uint64_t resume_replaced;   /* re-announced waits that replaced their stale copy */
     double uptime_s;
 } bp_stats_view;
 void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v);

@@ -4,6 +4,28 @@
 
 #include "br_registry.h"
 
+#include "bp_buf.h"
+#include "br_heap.h"
+
+/* The last generation of a barrier that ended, remembered for waits that learn
+ * of it late: a party whose connection was lost as it ended, or one still
+ * re-announcing it after a restart. */
+typedef struct br_ended {
+    int kind;          /* 0 none yet, BR_ENDED_RELEASED, BR_ENDED_FAILED */
+    uint64_t gen;
+    int code;          /* failed: the code every waiter but the culprit got */
+    char *reason;      /* failed: owned; the message */
+    uint64_t *slots;   /* released: per index, the ticket of the wait released at
+                          it, BR_SLOT_TAKEN, BR_SLOT_GUESSED or 0 (not known to be
+                          taken); `parties` of them, allocated when first needed */
+    unsigned top;      /* recovering: where the search for a free index from the top
+                          goes on */
+} br_ended;
+
+enum { BR_ENDED_RELEASED = 1, BR_ENDED_FAILED };
+#define BR_SLOT_TAKEN ((uint64_t)-1)   /* reported by the party released at it */
+#define BR_SLOT_GUESSED ((uint64_t)-2) /* handed out from the top, unconfirmed */
+
 struct br_barrier {
     br_barrier *hnext;          /* hash chain */
     br_barrier *idle_prev;      /* idle list, oldest first; linked only while idle */
@@ -22,6 +44,12 @@ struct br_barrier {
     br_waiter **pending;        /* arrivals during an action, in order */
     br_waiter *runner;          /* runs the action while BR_RUNNING_ACTION */
     char *reason;               /* owned; why it broke, NULL unless broken */
+    /* For re-announced waits (docs/ha.md). */
+    int recovering;             /* created in the recovery window */
+    int has_tickets;            /* some party sent a ticket: remember them per release */
+    br_waiter *runner_hint;     /* a re-announced party already running this
+                                   generation's action: it runs it, nobody else */
+    br_ended ended;             /* the last generation that ended */
     size_t name_len;
     char name[];                /* NUL-terminated */
 };
@@ -31,6 +59,41 @@ typedef struct br__table {
     size_t mask;  /* buckets - 1; a power of two minus one */
     size_t count;
 } br__table;
+
+struct br_registry {
+    br__table table;
+    br__heap deadlines;
+    br_barrier *idle_head, *idle_tail; /* empty barriers, oldest first */
+    size_t max_barriers;
+    size_t n_waiting;
+    uint32_t seed; /* of the name hash */
+    int64_t recover_until; /* barriers created before then are rebuilt from re-announcements */
+    br_sink_fn sink;
+    void *ctx;
+    int in_sink; /* the sink is running: it must not call back in (asserted) */
+    bp_buf scratch; /* message text, reused */
+    br_stats stats;
+};
+
+/* br_registry.c, for br_resume.c */
+void br__emit_at(br_registry *r, br_kind kind, const br_barrier *b, uint64_t gen,
+                 br_waiter *const *w, unsigned n, int code, const br_waiter *culprit,
+                 int culprit_code, const char *message);
+void br__fail_all(br_registry *r, br_barrier *b, int code, const br_waiter *culprit,
+                  int culprit_code, const char *message);
+/* guessed: the indexes were handed out from the top (br_resume.c); otherwise the
+ * release is remembered with each party's ticket. */
+void br__release(br_registry *r, br_barrier *b, int64_t now, int guessed);
+void br__idle_touch(br_registry *r, br_barrier *b, int64_t now);
+
+/* br_resume.c: waits re-announced after a lost server, see docs/ha.md */
+void br__remember_release(br_barrier *b);
+void br__remember_failure(br_barrier *b, int code, const char *message);
+void br__ended_free(br_ended *e);
+/* Apply what w (about to arrive at b) reports. Returns 0: w joins as usual;
+ * 1: w was answered (its generation had ended) or took the place of its own
+ * earlier wait, and does not join. */
+int br__resume_arrive(br_registry *r, br_barrier *b, br_waiter *w, int64_t now);
 
 uint32_t br__hash(uint32_t seed, const char *name, size_t len);
 br_barrier *br__table_find(const br__table *t, const char *name, size_t len, uint32_t hash);

@@ -8,8 +8,6 @@
 #include "br_registry.h"
 
 #include "br_barrier.h"
-#include "br_heap.h"
-#include "bp_buf.h"
 #include "bp_error.h"
 
 #include <assert.h>
@@ -20,20 +18,6 @@
 
 /* Break messages list at most this many of the parties that had arrived. */
 #define BR_MESSAGE_NAMES 8
-
-struct br_registry {
-    br__table table;
-    br__heap deadlines;
-    br_barrier *idle_head, *idle_tail; /* empty barriers, oldest first */
-    size_t max_barriers;
-    size_t n_waiting;
-    uint32_t seed; /* of the name hash */
-    br_sink_fn sink;
-    void *ctx;
-    int in_sink; /* the sink is running: it must not call back in (asserted) */
-    bp_buf scratch; /* message text, reused */
-    br_stats stats;
-};
 
 const char *br_state_name(br_state s)
 {
@@ -82,7 +66,7 @@ static void idle_unlink(br_registry *r, br_barrier *b)
     b->idle = 0;
 }
 
-static void idle_touch(br_registry *r, br_barrier *b, int64_t now)
+void br__idle_touch(br_registry *r, br_barrier *b, int64_t now)
 {
     idle_unlink(r, b);
     if (!barrier_empty(b))
@@ -104,6 +88,7 @@ static void barrier_destroy(br_registry *r, br_barrier *b)
     free(b->waiters);
     free(b->pending);
     free(b->reason);
+    br__ended_free(&b->ended);
     free(b);
 }
 
@@ -118,6 +103,7 @@ void br_free(br_registry *r)
             free(b->waiters);
             free(b->pending);
             free(b->reason);
+            br__ended_free(&b->ended);
             free(b);
             b = next;
         }
@@ -179,16 +165,23 @@ static void message_start(br_registry *r, const char *fmt, ...)
 
 /* ---- outcomes ---- */
 
+void br__emit_at(br_registry *r, br_kind kind, const br_barrier *b, uint64_t gen,
+                 br_waiter *const *w, unsigned n, int code, const br_waiter *culprit,
+                 int culprit_code, const char *message)
+{
+    if (n == 0)
+        return;
+    br_outcome o = {kind, b, gen, w, n, code, culprit, culprit_code, message};
+    r->in_sink = 1;
+    r->sink(r->ctx, &o);
+    r->in_sink = 0;
+}
+
 static void emit(br_registry *r, br_kind kind, const br_barrier *b, br_waiter *const *w,
                  unsigned n, int code, const br_waiter *culprit, int culprit_code,
                  const char *message)
 {
-    if (n == 0)
-        return;
-    br_outcome o = {kind, b, b->generation, w, n, code, culprit, culprit_code, message};
-    r->in_sink = 1;
-    r->sink(r->ctx, &o);
-    r->in_sink = 0;
+    br__emit_at(r, kind, b, b->generation, w, n, code, culprit, culprit_code, message);
 }
 
 static void unschedule_all(br_registry *r, br_barrier *b)
@@ -199,13 +192,13 @@ static void unschedule_all(br_registry *r, br_barrier *b)
 
 /* Tell the waiters of the current generation (and those pending for the next)
  * that their waits failed, and forget them. */
-static void fail_all(br_registry *r, br_barrier *b, int code, const br_waiter *culprit,
-                     int culprit_code, const char *message)
+void br__fail_all(br_registry *r, br_barrier *b, int code, const br_waiter *culprit,
+                  int culprit_code, const char *message)
 {
     unschedule_all(r, b);
     unsigned n = b->n_waiting, np = b->n_pending;
     b->n_waiting = b->n_pending = 0;
-    b->runner = NULL;
+    b->runner = b->runner_hint = NULL;
     r->n_waiting -= n + np;
     emit(r, BR_FAIL, b, b->waiters, n, code, culprit, culprit_code, message);
     emit(r, BR_FAIL, b, b->pending, np, code, NULL, 0, message);
@@ -218,40 +211,64 @@ static void barrier_break(br_registry *r, br_barrier *b, const br_waiter *culpri
     b->reason = strdup(message);
     b->state = BR_BROKEN;
     r->stats.breaks++;
-    fail_all(r, b, BP_EBROKEN, culprit, culprit_code, message);
-    idle_touch(r, b, now);
+    br__remember_failure(b, BP_EBROKEN, message);
+    br__fail_all(r, b, BP_EBROKEN, culprit, culprit_code, message);
+    br__idle_touch(r, b, now);
 }
 
 static void join_pending(br_registry *r, br_barrier *b, int64_t now);
 
-static void barrier_release(br_registry *r, br_barrier *b, int64_t now)
+void br__release(br_registry *r, br_barrier *b, int64_t now, int guessed)
 {
+    if (!guessed)
+        br__remember_release(b);
     unschedule_all(r, b);
     unsigned n = b->n_waiting;
     b->n_waiting = 0;
-    b->runner = NULL;
+    b->runner = b->runner_hint = NULL;
     b->state = BR_FILLING;
     r->n_waiting -= n;
     r->stats.releases++;
     emit(r, BR_RELEASE, b, b->waiters, n, 0, NULL, 0, NULL);
     b->generation++;
     join_pending(r, b, now);
-    idle_touch(r, b, now);
+    br__idle_touch(r, b, now);
 }
 
-/* The generation is complete: run the last arriver's action, or release. */
+/* The action of the current generation ended: release, or break naming the runner. */
+static void action_finished(br_registry *r, br_barrier *b, br_waiter *runner, int success,
+                            int64_t now)
+{
+    if (success) {
+        br__release(r, b, now, 0);
+        return;
+    }
+    message_start(r, "action failed in ");
+    put_who(&r->scratch, runner);
+    barrier_break(r, b, runner, BP_EACTION, message_finish(r, b), now);
+}
+
+/* The generation is complete: run the last arriver's action, or release. A
+ * re-announced party that was already running this generation's action when
+ * the server was lost goes on with it: nobody runs it twice. */
 static void barrier_full(br_registry *r, br_barrier *b, int64_t now)
 {
-    br_waiter *last = b->waiters[b->parties - 1];
-    if (!last->action) {
-        barrier_release(r, b, now);
+    br_waiter *hint = b->runner_hint, *last = b->waiters[b->parties - 1];
+    if (hint && hint->action_result) {
+        action_finished(r, b, hint, hint->action_result > 0, now);
+        return;
+    }
+    if (!hint && !last->action) {
+        br__release(r, b, now, 0);
         return;
     }
     /* While the action runs, timeouts do not fire: the release wins. */
     unschedule_all(r, b);
     b->state = BR_RUNNING_ACTION;
-    b->runner = last;
-    emit(r, BR_RUN_ACTION, b, &b->runner, 1, 0, NULL, 0, NULL);
+    b->runner = hint ? hint : last;
+    b->runner_hint = NULL;
+    if (!hint)
+        emit(r, BR_RUN_ACTION, b, &b->runner, 1, 0, NULL, 0, NULL);
 }
 
 /* Put w into the current generation of a FILLING barrier. */
@@ -323,7 +340,7 @@ static int reserve_slot(br_barrier *b)
 }
 
 static br_barrier *barrier_create(br_registry *r, const char *name, size_t len, uint32_t hash,
-                                  unsigned parties)
+                                  unsigned parties, int64_t now)
 {
     br_barrier *b = calloc(1, sizeof *b + len + 1);
     if (!b)
@@ -332,6 +349,7 @@ static br_barrier *barrier_create(br_registry *r, const char *name, size_t len, 
     b->name_len = len;
     b->hash = hash;
     b->parties = parties;
+    b->recovering = now < r->recover_until;
     if (br__table_insert(&r->table, b) < 0) {
         free(b);
         return NULL;
@@ -350,11 +368,11 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
             say(msg, cap, "too many barriers (limit %zu)", r->max_barriers);
             return BP_ELIMIT;
         }
-        if (!(b = barrier_create(r, name, len, hash, parties))) {
+        if (!(b = barrier_create(r, name, len, hash, parties, now))) {
             say(msg, cap, "out of memory");
             return BP_ENOMEM;
         }
-        idle_touch(r, b, now);
+        br__idle_touch(r, b, now);
     }
     if (b->parties != parties) {
         say(msg, cap, "barrier '%s' has %u parties, not %u", b->name, b->parties, parties);
@@ -371,6 +389,11 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     }
     w->barrier = b;
     w->heap_pos = BR_NOT_IN_HEAP;
+    w->action_result = 0;
+    if (w->ticket)
+        b->has_tickets = 1;
+    if ((w->has_last || w->resume) && br__resume_arrive(r, b, w, now))
+        return 0;
     if (b->state == BR_RUNNING_ACTION && b->n_pending >= br_pending_max(b->parties)) {
         say(msg, cap,
             "barrier '%s' is running its action and already has %u waits queued for the "
@@ -421,6 +444,8 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
     r->n_waiting--;
     if (b->runner == w)
         b->runner = NULL;
+    if (b->runner_hint == w)
+        b->runner_hint = NULL;
     barrier_break(r, b, NULL, 0, msg, now);
 }
 
@@ -433,20 +458,18 @@ int br_action_done(br_registry *r, const char *name, size_t len, uint64_t genera
         say(msg, cap, "no barrier named '%.*s'", (int)len, name);
         return BP_ENOTFOUND;
     }
+    br_waiter *hint = b->runner_hint;
+    if (b->state == BR_FILLING && hint && hint->owner == owner && b->generation == generation) {
+        hint->action_result = success ? 1 : -1; /* the generation is not full again yet */
+        return 0;
+    }
     if (b->state != BR_RUNNING_ACTION || b->generation != generation || !b->runner ||
         b->runner->owner != owner) {
         say(msg, cap, "no action of generation %llu of barrier '%s' is running here",
                  (unsigned long long)generation, b->name);
         return BP_EINVAL;
     }
-    if (success) {
-        barrier_release(r, b, now);
-        return 0;
-    }
-    br_waiter *runner = b->runner;
-    message_start(r, "action failed in ");
-    put_who(&r->scratch, runner);
-    barrier_break(r, b, runner, BP_EACTION, message_finish(r, b), now);
+    action_finished(r, b, b->runner, success, now);
     return 0;
 }
 
@@ -475,12 +498,14 @@ int br_reset(br_registry *r, const char *name, size_t len, const char *by, int64
     if (!b)
         return BP_ENOTFOUND;
     message_start(r, "reset by %s", by);
-    fail_all(r, b, BP_EBROKEN, NULL, 0, message_finish(r, b));
+    const char *msg = message_finish(r, b);
+    br__remember_failure(b, BP_EBROKEN, msg);
+    br__fail_all(r, b, BP_EBROKEN, NULL, 0, msg);
     free(b->reason);
     b->reason = NULL;
     b->state = BR_FILLING;
     b->generation++;
-    idle_touch(r, b, now);
+    br__idle_touch(r, b, now);
     return 0;
 }
 
@@ -519,7 +544,12 @@ void br_shutdown(br_registry *r, const char *message)
     assert(!r->in_sink);
     for (size_t i = 0; r->table.buckets && i <= r->table.mask; i++)
         for (br_barrier *b = r->table.buckets[i]; b; b = b->hnext)
-            fail_all(r, b, BP_ESHUTDOWN, NULL, 0, message);
+            br__fail_all(r, b, BP_ESHUTDOWN, NULL, 0, message);
+}
+
+void br_set_recovery(br_registry *r, int64_t until_ms)
+{
+    r->recover_until = until_ms;
 }
 
 void br_set_hash_seed(br_registry *r, uint32_t seed)

@@ -39,12 +39,23 @@ struct br_waiter {
     int action;          /* runs an action if it arrives last */
     const char *client;  /* who it says it is, "" if unnamed; lives as long as the waiter */
     const char *peer;    /* its address; lives as long as the waiter */
+    /* What a resuming party tells (docs/ha.md); all zero for a plain wait. */
+    int resume;          /* re-announced: sent before to a server that may be gone */
+    uint64_t ticket;     /* the party's own id for this wait; 0 = none */
+    int has_last;        /* the party's last outcome on this barrier: */
+    uint64_t last_gen;   /*   its generation, */
+    int last_released;   /*   released (at last_index) or failed */
+    unsigned last_index;
+    int has_action_gen;  /* it was asked to run the action of action_gen */
+    uint64_t action_gen;
 
     /* Set by the registry. */
     br_barrier *barrier;
     unsigned index;      /* arrival index within its generation */
     size_t heap_pos;     /* position in the deadline heap, or BR_NOT_IN_HEAP */
     int pending;         /* arrived during an action: joins the next generation */
+    int action_result;   /* a re-announced runner's action_done that came before its
+                            generation was full again: 1 success, -1 failure, 0 none */
 };
 
 #define BR_NOT_IN_HEAP ((size_t)-1)
@@ -83,6 +94,15 @@ typedef struct br_stats {
     uint64_t breaks;     /* times a barrier broke */
     size_t barriers;     /* barriers that exist now */
     size_t waiting;      /* waiters held now, pending ones included */
+    uint64_t proven;     /* generations found to have ended on a lost server (a party
+                            reported it) and ended here too for those still waiting */
+    uint64_t late;       /* re-announced waits answered with the outcome of a
+                            generation that had already ended */
+    uint64_t guessed;    /* indexes handed out without knowing which the parties
+                            told before the loss got (from the top, see docs/ha.md) */
+    uint64_t collisions; /* of those, ones a party later reported as its own */
+    uint64_t replaced;   /* re-announced waits that took the place of their own
+                            earlier wait, still held on a connection not yet closed */
 } br_stats;
 
 typedef struct br_info {
@@ -102,12 +122,19 @@ br_registry *br_new(size_t max_barriers, br_sink_fn sink, void *ctx);
  * which names collide cannot be known in advance. The caller picks it: the
  * registry stays free of I/O and deterministic in tests. */
 void br_set_hash_seed(br_registry *r, uint32_t seed);
+/* Barriers created before until_ms (monotonic, like now_ms) are rebuilt from
+ * re-announced waits: a party's report that their current generation ended on
+ * the lost server ends it here too (docs/ha.md). Set at start, for the resume
+ * window. */
+void br_set_recovery(br_registry *r, int64_t until_ms);
 /* Frees every barrier. Waiters still held are simply forgotten: call
  * br_shutdown first to tell them. */
 void br_free(br_registry *r);
 
 /* A waiter arrives at the barrier `name`, creating it if needed. Returns 0 when
- * it joined (outcomes may already have been emitted, if it was the last), or,
+ * it joined (outcomes may already have been emitted, if it was the last; a
+ * re-announced wait whose generation already ended is told its outcome at
+ * once, without joining), or,
  * without joining: BP_EPARTIES, BP_EBROKEN, BP_ELIMIT (max_barriers, or
  * br_pending_max waits already queued behind a running action), BP_ENOMEM, with a
  * message in msg[cap]. */

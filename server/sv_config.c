@@ -33,6 +33,8 @@ static const char usage_text[] =
     "                           (default 300)\n"
     "  --hello-timeout SECONDS  with a token: a connection must say hello within\n"
     "                           this long or is closed; 0 = no limit (default 10)\n"
+    "  --resume-window SECONDS  after start, barriers are rebuilt from the waits\n"
+    "                           resuming clients re-announce (default 60)\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --ready-file F           once every listener is bound, write their addresses\n"
     "                           to F, one a line (written whole: F.tmp, then renamed)\n"
@@ -96,10 +98,11 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     cfg->heartbeat_ms = 5000;
     cfg->idle_ttl_ms = 300000;
     cfg->hello_timeout_ms = 10000;
+    cfg->resume_window_ms = 60000;
     cfg->log_level = SV_LOG_INFO;
 
     enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXWAITS, O_MAXLINE, O_MAXOUT,
-           O_HEART, O_TTL, O_HELLO, O_LOG, O_READY, O_HELP, O_VERSION };
+           O_HEART, O_TTL, O_HELLO, O_RESUME, O_LOG, O_READY, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"auth-token-file", required_argument, 0, O_TOKEN},
@@ -112,6 +115,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         {"heartbeat", required_argument, 0, O_HEART},
         {"idle-ttl", required_argument, 0, O_TTL},
         {"hello-timeout", required_argument, 0, O_HELLO},
+        {"resume-window", required_argument, 0, O_RESUME},
         {"log-level", required_argument, 0, O_LOG},
         {"ready-file", required_argument, 0, O_READY},
         {"help", no_argument, 0, O_HELP},
@@ -154,6 +158,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             DURATION_FLAG(O_HEART, "--heartbeat", SV_HEARTBEAT_MIN_MS, 86400, heartbeat_ms)
             DURATION_FLAG(O_TTL, "--idle-ttl", 1, 1e9, idle_ttl_ms)
             DURATION_FLAG(O_HELLO, "--hello-timeout", 1, 86400, hello_timeout_ms)
+            DURATION_FLAG(O_RESUME, "--resume-window", 1, 86400, resume_window_ms)
 #undef SIZE_FLAG
 #undef DURATION_FLAG
         case O_LOG:

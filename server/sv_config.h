@@ -27,6 +27,7 @@ typedef struct sv_config {
     uint64_t heartbeat_ms;    /* 0 = no heartbeats; else at least SV_HEARTBEAT_MIN_MS */
     uint64_t idle_ttl_ms;     /* 0 = keep empty barriers forever */
     uint64_t hello_timeout_ms; /* with a token: authenticate within this; 0 = no limit */
+    uint64_t resume_window_ms; /* after start: barriers are rebuilt from re-announced waits */
     int log_level;
 } sv_config;
 

@@ -85,6 +85,14 @@ static void do_wait(sv_conn *c, const bp_request *r)
     w->w.action = r->action;
     w->w.client = w->client;
     w->w.peer = c->peer;
+    w->w.resume = r->resume;
+    w->w.ticket = r->ticket;
+    w->w.has_last = r->has_last;
+    w->w.last_gen = r->last_generation;
+    w->w.last_released = r->has_last_index;
+    w->w.last_index = r->last_index;
+    w->w.has_action_gen = r->has_action_generation;
+    w->w.action_gen = r->action_generation;
     /* Linked first: if this arrival completes the generation, the release
      * notification finds it on the connection like every other waiter. */
     w->prev = NULL;
@@ -210,6 +218,11 @@ static void do_stats(sv_conn *c, const bp_request *r)
                        .dropped_silent = k->dropped_silent,
                        .refused = k->refused,
                        .hello_timeouts = k->hello_timeouts,
+                       .resume_proven = st.proven,
+                       .resume_late = st.late,
+                       .resume_guessed = st.guessed,
+                       .resume_collisions = st.collisions,
+                       .resume_replaced = st.replaced,
                        .uptime_s = (double)(sv__now(s) - (int64_t)s->start_ms) / 1000.0};
     bp_buf *b = &s->out;
     bp_buf_reset(b);

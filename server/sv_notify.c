@@ -49,7 +49,12 @@ static void notify_fail(sv_server *s, const br_outcome *o)
             bp_err_name(o->code), o->message);
     bp_buf *body = &s->out;
     bp_buf_reset(body);
-    bp_enc_error_shared(body, o->code, o->message);
+    /* A failure names its generation, which ended; a shutdown ends none (the
+     * parties take their waits to the next server), so it names none. */
+    if (o->code == BP_ESHUTDOWN)
+        bp_enc_error_shared(body, o->code, o->message);
+    else
+        bp_enc_wait_error_shared(body, o->code, o->message, in.name, in.name_len, o->generation);
     s->counters.errors += o->n; /* each is an error reply, like any other */
     sv_shared *shared = NULL;
     for (unsigned i = 0; i < o->n; i++) {
@@ -58,7 +63,8 @@ static void notify_fail(sv_server *s, const br_outcome *o)
         bp_enc_reply_start(&s->prefix, w->has_id, w->id);
         if (w == o->culprit) { /* its own code: encoded apart, not shared */
             bp_buf own = BP_BUF_INIT;
-            bp_enc_error_shared(&own, o->culprit_code, o->message);
+            bp_enc_wait_error_shared(&own, o->culprit_code, o->message, in.name, in.name_len,
+                                     o->generation);
             sv_shared *mine = NULL;
             tell(s, w, &s->prefix, own.data, own.len, &mine);
             sv__shared_unref(mine);

@@ -385,6 +385,7 @@ int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg)
         seed = (uint32_t)uv_hrtime() ^ (uint32_t)getpid();
     br_set_hash_seed(s->reg, seed);
     s->start_ms = uv_now(loop);
+    br_set_recovery(s->reg, (int64_t)s->start_ms + (int64_t)cfg->resume_window_ms);
     uv_timer_init(loop, &s->deadline_timer);
     uv_idle_init(loop, &s->expire_idle);
     uv_check_init(loop, &s->expire_check);
