@@ -7,6 +7,8 @@
 #include "ts_fork.h"
 
 #include <check.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,17 +78,25 @@ bc_client *tc_connect(const char *addr)
 
 /* ---- barrierctl runs ---- */
 
-int tc_ctl_start(tc_ctl *r, const char *bin, const char *const *argv, int drop_token)
+void tc_ctl_start(tc_ctl *r, int drop_token, ...)
 {
+    const char *argv[32] = {"barrierctl"};
+    int n = 1;
+    va_list ap;
+    va_start(ap, drop_token);
+    for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    const char *bin = ts_barrierctl_path();
+    ck_assert_msg(bin != NULL, "set BARRIERCTL to the barrierctl executable");
     memset(r, 0, sizeof *r);
     snprintf(r->out_path, sizeof r->out_path, "/tmp/tc-ctl-out-XXXXXX");
     snprintf(r->err_path, sizeof r->err_path, "/tmp/tc-ctl-err-XXXXXX");
     int out = mkstemp(r->out_path), err = mkstemp(r->err_path);
-    if (out < 0 || err < 0 || !bin)
-        return -1;
+    ck_assert_msg(out >= 0 && err >= 0, "mkstemp: %s", strerror(errno));
     r->pid = ts_fork();
-    if (r->pid < 0)
-        return -1;
+    ck_assert_msg(r->pid >= 0, "fork: %s", strerror(errno));
     if (r->pid == 0) {
         dup2(out, 1);
         dup2(err, 2);
@@ -99,7 +109,6 @@ int tc_ctl_start(tc_ctl *r, const char *bin, const char *const *argv, int drop_t
     }
     close(out);
     close(err);
-    return 0;
 }
 
 /* The captured output, then the file is gone. */

@@ -53,10 +53,10 @@ typedef struct tc_ctl {
     char out_path[64], err_path[64];
 } tc_ctl;
 
-/* Start bin with argv (NULL-terminated, argv[0] included), stdin from
- * /dev/null; drop_token removes $BARRIERD_TOKEN from its environment.
- * Returns 0, or -1 if it could not be started. */
-int tc_ctl_start(tc_ctl *r, const char *bin, const char *const *argv, int drop_token);
+/* Start barrierctl ($BARRIERCTL) with the arguments (NULL-terminated) in a
+ * child that dies with us, stdin from /dev/null; drop_token removes
+ * $BARRIERD_TOKEN from its environment. Asserted. */
+void tc_ctl_start(tc_ctl *r, int drop_token, ...) __attribute__((sentinel));
 /* Wait up to limit_s for it to exit (then kill it); returns r->status. */
 int tc_ctl_finish(tc_ctl *r, double limit_s);
 

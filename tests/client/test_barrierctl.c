@@ -38,18 +38,7 @@ static void teardown(void)
 typedef tc_ctl ctl_run;
 
 /* Start barrierctl with the arguments (NULL-terminated). */
-static void ctl_start(ctl_run *r, ...)
-{
-    const char *argv[32] = {"barrierctl"};
-    int n = 1;
-    va_list ap;
-    va_start(ap, r);
-    for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    ck_assert(tc_ctl_start(r, ts_barrierctl_path(), argv, 0) == 0);
-}
+#define ctl_start(r, ...) tc_ctl_start((r), 0, __VA_ARGS__)
 
 /* Wait up to limit_s for it to exit; returns its exit status. */
 static int ctl_finish_within(ctl_run *r, double limit_s)

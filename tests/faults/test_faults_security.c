@@ -77,18 +77,7 @@ static void token_make(token_file *t, const char *prefix)
 typedef tc_ctl ctl_run;
 
 /* Start barrierctl ARGS... (NULL-terminated) without $BARRIERD_TOKEN. */
-static void ctl_start(ctl_run *r, ...)
-{
-    const char *argv[32] = {"barrierctl"};
-    int n = 1;
-    va_list ap;
-    va_start(ap, r);
-    for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    it_assert(tc_ctl_start(r, ts_barrierctl_path(), argv, 1) == 0);
-}
+#define ctl_start(r, ...) tc_ctl_start((r), 1, __VA_ARGS__)
 
 static int ctl_finish(ctl_run *r)
 {

@@ -245,9 +245,8 @@ static int await_ready(ts_server *s)
     for (;;) {
         if (read_ready(s))
             return 0;
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            reaped(s, st);
+        if (!ts_server_alive(s)) {
+            int st = s->status;
             if (read_ready(s)) /* ready, then gone at once: the caller will see */
                 return 0;
             fprintf(stderr, "ts: %s exited (wait status %d: %s %d) before it was ready\n",
@@ -343,11 +342,8 @@ int ts_server_wait(ts_server *s, int timeout_ms)
         return s->status;
     int64_t deadline = ts_now_ms() + timeout_ms;
     for (;;) {
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            reaped(s, st);
-            return st;
-        }
+        if (!ts_server_alive(s))
+            return s->status;
         if (ts_now_ms() > deadline)
             return -1;
         ts_sleep_ms(5);
