@@ -213,7 +213,7 @@ static void exec_child(const ts_server *s, const char *bin, int logfd)
     argv[n++] = "--ready-file";
     argv[n++] = s->ready_path;
     for (int i = 0; i < s->n_args; i++)
-        argv[n++] = s->args[i];
+        argv[n++] = s->argbuf + s->arg_off[i];
     argv[n] = NULL;
     dprintf(logfd, "#");
     for (int i = 0; i < n; i++)
@@ -305,24 +305,21 @@ static int launch(ts_server *s, int first)
     return 0;
 }
 
-static void free_args(ts_server *s)
-{
-    for (int i = 0; i < s->n_args; i++)
-        free(s->args[i]);
-    s->n_args = 0;
-}
-
 int ts_server_start(ts_server *s, const char *const *extra)
 {
     if (s->registered)
         forget(s);
-    free_args(s);
+    size_t used = 0;
+    s->n_args = 0;
     for (; extra && *extra; extra++) {
-        if (s->n_args == TS_MAX_ARGS) {
-            fprintf(stderr, "ts: more than %d arguments for %s\n", TS_MAX_ARGS, name_of(s));
+        size_t len = strlen(*extra) + 1;
+        if (s->n_args == TS_MAX_ARGS || len > sizeof s->argbuf - used) {
+            fprintf(stderr, "ts: too many arguments for %s\n", name_of(s));
             return -1;
         }
-        s->args[s->n_args++] = strdup(*extra);
+        memcpy(s->argbuf + used, *extra, len);
+        s->arg_off[s->n_args++] = (int)used;
+        used += len;
     }
     return launch(s, 1);
 }
@@ -395,7 +392,6 @@ int ts_server_cleanup(ts_server *s)
 {
     int st = s->pid > 0 ? ts_server_stop(s, 10000, NULL) : s->status;
     forget(s);
-    free_args(s);
     if (s->dir[0] && !s->keep_dir)
         ts_remove_dir(s->dir);
     if (!s->keep_dir)

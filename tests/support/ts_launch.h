@@ -45,8 +45,9 @@ typedef struct ts_server {
     char addr[112];    /* the first 127.0.0.1 address (else the first one) */
     int port;          /* its port (0 for a unix: address) */
 
-    /* Private. */
-    char *args[TS_MAX_ARGS]; /* EXTRA, copied: ts_server_restart reuses it */
+    /* Private: EXTRA, copied (no heap, so nothing to free), for ts_server_restart. */
+    char argbuf[4096];
+    int arg_off[TS_MAX_ARGS];
     int n_args;
     int registered;
 } ts_server;
