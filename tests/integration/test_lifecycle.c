@@ -214,6 +214,35 @@ START_TEST(sigint_shutdown)
 }
 END_TEST
 
+/* The launcher's restart: the same arguments on the same 127.0.0.1 port, so a
+ * client can come back to the address it knew. Barriers do not survive. */
+START_TEST(restart_same_port)
+{
+    ts_server s = {0};
+    ts_server_up(&s, "--max-barriers", "5", NULL);
+    int port = s.port;
+    it_conn *a = it_connect(&s);
+    it_send_wait(a, 1, "before", 1, -1, "a", 0);
+    it_expect_release(a, 1, IT_TIMEOUT_MS, NULL, NULL);
+    it_assert(it_stat(a, "barriers") == 1);
+    it_close(a);
+    ts_server_restart_up(&s);
+    it_assert_msg(s.port == port, "restarted on port %d, not %d", s.port, port);
+    it_conn *b = it_connect(&s);
+    it_expect_ping(b, 2);
+    it_send_op(b, BP_OP_STATUS, 3, "before");
+    it_expect_err(b, 3, BP_ENOTFOUND, IT_TIMEOUT_MS, NULL, 0);
+    it_assert(it_stat(b, "barriers") == 0);
+    it_close(b);
+    /* The log holds both runs; the second one with the same extra arguments. */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "--listen 127.0.0.1:%d --ready-file %s --max-barriers 5", port,
+             s.ready_path);
+    it_assert_msg(ts_server_log_contains(&s, cmd), "no '%s' in the log", cmd);
+    ts_server_down(&s);
+}
+END_TEST
+
 int main(void)
 {
     const ts_case cases[] = {
@@ -221,6 +250,7 @@ int main(void)
         {"sigint_shutdown", sigint_shutdown, 0},
         {"unix_listener", unix_listener, 0},
         {"ipv6_listener", ipv6_listener, 0},
+        {"restart_same_port", restart_same_port, 0},
     };
     return ts_run_cases("lifecycle", cases, TS_NCASES(cases));
 }

@@ -28,6 +28,14 @@ void ts_server_up(ts_server *s, ...)
 
 void ts_server_restart_up(ts_server *s)
 {
+    if (s->pid > 0) {
+        int st = ts_server_stop(s, 10000, NULL);
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+            ts_server_dump_log(s);
+            ck_assert_msg(0, "barrierd did not exit 0 on SIGTERM before the restart (wait status %d)",
+                          st);
+        }
+    }
     ck_assert_msg(ts_server_restart(s) == 0, "%s did not come up again on %s (see above)",
                   s->name ? s->name : "barrierd", s->listen);
 }

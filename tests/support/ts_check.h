@@ -10,7 +10,7 @@
 void ts_server_up(ts_server *s, ...) __attribute__((sentinel));
 /* The same with an array (NULL, or NULL-terminated). */
 void ts_server_upv(ts_server *s, const char *const *extra);
-/* ts_server_restart, or fail. */
+/* ts_server_restart, or fail; a running server must first exit 0 on SIGTERM. */
 void ts_server_restart_up(ts_server *s);
 /* ts_server_cleanup; a server that was still running must exit 0 on SIGTERM
  * (under valgrind: no error, no leak), or the test fails. The last call of a
