@@ -1,8 +1,9 @@
 /* faults_common.h - shared by the fault-injection suites (tests/faults).
  *
- * The server comes from tests/integration's fixture (it_server_*: a real
- * barrierd on a free loopback port, its log dumped on failure); the parties are
- * real processes using the real libbarrierclient:
+ * The server comes from tests/support's launcher (ts_server_up: a real
+ * barrierd on a free loopback port, its log dumped on failure), raw sockets
+ * from tests/integration's fixture; the parties are real processes using the
+ * real libbarrierclient:
  *
  *   fx_party: fork a process that connects (optionally from inside a network
  *   namespace) and blocks in bc_wait; its outcome, bc_last_error_message() and
@@ -15,7 +16,7 @@
  *   completing throughout".
  *
  * Every wait in here is bounded; forked processes die with the test
- * (PR_SET_PDEATHSIG).
+ * (ts_fork: PR_SET_PDEATHSIG).
  */
 #ifndef FAULTS_COMMON_H
 #define FAULTS_COMMON_H
