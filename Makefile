@@ -1,9 +1,11 @@
 # Thin wrapper over CMake: installs missing Debian packages, builds, runs or tests.
 #
 #   make run      build and serve on $(LISTEN) in the foreground
-#   make test     every quality gate: the Check suites (with barrierd also under
-#                 valgrind), the same suites built with ASan+UBSan, and each
-#                 libFuzzer target for $(FUZZ_TEST_SECONDS) seconds
+#   make test     every quality gate: each libFuzzer target for
+#                 $(FUZZ_TEST_SECONDS) seconds (fuzz-run), the suites built with
+#                 ASan+UBSan (test-asan), then every suite with barrierd also
+#                 under valgrind (test-suites)
+#   WERROR=ON     warnings are errors (.ci/run sets it)
 #   make fuzz     the fuzzers for $(FUZZ_SECONDS) seconds each
 #   make bench    barrier-bench: barrierd against the kernel floor
 #   make soak     1,000 connections x 1,000 rounds
@@ -12,6 +14,7 @@ ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
 LISTEN      ?= 127.0.0.1:7411
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+WERROR      ?= OFF
 FUZZ_SECONDS      ?= 300
 FUZZ_TEST_SECONDS ?= 30
 FUZZ_TARGETS := frame request
@@ -20,7 +23,7 @@ PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev check netcat-openb
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test test-unit test-asan fuzz fuzz-build fuzz-run bench soak clean
+.PHONY: all deps build run test test-suites test-asan fuzz fuzz-build fuzz-run bench soak clean
 
 all: build
 
@@ -36,27 +39,31 @@ deps:
 	fi
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBARRIERD_VALGRIND_TESTS=ON
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBARRIERD_VALGRIND_TESTS=ON \
+	  -DBARRIERD_WERROR=$(WERROR)
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
 	./$(BUILD)/server/barrierd --listen $(LISTEN)
 
 # Quickest gate first; the main suite last, so its summary closes the output.
-test: fuzz-run test-asan test-unit
+test: fuzz-run test-asan test-suites
 
-# Every suite, and the integration cases again with barrierd under valgrind.
-test-unit: build
+# Every suite (unit, integration, client, faults, fuzz replay, smoke runs of the
+# bench and soak), and the integration cases again with barrierd under valgrind.
+test-suites: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The same suites in an ASan+UBSan build (valgrind cannot run under ASan).
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBARRIERD_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBARRIERD_SANITIZE=ON \
+	  -DBARRIERD_WERROR=$(WERROR)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && BARRIERD_SLOW=1 ctest --output-on-failure -j $(JOBS)
 
 fuzz-build: deps
-	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DBARRIERD_FUZZ=ON -DBARRIERD_TESTS=ON
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DBARRIERD_FUZZ=ON -DBARRIERD_TESTS=ON \
+	  -DBARRIERD_WERROR=$(WERROR)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 
 # Each fuzzer starts from the seeds in tests/fuzz/corpus/ (where every crash it

@@ -14,24 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct {
-    bp_op op;
-    const char *name;
-} op_names[] = {
-    {BP_OP_HELLO, "hello"},   {BP_OP_WAIT, "wait"},     {BP_OP_ACTION_DONE, "action_done"},
-    {BP_OP_ABORT, "abort"},   {BP_OP_RESET, "reset"},   {BP_OP_STATUS, "status"},
-    {BP_OP_LIST, "list"},     {BP_OP_STATS, "stats"},   {BP_OP_PING, "ping"},
-    {BP_OP_PONG, "pong"},
-};
-
-const char *bp_op_name(bp_op op)
-{
-    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
-        if (op_names[i].op == op)
-            return op_names[i].name;
-    return NULL;
-}
-
 static int fail(bp_decode_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -119,6 +101,34 @@ static int need(int rc, const char *key, bp_decode_error *err)
     return rc < 0 ? rc : 0;
 }
 
+/* The optional fields of a wait re-announced after a lost server. */
+static int decode_resume(const cJSON *root, unsigned max_parties, bp_request *r,
+                         bp_decode_error *err)
+{
+    double d;
+    int rc;
+    if ((rc = get_bool(root, "resume", &r->resume, err)) < 0)
+        return rc;
+    if ((rc = get_int(root, "ticket", 0, (double)BP_ID_MAX, &d, err)) < 0)
+        return rc;
+    r->ticket = rc ? (uint64_t)d : 0;
+    if ((rc = get_int(root, "last_generation", 0, (double)BP_ID_MAX, &d, err)) < 0)
+        return rc;
+    r->has_last = rc;
+    r->last_generation = rc ? (uint64_t)d : 0;
+    if ((rc = get_int(root, "last_index", 0, max_parties - 1, &d, err)) < 0)
+        return rc;
+    if (rc && !r->has_last)
+        return fail(err, BP_EINVAL, "field 'last_index': needs 'last_generation'");
+    r->has_last_index = rc;
+    r->last_index = rc ? (unsigned)d : 0;
+    if ((rc = get_int(root, "action_generation", 0, (double)BP_ID_MAX, &d, err)) < 0)
+        return rc;
+    r->has_action_generation = rc;
+    r->action_generation = rc ? (uint64_t)d : 0;
+    return 0;
+}
+
 static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
                          bp_decode_error *err)
 {
@@ -140,7 +150,9 @@ static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
         if ((rc = get_bool(root, "action", &r->action, err)) < 0)
             return rc;
         rc = get_str(root, "client", r->client, sizeof r->client, 0, 1, NULL, err);
-        return rc < 0 ? rc : 0;
+        if (rc < 0)
+            return rc;
+        return decode_resume(root, max_parties, r, err);
     case BP_OP_ACTION_DONE:
         rc = get_int(root, "generation", 0, (double)BP_ID_MAX, &d, err);
         if ((rc = need(rc, "generation", err)) < 0)
@@ -175,6 +187,7 @@ int bp_request_decode(const char *line, size_t len, unsigned max_parties, bp_req
 {
     memset(r, 0, sizeof *r);
     memset(err, 0, sizeof *err);
+    err->secret = 1; /* until the line is known not to carry one */
     r->timeout_ms = -1;
     if (max_parties == 0 || max_parties > BP_PARTIES_MAX)
         max_parties = BP_PARTIES_MAX;
@@ -185,6 +198,8 @@ int bp_request_decode(const char *line, size_t len, unsigned max_parties, bp_req
         return fail(err, BP_EPROTO, "invalid JSON: \\u0000 is not allowed");
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    /* Decide from the decoded keys (escapes resolved), never from the raw text. */
+    err->secret = !cJSON_IsObject(root) || cJSON_GetObjectItemCaseSensitive(root, "token");
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= line && at <= line + len ? (long)(at - line) : -1;
@@ -216,9 +231,7 @@ int bp_request_decode(const char *line, size_t len, unsigned max_parties, bp_req
         rc = fail(err, BP_EINVAL, "field 'op': must be a string");
         goto out;
     }
-    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
-        if (strcmp(op->valuestring, op_names[i].name) == 0)
-            r->op = op_names[i].op;
+    r->op = bp_op_from_name(op->valuestring);
     if (r->op == BP_OP_NONE) {
         int shown = strlen(op->valuestring) <= 40 && bp_utf8_clean(op->valuestring, strlen(op->valuestring));
         rc = fail(err, BP_EINVAL, "field 'op': unknown op '%s'", shown ? op->valuestring : "?");

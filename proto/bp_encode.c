@@ -38,6 +38,16 @@ void bp_request_encode(bp_buf *b, const bp_request *r)
             bp_buf_puts(b, ",\"action\":true");
         if (r->client[0])
             key_str(b, "client", r->client, strlen(r->client));
+        if (r->resume)
+            bp_buf_puts(b, ",\"resume\":true");
+        if (r->ticket)
+            key_u64(b, "ticket", r->ticket);
+        if (r->has_last)
+            key_u64(b, "last_generation", r->last_generation);
+        if (r->has_last && r->has_last_index)
+            key_u64(b, "last_index", r->last_index);
+        if (r->has_action_generation)
+            key_u64(b, "action_generation", r->action_generation);
         break;
     case BP_OP_ACTION_DONE:
         key_str(b, "barrier", r->barrier, strlen(r->barrier));
@@ -98,6 +108,18 @@ void bp_enc_error_shared(bp_buf *b, int code, const char *message)
     bp_buf_puts(b, "}\n");
 }
 
+void bp_enc_wait_error_shared(bp_buf *b, int code, const char *message, const char *barrier,
+                              size_t barrier_len, uint64_t generation)
+{
+    bp_buf_puts(b, "\"ok\":false,\"error\":\"");
+    bp_buf_puts(b, bp_err_name(code));
+    bp_buf_puts(b, "\"");
+    key_str(b, "message", message, strlen(message));
+    key_str(b, "barrier", barrier, barrier_len);
+    key_u64(b, "generation", generation);
+    bp_buf_puts(b, "}\n");
+}
+
 void bp_enc_error(bp_buf *b, int has_id, uint64_t id, int code, const char *message)
 {
     bp_enc_reply_start(b, has_id, id);
@@ -131,4 +153,94 @@ void bp_enc_event_shutdown(bp_buf *b, const char *message)
     bp_buf_puts(b, "{\"event\":\"shutdown\"");
     key_str(b, "message", message, strlen(message));
     bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_hello(bp_buf *b, int has_id, uint64_t id, uint64_t heartbeat_ms)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true");
+    key_u64(b, "version", BP_PROTOCOL_VERSION);
+    key_str(b, "server", "barrierd " BP_VERSION, strlen("barrierd " BP_VERSION));
+    key_u64(b, "heartbeat_ms", heartbeat_ms);
+    bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_pong(bp_buf *b, int has_id, uint64_t id)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true,\"pong\":true}\n");
+}
+
+/* "barrier":..,"parties":..,... shared by status and list entries. */
+static void barrier_fields(bp_buf *b, const bp_barrier_view *v)
+{
+    bp_buf_puts(b, "\"barrier\":");
+    bp_buf_json_str(b, v->name, v->name_len);
+    key_u64(b, "parties", v->parties);
+    key_u64(b, "n_waiting", v->n_waiting);
+    bp_buf_puts(b, v->broken ? ",\"broken\":true" : ",\"broken\":false");
+    key_u64(b, "generation", v->generation);
+    key_str(b, "state", v->state, strlen(v->state));
+    key_u64(b, "n_pending", v->n_pending);
+}
+
+void bp_enc_status_begin(bp_buf *b, int has_id, uint64_t id, const bp_barrier_view *v)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true,");
+    barrier_fields(b, v);
+    key_str(b, "reason", v->reason, strlen(v->reason));
+    bp_buf_puts(b, ",\"waiting\":[");
+}
+
+void bp_enc_status_waiter(bp_buf *b, unsigned nth, unsigned index, const char *client,
+                          const char *peer)
+{
+    bp_buf_puts(b, nth ? ",{\"index\":" : "{\"index\":");
+    bp_buf_u64(b, index);
+    key_str(b, "client", client, strlen(client));
+    key_str(b, "peer", peer, strlen(peer));
+    bp_buf_puts(b, "}");
+}
+
+void bp_enc_status_end(bp_buf *b)
+{
+    bp_buf_puts(b, "]}\n");
+}
+
+void bp_enc_list_begin(bp_buf *b, int has_id, uint64_t id)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true,\"barriers\":[");
+}
+
+void bp_enc_list_item(bp_buf *b, unsigned nth, const bp_barrier_view *v)
+{
+    bp_buf_puts(b, nth ? ",{" : "{");
+    barrier_fields(b, v);
+    bp_buf_puts(b, "}");
+}
+
+void bp_enc_list_end(bp_buf *b)
+{
+    bp_buf_puts(b, "]}\n");
+}
+
+void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true");
+    key_u64(b, "connections", v->connections);
+    key_u64(b, "connections_total", v->connections_total);
+    key_u64(b, "barriers", v->barriers);
+    key_u64(b, "waiting", v->waiting);
+    key_u64(b, "waits", v->waits);
+    key_u64(b, "releases", v->releases);
+    key_u64(b, "breaks", v->breaks);
+    key_u64(b, "errors", v->errors);
+    key_u64(b, "dropped_slow", v->dropped_slow);
+    key_u64(b, "dropped_silent", v->dropped_silent);
+    key_u64(b, "refused", v->refused);
+    key_u64(b, "hello_timeouts", v->hello_timeouts);
+    bp_buf_printf(b, ",\"uptime_s\":%.3f}\n", v->uptime_s);
 }

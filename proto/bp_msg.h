@@ -9,6 +9,7 @@
 #define BP_MSG_H
 
 #include "bp_buf.h"
+#include "bp_version.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,22 +23,31 @@
 #define BP_TIMEOUT_MAX_MS 31536000000000ll /* 1000 years: "no timeout" in practice */
 #define BP_MESSAGE_MAX 1024       /* error and event messages, bytes */
 
+/* X(NAME, wire name): every op, in one table that generates the enum and the
+ * name lookups both ways. PONG answers a heartbeat event and is never replied to. */
+#define BP_OPS(X)                                                                         \
+    X(HELLO, "hello")                                                                     \
+    X(WAIT, "wait")                                                                       \
+    X(ACTION_DONE, "action_done")                                                         \
+    X(ABORT, "abort")                                                                     \
+    X(RESET, "reset")                                                                     \
+    X(STATUS, "status")                                                                   \
+    X(LIST, "list")                                                                       \
+    X(STATS, "stats")                                                                     \
+    X(PING, "ping")                                                                       \
+    X(PONG, "pong")
+
 typedef enum bp_op {
     BP_OP_NONE = 0,
-    BP_OP_HELLO,
-    BP_OP_WAIT,
-    BP_OP_ACTION_DONE,
-    BP_OP_ABORT,
-    BP_OP_RESET,
-    BP_OP_STATUS,
-    BP_OP_LIST,
-    BP_OP_STATS,
-    BP_OP_PING,
-    BP_OP_PONG, /* answer to a heartbeat event; never replied to */
+#define BP__OP_ENUM(name, wire) BP_OP_##name,
+    BP_OPS(BP__OP_ENUM)
+#undef BP__OP_ENUM
 } bp_op;
 
 /* Wire name of an op ("wait"), or NULL. */
 const char *bp_op_name(bp_op op);
+/* The op of a wire name ("wait"), or BP_OP_NONE. */
+bp_op bp_op_from_name(const char *name);
 
 typedef struct bp_request {
     bp_op op;
@@ -49,6 +59,15 @@ typedef struct bp_request {
     int64_t timeout_ms;             /* wait: -1 = none */
     int action;                     /* wait: the caller will run an action if last */
     char client[BP_CLIENT_MAX + 1]; /* wait: who the caller says it is; may be "" */
+    /* wait, resuming after a lost server (docs/ha.md); all optional: */
+    int resume;                     /* sent before, to a server that may be gone */
+    uint64_t ticket;                /* the party's own id for this wait; 0 = none */
+    int has_last;                   /* the party's last outcome on this barrier: */
+    uint64_t last_generation;       /*   its generation */
+    int has_last_index;             /*   released, at last_index (else it failed) */
+    unsigned last_index;
+    int has_action_generation;      /* it was asked to run this generation's action */
+    uint64_t action_generation;
     uint64_t generation;            /* action_done */
     int success;                    /* action_done: the action's outcome */
     unsigned version;               /* hello: 0 = not given */
@@ -58,6 +77,8 @@ typedef struct bp_request {
 
 typedef struct bp_decode_error {
     int code;          /* BP_EPROTO (not a JSON object) or BP_EINVAL (a bad field) */
+    int secret;        /* the line may carry a secret (a "token" field, however its
+                          key was spelled, or JSON too broken to tell): never log it */
     int has_id;        /* the id, when it could be read, so the reply can echo it */
     uint64_t id;
     char message[160]; /* e.g. "field 'parties': must be an integer in 1..1000000" */
@@ -86,10 +107,63 @@ void bp_enc_release_shared(bp_buf *b, const char *barrier, size_t barrier_len,
 /* A failure, shared the same way: prefix is bp_enc_reply_start, and
  *   shared:  "ok":false,"error":"broken","message":"..."}\n                   */
 void bp_enc_error_shared(bp_buf *b, int code, const char *message);
+/* A failed wait names its barrier and generation too, so that a party knows
+ * which generation ended for it:
+ *   shared:  "ok":false,"error":"broken","message":"...","barrier":"b","generation":4}\n */
+void bp_enc_wait_error_shared(bp_buf *b, int code, const char *message, const char *barrier,
+                              size_t barrier_len, uint64_t generation);
 /* A whole error reply line. */
 void bp_enc_error(bp_buf *b, int has_id, uint64_t id, int code, const char *message);
 /* A whole {"id":N,"ok":true} line. */
 void bp_enc_ok(bp_buf *b, int has_id, uint64_t id);
+/* hello's reply: the protocol version, "barrierd VERSION", and the heartbeat
+ * interval (0: none), which tells the client how long the server may be silent. */
+void bp_enc_hello(bp_buf *b, int has_id, uint64_t id, uint64_t heartbeat_ms);
+/* ping's reply: {"id":N,"ok":true,"pong":true} */
+void bp_enc_pong(bp_buf *b, int has_id, uint64_t id);
+
+/* A barrier as status and list show it. */
+typedef struct bp_barrier_view {
+    const char *name;
+    size_t name_len;
+    unsigned parties;
+    unsigned n_waiting;
+    unsigned n_pending;  /* arrived for the next generation while an action runs */
+    int broken;
+    uint64_t generation;
+    const char *state;   /* "filling", "running_action", "broken" */
+    const char *reason;  /* why it is broken, "" when it is not */
+} bp_barrier_view;
+
+/* status: bp_enc_status_begin, one bp_enc_status_waiter per waiting party (in
+ * index order), bp_enc_status_end. */
+void bp_enc_status_begin(bp_buf *b, int has_id, uint64_t id, const bp_barrier_view *v);
+void bp_enc_status_waiter(bp_buf *b, unsigned nth, unsigned index, const char *client,
+                          const char *peer);
+void bp_enc_status_end(bp_buf *b);
+/* list: bp_enc_list_begin, bp_enc_list_item for each barrier, bp_enc_list_end. */
+void bp_enc_list_begin(bp_buf *b, int has_id, uint64_t id);
+void bp_enc_list_item(bp_buf *b, unsigned nth, const bp_barrier_view *v);
+void bp_enc_list_end(bp_buf *b);
+
+/* The server's counters, as stats shows them. */
+typedef struct bp_stats_view {
+    uint64_t connections;       /* open now */
+    uint64_t connections_total; /* accepted since start */
+    uint64_t barriers;          /* that exist now */
+    uint64_t waiting;           /* parties waiting now */
+    uint64_t waits;             /* arrivals accepted since start */
+    uint64_t releases;          /* generations released */
+    uint64_t breaks;            /* times a barrier broke */
+    uint64_t errors;            /* error replies sent, failed waits included */
+    uint64_t dropped_slow;      /* connections over --max-output */
+    uint64_t dropped_silent;    /* connections that missed heartbeats */
+    uint64_t refused;           /* connections over --max-connections */
+    uint64_t hello_timeouts;    /* connections closed for not authenticating in time */
+    double uptime_s;
+} bp_stats_view;
+void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v);
+
 /* Events: lines with "event" and no "ok", so a reader can tell them from replies. */
 void bp_enc_event_run_action(bp_buf *b, int has_id, uint64_t id, const char *barrier,
                              size_t barrier_len, uint64_t generation);
@@ -113,7 +187,8 @@ typedef struct bp_reply {
     char message[BP_MESSAGE_MAX];    /* error or shutdown text, may be "" */
     int has_index;
     unsigned index;                  /* wait release */
-    uint64_t generation;             /* wait release, run_action */
+    int has_generation;
+    uint64_t generation;             /* wait release or failure, run_action */
     char barrier[BP_NAME_MAX + 1];   /* wait release, run_action, when given */
     void *json;                      /* owned cJSON object: the whole message, for
                                         status/list/stats fields; free with bp_reply_free */

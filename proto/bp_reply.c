@@ -43,7 +43,7 @@ static int decode_event(const cJSON *root, const char *name, bp_reply *r)
     } else if (strcmp(name, "run_action") == 0) {
         r->kind = BP_MSG_RUN_ACTION;
         r->has_id = num_u64(root, "id", &r->id); /* absent when the wait had none */
-        if (!num_u64(root, "generation", &r->generation))
+        if (!(r->has_generation = num_u64(root, "generation", &r->generation)))
             return BP_EPROTO;
         copy_str(root, "barrier", r->barrier, sizeof r->barrier);
     } else {
@@ -60,6 +60,8 @@ static int decode_reply(const cJSON *root, bp_reply *r)
     r->kind = BP_MSG_REPLY;
     r->has_id = num_u64(root, "id", &r->id);
     copy_str(root, "message", r->message, sizeof r->message);
+    r->has_generation = num_u64(root, "generation", &r->generation);
+    copy_str(root, "barrier", r->barrier, sizeof r->barrier);
     if (cJSON_IsFalse(ok)) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
         r->code = cJSON_IsString(e) ? bp_err_from_name(e->valuestring) : BP_EPROTO;
@@ -70,8 +72,6 @@ static int decode_reply(const cJSON *root, bp_reply *r)
         r->has_index = 1;
         r->index = (unsigned)v;
     }
-    num_u64(root, "generation", &r->generation);
-    copy_str(root, "barrier", r->barrier, sizeof r->barrier);
     return 0;
 }
 

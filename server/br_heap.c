@@ -3,6 +3,7 @@
 
 #include "bp_error.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 static void heap_set(br__heap *h, size_t i, br_waiter *w)
@@ -59,7 +60,10 @@ int br__heap_push(br__heap *h, br_waiter *w)
 void br__heap_remove(br__heap *h, br_waiter *w)
 {
     size_t i = w->heap_pos;
-    if (i == BR_NOT_IN_HEAP || i >= h->len || h->items[i] != w)
+    if (i == BR_NOT_IN_HEAP)
+        return; /* never scheduled (no timeout), or already removed */
+    assert(i < h->len && h->items[i] == w); /* a slot that does not match: corruption */
+    if (i >= h->len || h->items[i] != w)
         return;
     w->heap_pos = BR_NOT_IN_HEAP;
     br_waiter *last = h->items[--h->len];

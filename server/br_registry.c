@@ -12,6 +12,7 @@
 #include "bp_buf.h"
 #include "bp_error.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct br_registry {
     uint32_t seed; /* of the name hash */
     br_sink_fn sink;
     void *ctx;
+    int in_sink; /* the sink is running: it must not call back in (asserted) */
     bp_buf scratch; /* message text, reused */
     br_stats stats;
 };
@@ -184,7 +186,9 @@ static void emit(br_registry *r, br_kind kind, const br_barrier *b, br_waiter *c
     if (n == 0)
         return;
     br_outcome o = {kind, b, b->generation, w, n, code, culprit, culprit_code, message};
+    r->in_sink = 1;
     r->sink(r->ctx, &o);
+    r->in_sink = 0;
 }
 
 static void unschedule_all(br_registry *r, br_barrier *b)
@@ -338,6 +342,7 @@ static br_barrier *barrier_create(br_registry *r, const char *name, size_t len, 
 int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br_waiter *w,
               int64_t now, char *msg, size_t cap)
 {
+    assert(!r->in_sink);
     uint32_t hash = br__hash(r->seed, name, len);
     br_barrier *b = br__table_find(&r->table, name, len, hash);
     if (!b) {
@@ -386,11 +391,13 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
 
 void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
 {
+    assert(!r->in_sink);
     br_barrier *b = w->barrier;
     if (w->pending) { /* not part of any generation yet: it just goes */
         unsigned i = 0;
         while (i < b->n_pending && b->pending[i] != w)
             i++;
+        assert(i < b->n_pending);
         if (i == b->n_pending)
             return;
         memmove(b->pending + i, b->pending + i + 1, (b->n_pending - i - 1) * sizeof *b->pending);
@@ -398,8 +405,11 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
         r->n_waiting--;
         return;
     }
+    /* A waiter is forgotten by its owner once an outcome names it, so it is
+     * always still held here. */
+    assert(b->state != BR_BROKEN && w->index < b->n_waiting && b->waiters[w->index] == w);
     if (b->state == BR_BROKEN || w->index >= b->n_waiting || b->waiters[w->index] != w)
-        return; /* already told and forgotten */
+        return;
     message_start(r, "party lost (");
     put_who(&r->scratch, w);
     bp_buf_printf(&r->scratch, " %s)", why);
@@ -417,6 +427,7 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
 int br_action_done(br_registry *r, const char *name, size_t len, uint64_t generation,
                    int success, const void *owner, int64_t now, char *msg, size_t cap)
 {
+    assert(!r->in_sink);
     br_barrier *b = br__table_find(&r->table, name, len, br__hash(r->seed, name, len));
     if (!b) {
         say(msg, cap, "no barrier named '%.*s'", (int)len, name);
@@ -446,6 +457,7 @@ static br_barrier *find_barrier(br_registry *r, const char *name, size_t len)
 
 int br_abort(br_registry *r, const char *name, size_t len, const char *by, int64_t now)
 {
+    assert(!r->in_sink);
     br_barrier *b = find_barrier(r, name, len);
     if (!b)
         return BP_ENOTFOUND;
@@ -458,6 +470,7 @@ int br_abort(br_registry *r, const char *name, size_t len, const char *by, int64
 
 int br_reset(br_registry *r, const char *name, size_t len, const char *by, int64_t now)
 {
+    assert(!r->in_sink);
     br_barrier *b = find_barrier(r, name, len);
     if (!b)
         return BP_ENOTFOUND;
@@ -473,6 +486,7 @@ int br_reset(br_registry *r, const char *name, size_t len, const char *by, int64
 
 void br_expire(br_registry *r, int64_t now)
 {
+    assert(!r->in_sink);
     br_waiter *w;
     while ((w = br__heap_top(&r->deadlines)) && w->deadline_ms <= now) {
         br_barrier *b = w->barrier;
@@ -491,6 +505,7 @@ int64_t br_next_deadline(const br_registry *r)
 
 size_t br_sweep_idle(br_registry *r, int64_t now, int64_t ttl_ms)
 {
+    assert(!r->in_sink);
     size_t n = 0;
     while (r->idle_head && now - r->idle_head->idle_since >= ttl_ms) {
         barrier_destroy(r, r->idle_head);
@@ -501,6 +516,7 @@ size_t br_sweep_idle(br_registry *r, int64_t now, int64_t ttl_ms)
 
 void br_shutdown(br_registry *r, const char *message)
 {
+    assert(!r->in_sink);
     for (size_t i = 0; r->table.buckets && i <= r->table.mask; i++)
         for (br_barrier *b = r->table.buckets[i]; b; b = b->hnext)
             fail_all(r, b, BP_ESHUTDOWN, NULL, 0, message);

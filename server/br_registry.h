@@ -2,7 +2,7 @@
  *
  * The registry takes events (arrive, leave, action done, abort, reset, time
  * passing) and tells a sink whom to notify of what. Time is a number the
- * caller passes in (milliseconds, monotonic), so every semantic of SPEC.md can
+ * caller passes in (milliseconds, monotonic), so every rule of docs/semantics.md can
  * be tested without sockets or clocks.
  *
  * Ownership: the caller allocates each br_waiter and fills its caller part,

@@ -3,6 +3,7 @@
 
 #include "bp_error.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,7 @@ void br__table_remove(br__table *t, br_barrier *b)
     br_barrier **pp = &t->buckets[b->hash & t->mask];
     while (*pp && *pp != b)
         pp = &(*pp)->hnext;
+    assert(*pp); /* removing a barrier the table does not hold */
     if (*pp) {
         *pp = b->hnext;
         t->count--;

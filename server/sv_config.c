@@ -2,6 +2,7 @@
 #include "sv_config.h"
 
 #include "bp_msg.h"
+#include "bp_token.h"
 #include "sv_log.h"
 
 #include <errno.h>
@@ -27,15 +28,17 @@ static const char usage_text[] =
     "  --max-line BYTES         longest request line (default 65536)\n"
     "  --max-output BYTES       unread output per connection before it is dropped\n"
     "                           (default 4194304)\n"
-    "  --heartbeat SECONDS      heartbeat interval; 0 = off (default 5)\n"
+    "  --heartbeat SECONDS      heartbeat interval, at least 0.01; 0 = off (default 5)\n"
     "  --idle-ttl SECONDS       forget empty barriers after this long; 0 = never\n"
     "                           (default 300)\n"
+    "  --hello-timeout SECONDS  with a token: a connection must say hello within\n"
+    "                           this long or is closed; 0 = no limit (default 10)\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --ready-file F           once every listener is bound, write their addresses\n"
     "                           to F, one a line (written whole: F.tmp, then renamed)\n"
     "  --help, --version\n";
 
-static int parse_size(const char *flag, const char *s, double lo, double hi, double *out)
+static int parse_number(const char *flag, const char *s, double lo, double hi, double *out)
 {
     char *end;
     errno = 0;
@@ -48,25 +51,37 @@ static int parse_size(const char *flag, const char *s, double lo, double hi, dou
     return 0;
 }
 
+/* A duration in seconds to whole milliseconds, the one way every duration flag
+ * is read: 0 means off; any other value is rounded up and then raised to
+ * min_ms, so a small value never truncates to 0 and silently turns the feature
+ * off. */
+static int parse_duration(const char *flag, const char *s, uint64_t min_ms, double max_s,
+                          uint64_t *out_ms)
+{
+    double v;
+    if (parse_number(flag, s, 0, max_s, &v) < 0)
+        return -1;
+    if (v == 0) {
+        *out_ms = 0;
+        return 0;
+    }
+    uint64_t ms = (uint64_t)ceil(v * 1000.0 - 1e-6);
+    *out_ms = ms < min_ms ? min_ms : ms;
+    return 0;
+}
+
 static char *read_token(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "barrierd: --auth-token-file: %s: %s\n", path, strerror(errno));
+    char tok[BP_TOKEN_MAX + 1], err[256];
+    if (bp_token_read_file(path, tok, err, sizeof err) < 0) {
+        fprintf(stderr, "barrierd: --auth-token-file %s: %s\n", path, err);
         return NULL;
     }
-    char buf[BP_TOKEN_MAX + 2];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    if (n == 0 || n > BP_TOKEN_MAX) {
-        fprintf(stderr, "barrierd: --auth-token-file: the token must be 1..%d bytes\n",
-                BP_TOKEN_MAX);
-        return NULL;
-    }
-    return strdup(buf);
+    char *s = strdup(tok);
+    memset(tok, 0, sizeof tok);
+    if (!s)
+        fprintf(stderr, "barrierd: --auth-token-file %s: out of memory\n", path);
+    return s;
 }
 
 int sv_config_parse(sv_config *cfg, int argc, char **argv)
@@ -80,10 +95,11 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     cfg->max_output = 4u << 20;
     cfg->heartbeat_ms = 5000;
     cfg->idle_ttl_ms = 300000;
+    cfg->hello_timeout_ms = 10000;
     cfg->log_level = SV_LOG_INFO;
 
     enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXWAITS, O_MAXLINE, O_MAXOUT,
-           O_HEART, O_TTL, O_LOG, O_READY, O_HELP, O_VERSION };
+           O_HEART, O_TTL, O_HELLO, O_LOG, O_READY, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"auth-token-file", required_argument, 0, O_TOKEN},
@@ -95,6 +111,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         {"max-output", required_argument, 0, O_MAXOUT},
         {"heartbeat", required_argument, 0, O_HEART},
         {"idle-ttl", required_argument, 0, O_TTL},
+        {"hello-timeout", required_argument, 0, O_HELLO},
         {"log-level", required_argument, 0, O_LOG},
         {"ready-file", required_argument, 0, O_READY},
         {"help", no_argument, 0, O_HELP},
@@ -112,16 +129,21 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
                 fprintf(stderr, "barrierd: at most %d --listen addresses\n", SV_MAX_LISTEN);
                 return -1;
             }
-            cfg->listen[cfg->n_listen++] = optarg;
+            cfg->listen_text[cfg->n_listen++] = optarg;
             break;
         case O_TOKEN:
             cfg->auth_token_file = optarg;
             break;
 #define SIZE_FLAG(code, flag, lo, hi, field, scale)                                               \
     case code:                                                                                    \
-        if (parse_size(flag, optarg, lo, hi, &v) < 0)                                            \
+        if (parse_number(flag, optarg, lo, hi, &v) < 0)                                          \
             return -1;                                                                            \
         cfg->field = (__typeof__(cfg->field))(v * (scale));                                       \
+        break;
+#define DURATION_FLAG(code, flag, min_ms, max_s, field)                                           \
+    case code:                                                                                    \
+        if (parse_duration(flag, optarg, min_ms, max_s, &cfg->field) < 0)                         \
+            return -1;                                                                            \
         break;
             SIZE_FLAG(O_MAXCONN, "--max-connections", 1, 1e7, max_connections, 1)
             SIZE_FLAG(O_MAXBAR, "--max-barriers", 1, 1e9, max_barriers, 1)
@@ -129,9 +151,11 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             SIZE_FLAG(O_MAXWAITS, "--max-waits", 1, 1e7, max_conn_waits, 1)
             SIZE_FLAG(O_MAXLINE, "--max-line", 256, 64 << 20, max_line, 1)
             SIZE_FLAG(O_MAXOUT, "--max-output", 4096, 1 << 30, max_output, 1)
-            SIZE_FLAG(O_HEART, "--heartbeat", 0, 86400, heartbeat_ms, 1000)
-            SIZE_FLAG(O_TTL, "--idle-ttl", 0, 1e9, idle_ttl_ms, 1000)
+            DURATION_FLAG(O_HEART, "--heartbeat", SV_HEARTBEAT_MIN_MS, 86400, heartbeat_ms)
+            DURATION_FLAG(O_TTL, "--idle-ttl", 1, 1e9, idle_ttl_ms)
+            DURATION_FLAG(O_HELLO, "--hello-timeout", 1, 86400, hello_timeout_ms)
 #undef SIZE_FLAG
+#undef DURATION_FLAG
         case O_LOG:
             if ((cfg->log_level = sv_log_parse_level(optarg)) < 0) {
                 fprintf(stderr, "barrierd: --log-level: '%s' is not debug, info, warn or error\n",
@@ -146,7 +170,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             fputs(usage_text, stdout);
             return 1;
         case O_VERSION:
-            printf("barrierd 0.1.0 (protocol %d)\n", BP_PROTOCOL_VERSION);
+            printf("barrierd " BP_VERSION " (protocol %d)\n", BP_PROTOCOL_VERSION);
             return 1;
         default:
             fprintf(stderr, "barrierd: unknown or incomplete option '%s'\n%s",
@@ -159,9 +183,15 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         return -1;
     }
     if (cfg->n_listen == 0)
-        cfg->listen[cfg->n_listen++] = SV_DEFAULT_LISTEN;
-    if (cfg->heartbeat_ms > 0 && cfg->heartbeat_ms < 10)
-        cfg->heartbeat_ms = 10;
+        cfg->listen_text[cfg->n_listen++] = SV_DEFAULT_LISTEN;
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        char err[512];
+        const char *t = cfg->listen_text[i];
+        if (bp_addr_parse(t, strlen(t), BP_ADDR_PORT0_OK, &cfg->listen[i], err, sizeof err) < 0) {
+            fprintf(stderr, "barrierd: --listen: %s\n", err);
+            return -1;
+        }
+    }
     if (cfg->auth_token_file && !(cfg->auth_token = read_token(cfg->auth_token_file)))
         return -1;
     return 0;

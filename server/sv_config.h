@@ -2,14 +2,18 @@
 #ifndef SV_CONFIG_H
 #define SV_CONFIG_H
 
+#include "bp_addr.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #define SV_MAX_LISTEN 16
-#define SV_DEFAULT_LISTEN "127.0.0.1:7411"
+#define SV_HEARTBEAT_MIN_MS 10
+#define SV_DEFAULT_LISTEN BP_DEFAULT_ADDR
 
 typedef struct sv_config {
-    const char *listen[SV_MAX_LISTEN]; /* from argv; not owned */
+    const char *listen_text[SV_MAX_LISTEN]; /* as given (argv; not owned) */
+    bp_addr listen[SV_MAX_LISTEN];          /* parsed */
     size_t n_listen;
     const char *auth_token_file;
     const char *ready_file;   /* from argv; written once every listener is bound */
@@ -20,8 +24,9 @@ typedef struct sv_config {
     unsigned max_conn_waits;  /* waits outstanding on one connection */
     size_t max_line;          /* bytes, without the '\n' */
     size_t max_output;        /* bytes queued to one connection before it is dropped */
-    uint64_t heartbeat_ms;    /* 0 = no heartbeats */
+    uint64_t heartbeat_ms;    /* 0 = no heartbeats; else at least SV_HEARTBEAT_MIN_MS */
     uint64_t idle_ttl_ms;     /* 0 = keep empty barriers forever */
+    uint64_t hello_timeout_ms; /* with a token: authenticate within this; 0 = no limit */
     int log_level;
 } sv_config;
 

@@ -11,6 +11,7 @@
 #include "sv_log.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,22 +108,44 @@ static void on_closed(uv_handle_t *h)
     free(c);
 }
 
+void sv__conn_set_state(sv_conn *c, sv_conn_state to)
+{
+    sv_conn_state from = c->state;
+    assert((from == SV_CONN_OPEN && (to == SV_CONN_DRAINING || to == SV_CONN_CLOSING)) ||
+           (from == SV_CONN_DRAINING && to == SV_CONN_CLOSING));
+    if (from == SV_CONN_OPEN)
+        c->srv->n_open--; /* no longer holds a slot of --max-connections */
+    c->state = to;
+}
+
 void sv__conn_close(sv_conn *c, const char *why)
 {
-    if (uv_is_closing(&c->h.handle))
+    if (c->state == SV_CONN_CLOSING)
         return;
     if (!c->close_why)
         c->close_why = why;
-    c->closing = 1;
+    sv__conn_set_state(c, SV_CONN_CLOSING);
     SV_INFO("conn %llu %s: closed (%s)", (unsigned long long)c->serial, c->peer, why);
     uv_close(&c->h.handle, on_closed);
 }
 
+/* The FIN went out after every queued write (or the stream failed). The
+ * connection is done once the peer has closed its side too. */
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    sv_conn *c = req->handle->data;
+    if (c->state != SV_CONN_DRAINING)
+        return; /* closed meanwhile (libuv then reports UV_ECANCELED) */
+    c->shutdown_done = 1;
+    if (status < 0 || c->peer_eof)
+        sv__conn_close(c, c->close_why);
+}
+
 void sv__conn_close_after_flush(sv_conn *c, const char *why)
 {
-    if (c->closing)
+    if (c->state != SV_CONN_OPEN)
         return;
-    c->closing = 1;
+    sv__conn_set_state(c, SV_CONN_DRAINING);
     c->close_why = why;
     /* Bounded from now, not from the flush: a peer that does not read would
      * otherwise keep the connection and its queued output forever. */
@@ -131,9 +154,11 @@ void sv__conn_close_after_flush(sv_conn *c, const char *why)
     conn_leave_waits(c, why);
     /* Send FIN once the output is flushed; reads go on (discarded) until the peer
      * closes or the drain deadline passes, so that unread input does not turn our
-     * close into a reset that could destroy the error reply. */
-    if (uv_shutdown(&c->shutdown_req, &c->h.stream, NULL) < 0)
-        uv_close(&c->h.handle, on_closed);
+     * close into a reset that could destroy the error reply. The callback is
+     * never NULL: libuv up to 1.44.1 calls it unchecked when the handle closes
+     * while the shutdown is pending. */
+    if (uv_shutdown(&c->shutdown_req, &c->h.stream, on_shutdown) < 0)
+        sv__conn_close(c, why);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -160,26 +185,38 @@ static void conn_framing_lost(sv_conn *c, int rc)
     sv__conn_close_after_flush(c, "sent an oversized line");
 }
 
+/* The peer closed its side. Replies still queued are sent whole (a script's
+ * `nc -N` half-closes after its request and reads on); its waits leave now. */
+static void conn_peer_eof(sv_conn *c)
+{
+    c->peer_eof = 1;
+    if (c->state == SV_CONN_OPEN)
+        sv__conn_close_after_flush(c, "disconnected");
+    else if (c->state == SV_CONN_DRAINING && c->shutdown_done)
+        sv__conn_close(c, c->close_why);
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     sv_conn *c = st->data;
-    if (n < 0) {
-        if (!uv_is_closing(&c->h.handle))
-            sv__conn_close(c, n == UV_EOF ? "disconnected" : uv_strerror((int)n));
+    if (n == UV_EOF) {
+        conn_peer_eof(c);
         return;
     }
-    if (n == 0)
+    if (n < 0) {
+        sv__conn_close(c, uv_strerror((int)n));
         return;
-    if (c->closing) /* draining after an error reply: discard */
+    }
+    if (n == 0 || c->state != SV_CONN_OPEN) /* draining: input is discarded */
         return;
     c->last_rx_ms = sv__now(c->srv);
     c->unanswered = 0;
     int rc = bp_framer_feed(&c->framer, buf->base, (size_t)n);
     const char *line;
     size_t len;
-    while (!c->closing && (rc = bp_framer_next(&c->framer, &line, &len)) == 1)
+    while (c->state == SV_CONN_OPEN && (rc = bp_framer_next(&c->framer, &line, &len)) == 1)
         sv__dispatch(c, line, len);
-    if (rc < 0 && !c->closing)
+    if (rc < 0 && c->state == SV_CONN_OPEN)
         conn_framing_lost(c, rc);
     sv__arm_deadline(c->srv);
 }
@@ -209,6 +246,7 @@ void sv__conn_accept(sv_listener *l)
         s->conns->prev = c;
     s->conns = c;
     s->n_conns++;
+    s->n_open++;
     if ((rc = uv_accept(&l->h.stream, &c->h.stream)) < 0) {
         SV_WARN("accept on %s: %s", l->addr, uv_strerror(rc));
         sv__conn_close(c, "accept failed");
@@ -220,7 +258,7 @@ void sv__conn_accept(sv_listener *l)
         uv_tcp_nodelay(&c->h.tcp, 1);
         uv_tcp_keepalive(&c->h.tcp, 1, 30);
     }
-    if (s->n_conns > s->cfg->max_connections) {
+    if (s->n_open > s->cfg->max_connections) {
         s->counters.refused++;
         bp_buf_reset(&s->out);
         bp_enc_error(&s->out, 0, 0, BP_ELIMIT, "too many connections; try again later");
@@ -231,6 +269,8 @@ void sv__conn_accept(sv_listener *l)
         sv__conn_close_after_flush(c, "over the connection limit");
         return;
     }
+    if (!c->authed && s->cfg->hello_timeout_ms)
+        c->hello_by_ms = sv__now(s) + (int64_t)s->cfg->hello_timeout_ms;
     SV_INFO("conn %llu %s: connected via %s", (unsigned long long)c->serial, c->peer, l->addr);
     if ((rc = uv_read_start(&c->h.stream, on_alloc, on_read)) < 0)
         sv__conn_close(c, uv_strerror(rc));

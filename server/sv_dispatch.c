@@ -51,12 +51,7 @@ static void do_hello(sv_conn *c, const bp_request *r)
     c->said_hello = 1;
     bp_buf *b = &s->out;
     bp_buf_reset(b);
-    bp_enc_reply_start(b, r->has_id, r->id);
-    /* heartbeat_ms tells the client how long the server may stay silent while it
-     * has a wait outstanding (0: no heartbeats, silence proves nothing). */
-    bp_buf_printf(b,
-                  "\"ok\":true,\"version\":%d,\"server\":\"barrierd 0.1.0\",\"heartbeat_ms\":%llu}\n",
-                  BP_PROTOCOL_VERSION, (unsigned long long)s->cfg->heartbeat_ms);
+    bp_enc_hello(b, r->has_id, r->id, s->cfg->heartbeat_ms);
     sv__conn_send_buf(c, b);
 }
 
@@ -136,15 +131,19 @@ static void do_abort_reset(sv_conn *c, const bp_request *r)
     reply_ok(c, r);
 }
 
-/* "barrier":..,"parties":..,... shared by status and list entries. */
-static void put_barrier_fields(bp_buf *b, const br_info *in)
+static void barrier_view(const br_barrier *bar, bp_barrier_view *v)
 {
-    bp_buf_puts(b, "\"barrier\":");
-    bp_buf_json_str(b, in->name, in->name_len);
-    bp_buf_printf(b, ",\"parties\":%u,\"n_waiting\":%u,\"broken\":%s,\"generation\":", in->parties,
-                  in->n_waiting, in->state == BR_BROKEN ? "true" : "false");
-    bp_buf_u64(b, in->generation);
-    bp_buf_printf(b, ",\"state\":\"%s\",\"n_pending\":%u", br_state_name(in->state), in->n_pending);
+    br_info in;
+    br_barrier_info(bar, &in);
+    *v = (bp_barrier_view){.name = in.name,
+                           .name_len = in.name_len,
+                           .parties = in.parties,
+                           .n_waiting = in.n_waiting,
+                           .n_pending = in.n_pending,
+                           .broken = in.state == BR_BROKEN,
+                           .generation = in.generation,
+                           .state = br_state_name(in.state),
+                           .reason = in.reason};
 }
 
 static void do_status(sv_conn *c, const bp_request *r)
@@ -156,54 +155,40 @@ static void do_status(sv_conn *c, const bp_request *r)
         reply_error(c, r, BP_ENOTFOUND, msg);
         return;
     }
-    br_info in;
-    br_barrier_info(bar, &in);
+    bp_barrier_view v;
+    barrier_view(bar, &v);
     bp_buf *b = &c->srv->out;
     bp_buf_reset(b);
-    bp_enc_reply_start(b, r->has_id, r->id);
-    bp_buf_puts(b, "\"ok\":true,");
-    put_barrier_fields(b, &in);
-    bp_buf_puts(b, ",\"reason\":");
-    bp_buf_json_str(b, in.reason, strlen(in.reason));
-    bp_buf_puts(b, ",\"waiting\":[");
+    bp_enc_status_begin(b, r->has_id, r->id, &v);
     unsigned n;
     br_waiter *const *ws = br_barrier_waiters(bar, &n);
-    for (unsigned i = 0; i < n; i++) {
-        bp_buf_printf(b, "%s{\"index\":%u,\"client\":", i ? "," : "", ws[i]->index);
-        bp_buf_json_str(b, ws[i]->client, strlen(ws[i]->client));
-        bp_buf_puts(b, ",\"peer\":");
-        bp_buf_json_str(b, ws[i]->peer, strlen(ws[i]->peer));
-        bp_buf_puts(b, "}");
-    }
-    bp_buf_puts(b, "]}\n");
+    for (unsigned i = 0; i < n; i++)
+        bp_enc_status_waiter(b, i, ws[i]->index, ws[i]->client, ws[i]->peer);
+    bp_enc_status_end(b);
     sv__conn_send_buf(c, b);
 }
 
 typedef struct list_ctx {
     bp_buf *b;
-    int first;
+    unsigned n;
 } list_ctx;
 
 static void list_one(void *ctx, const br_barrier *bar)
 {
     list_ctx *lc = ctx;
-    br_info in;
-    br_barrier_info(bar, &in);
-    bp_buf_puts(lc->b, lc->first ? "{" : ",{");
-    lc->first = 0;
-    put_barrier_fields(lc->b, &in);
-    bp_buf_puts(lc->b, "}");
+    bp_barrier_view v;
+    barrier_view(bar, &v);
+    bp_enc_list_item(lc->b, lc->n++, &v);
 }
 
 static void do_list(sv_conn *c, const bp_request *r)
 {
     bp_buf *b = &c->srv->out;
     bp_buf_reset(b);
-    bp_enc_reply_start(b, r->has_id, r->id);
-    bp_buf_puts(b, "\"ok\":true,\"barriers\":[");
-    list_ctx lc = {b, 1};
+    bp_enc_list_begin(b, r->has_id, r->id);
+    list_ctx lc = {b, 0};
     br_foreach(c->srv->reg, list_one, &lc);
-    bp_buf_puts(b, "]}\n");
+    bp_enc_list_end(b);
     sv__conn_send_buf(c, b);
 }
 
@@ -212,21 +197,23 @@ static void do_stats(sv_conn *c, const bp_request *r)
     sv_server *s = c->srv;
     br_stats st;
     br_get_stats(s->reg, &st);
+    const sv_counters *k = &s->counters;
+    bp_stats_view v = {.connections = s->n_conns,
+                       .connections_total = k->connections_total,
+                       .barriers = st.barriers,
+                       .waiting = st.waiting,
+                       .waits = st.waits,
+                       .releases = st.releases,
+                       .breaks = st.breaks,
+                       .errors = k->errors,
+                       .dropped_slow = k->dropped_slow,
+                       .dropped_silent = k->dropped_silent,
+                       .refused = k->refused,
+                       .hello_timeouts = k->hello_timeouts,
+                       .uptime_s = (double)(sv__now(s) - (int64_t)s->start_ms) / 1000.0};
     bp_buf *b = &s->out;
     bp_buf_reset(b);
-    bp_enc_reply_start(b, r->has_id, r->id);
-    bp_buf_printf(b,
-                  "\"ok\":true,\"connections\":%zu,\"connections_total\":%llu,\"barriers\":%zu,"
-                  "\"waiting\":%zu,\"waits\":%llu,\"releases\":%llu,\"breaks\":%llu,"
-                  "\"errors\":%llu,\"dropped_slow\":%llu,\"dropped_silent\":%llu,"
-                  "\"refused\":%llu,\"uptime_s\":%.3f}\n",
-                  s->n_conns, (unsigned long long)s->counters.connections_total, st.barriers,
-                  st.waiting, (unsigned long long)st.waits, (unsigned long long)st.releases,
-                  (unsigned long long)st.breaks, (unsigned long long)s->counters.errors,
-                  (unsigned long long)s->counters.dropped_slow,
-                  (unsigned long long)s->counters.dropped_silent,
-                  (unsigned long long)s->counters.refused,
-                  (double)(sv__now(s) - (int64_t)s->start_ms) / 1000.0);
+    bp_enc_stats(b, r->has_id, r->id, &v);
     sv__conn_send_buf(c, b);
 }
 
@@ -234,8 +221,7 @@ static void do_ping(sv_conn *c, const bp_request *r)
 {
     bp_buf *b = &c->srv->out;
     bp_buf_reset(b);
-    bp_enc_reply_start(b, r->has_id, r->id);
-    bp_buf_puts(b, "\"ok\":true,\"pong\":true}\n");
+    bp_enc_pong(b, r->has_id, r->id);
     sv__conn_send_buf(c, b);
 }
 
@@ -248,14 +234,15 @@ void sv__dispatch(sv_conn *c, const char *line, size_t len)
         return; /* blank lines are ignored */
     bp_request r;
     bp_decode_error err;
-    if (memmem(line, len, "token", 5)) /* never log a secret, right or wrong */
-        SV_DEBUG("conn %llu %s: <- (%zu bytes with a token, not shown)",
+    int rc = bp_request_decode(line, len, c->srv->cfg->max_parties, &r, &err);
+    sv__json_arena_reset(); /* the decode's cJSON tree is gone: reuse its memory */
+    /* Never log a secret, right or wrong: what the decoder saw decides. */
+    if (err.secret)
+        SV_DEBUG("conn %llu %s: <- (%zu bytes that may hold a token, not shown)",
                  (unsigned long long)c->serial, c->peer, len);
     else
         SV_DEBUG("conn %llu %s: <- %.*s", (unsigned long long)c->serial, c->peer,
                  (int)(len > 200 ? 200 : len), line);
-    int rc = bp_request_decode(line, len, c->srv->cfg->max_parties, &r, &err);
-    sv__json_arena_reset(); /* the decode's cJSON tree is gone: reuse its memory */
     if (rc < 0) {
         r.has_id = err.has_id;
         r.id = err.id;

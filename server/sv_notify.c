@@ -50,6 +50,7 @@ static void notify_fail(sv_server *s, const br_outcome *o)
     bp_buf *body = &s->out;
     bp_buf_reset(body);
     bp_enc_error_shared(body, o->code, o->message);
+    s->counters.errors += o->n; /* each is an error reply, like any other */
     sv_shared *shared = NULL;
     for (unsigned i = 0; i < o->n; i++) {
         br_waiter *w = o->waiters[i];

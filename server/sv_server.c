@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define SV_SWEEP_MS 1000
@@ -68,18 +70,18 @@ void sv__arm_deadline(sv_server *s)
 
 /* ---- heartbeats and housekeeping ---- */
 
-static const char heartbeat_line[] = "{\"event\":\"heartbeat\"}\n";
-
 static void on_heartbeat(uv_timer_t *t)
 {
     sv_server *s = t->data;
     int64_t now = sv__now(s);
+    bp_buf_reset(&s->out);
+    bp_enc_event_heartbeat(&s->out);
     /* Silence is counted in heartbeats sent and not answered, not in time: if
      * the server itself stalls (a stopped process, a paused VM), it sent nothing
      * meanwhile, so nobody is blamed for the time it was not running. */
     for (sv_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
-        if (c->closing || c->n_waits == 0)
+        if (c->state != SV_CONN_OPEN || c->n_waits == 0)
             continue;
         if (c->said_hello && c->unanswered >= SV_HEARTBEATS_MISSED) {
             s->counters.dropped_silent++;
@@ -88,9 +90,25 @@ static void on_heartbeat(uv_timer_t *t)
             sv__conn_close(c, "stopped answering heartbeats");
             continue;
         }
-        sv__conn_send(c, NULL, 0, heartbeat_line, sizeof heartbeat_line - 1, NULL);
+        sv__conn_send(c, NULL, 0, s->out.data, s->out.len, NULL);
         c->unanswered++;
     }
+}
+
+/* With a token configured, a connection that never says hello would hold a
+ * slot of --max-connections for ever without knowing the token. */
+static void hello_timed_out(sv_conn *c)
+{
+    sv_server *s = c->srv;
+    s->counters.hello_timeouts++;
+    s->counters.errors++;
+    char msg[96];
+    snprintf(msg, sizeof msg, "no hello with the token within %.3g s", s->cfg->hello_timeout_ms / 1e3);
+    SV_WARN("conn %llu %s: %s; closing", (unsigned long long)c->serial, c->peer, msg);
+    bp_buf_reset(&s->out);
+    bp_enc_error(&s->out, 0, 0, BP_EAUTH, msg);
+    sv__conn_send_buf(c, &s->out);
+    sv__conn_close_after_flush(c, "did not authenticate in time");
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -104,8 +122,10 @@ static void on_sweep(uv_timer_t *t)
     }
     for (sv_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
-        if (c->drain_until_ms && now >= c->drain_until_ms)
+        if (c->state == SV_CONN_DRAINING && now >= c->drain_until_ms)
             sv__conn_close(c, c->close_why ? c->close_why : "closed");
+        else if (c->state == SV_CONN_OPEN && !c->authed && c->hello_by_ms && now >= c->hello_by_ms)
+            hello_timed_out(c);
     }
 }
 
@@ -135,38 +155,18 @@ static int listen_backlog(void)
     return n;
 }
 
-/* host:port or [v6]:port into a sockaddr. */
-static int parse_tcp_addr(const char *addr, struct sockaddr_storage *ss)
+/* A parsed TCP address into a sockaddr. */
+static int tcp_sockaddr(const bp_addr *a, struct sockaddr_storage *ss)
 {
-    char host[64];
-    const char *colon;
-    if (addr[0] == '[') {
-        const char *end = strchr(addr, ']');
-        if (!end || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof host)
-            return UV_EINVAL;
-        memcpy(host, addr + 1, (size_t)(end - addr - 1));
-        host[end - addr - 1] = '\0';
-        colon = end + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (!colon || (size_t)(colon - addr) >= sizeof host)
-            return UV_EINVAL;
-        memcpy(host, addr, (size_t)(colon - addr));
-        host[colon - addr] = '\0';
-    }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || port < 0 || port > 65535)
-        return UV_EINVAL;
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0 ||
-        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0)
+    if (uv_ip4_addr(a->host, (int)a->port, (struct sockaddr_in *)ss) == 0 ||
+        uv_ip6_addr(a->host, (int)a->port, (struct sockaddr_in6 *)ss) == 0)
         return 0;
     /* A host name ("localhost"): resolved once, at start-up, so blocking is fine. */
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0)
-        return UV_EINVAL;
+    if (getaddrinfo(a->host, NULL, &hints, &res) != 0)
+        return UV_EAI_NONAME;
     memcpy(ss, res->ai_addr, res->ai_addrlen);
-    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port); /* same offset in v6 */
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)a->port); /* same offset in v6 */
     freeaddrinfo(res);
     return 0;
 }
@@ -179,22 +179,53 @@ static int is_loopback(const struct sockaddr_storage *ss)
     return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
 }
 
-static int listen_unix(sv_server *s, sv_listener *l, const char *path)
+/* A socket file at path that nobody answers any more (a connect is refused) is
+ * left from an earlier run and may be replaced; a live one belongs to a running
+ * server, and taking its path would silently split the clients between two. */
+static int unix_path_free(const char *path)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(path); /* a socket left by an earlier run */
-    int rc = uv_pipe_init(s->loop, &l->h.pipe, 0);
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : uv_translate_sys_error(errno);
+    if (!S_ISSOCK(st.st_mode)) {
+        SV_ERROR("%s exists and is not a socket; not replacing it", path);
+        return UV_EEXIST;
+    }
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
+    int rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+    int err = errno;
+    close(fd);
+    if (rc == 0) {
+        SV_ERROR("%s: another server is listening there; not taking its socket", path);
+        return UV_EADDRINUSE;
+    }
+    if (err != ECONNREFUSED) {
+        SV_ERROR("%s: cannot tell whether a server listens there: %s", path, strerror(err));
+        return uv_translate_sys_error(err);
+    }
+    unlink(path); /* stale: left by an earlier run */
+    return 0;
+}
+
+static int listen_unix(sv_server *s, sv_listener *l, const char *path)
+{
+    int rc = unix_path_free(path);
+    if (rc == 0)
+        rc = uv_pipe_init(s->loop, &l->h.pipe, 0);
     if (rc == 0 && (rc = uv_pipe_bind(&l->h.pipe, path)) == 0)
         snprintf(l->addr, sizeof l->addr, "unix:%s", path);
     return rc;
 }
 
-static int listen_tcp(sv_server *s, sv_listener *l, const char *addr)
+static int listen_tcp(sv_server *s, sv_listener *l, const bp_addr *a)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    int rc = parse_tcp_addr(addr, &ss);
+    int rc = tcp_sockaddr(a, &ss);
     if (rc < 0)
         return rc;
     if ((rc = uv_tcp_init(s->loop, &l->h.tcp)) < 0)
@@ -247,11 +278,12 @@ int sv_server_listen(sv_server *s)
 {
     int backlog = listen_backlog();
     for (size_t i = 0; i < s->cfg->n_listen; i++) {
-        const char *addr = s->cfg->listen[i];
+        const char *addr = s->cfg->listen_text[i];
+        const bp_addr *a = &s->cfg->listen[i];
         sv_listener *l = &s->listeners[s->n_listeners];
         memset(l, 0, sizeof *l);
         l->srv = s;
-        int rc = strncmp(addr, "unix:", 5) == 0 ? listen_unix(s, l, addr + 5) : listen_tcp(s, l, addr);
+        int rc = a->kind == BP_ADDR_UNIX ? listen_unix(s, l, a->path) : listen_tcp(s, l, a);
         if (rc == 0) {
             l->h.handle.data = l;
             rc = uv_listen(&l->h.stream, backlog, on_connection);
@@ -312,8 +344,10 @@ void sv_server_shutdown(sv_server *s, const char *why)
     close_handle((uv_handle_t *)&s->expire_check);
     close_handle((uv_handle_t *)&s->heartbeat_timer);
     close_handle((uv_handle_t *)&s->sweep_timer);
-    close_handle((uv_handle_t *)&s->sigterm);
-    close_handle((uv_handle_t *)&s->sigint);
+    /* The signal handles stay: a second signal cuts the grace time short. They
+     * do not keep the loop alive. */
+    uv_unref((uv_handle_t *)&s->sigterm);
+    uv_unref((uv_handle_t *)&s->sigint);
     /* Connections that do not close by themselves are closed after the grace time;
      * the timer does not keep the loop alive on its own. */
     uv_timer_start(&s->stop_timer, on_stop_timer, SV_SHUTDOWN_GRACE_MS, 0);
@@ -323,7 +357,19 @@ void sv_server_shutdown(sv_server *s, const char *why)
 static void on_signal(uv_signal_t *h, int signum)
 {
     sv_server *s = h->data;
-    sv_server_shutdown(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    const char *name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (!s->shutting_down) {
+        sv_server_shutdown(s, name);
+        return;
+    }
+    /* A second signal: the operator will not wait for the grace time. Every
+     * waiter was already told; close what is left now and exit 0 as usual. */
+    s->shutting_down = 2;
+    SV_INFO("%s again: closing %zu connections now", name, s->n_conns);
+    close_handle((uv_handle_t *)&s->sigterm);
+    close_handle((uv_handle_t *)&s->sigint);
+    uv_timer_stop(&s->stop_timer);
+    on_stop_timer(&s->stop_timer);
 }
 
 int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg)

@@ -31,6 +31,15 @@ struct sv_wait {
     char client[BP_CLIENT_MAX + 1];
 };
 
+/* A connection's life. Only sv__conn_set_state moves it, asserting the move:
+ *   OPEN -> DRAINING -> CLOSING, or OPEN -> CLOSING. */
+typedef enum sv_conn_state {
+    SV_CONN_OPEN = 0, /* reads requests, writes replies; counts against --max-connections */
+    SV_CONN_DRAINING, /* no more requests or replies: what is queued is flushed, then FIN;
+                         closed when the peer closes too, or at drain_until_ms */
+    SV_CONN_CLOSING,  /* uv_close issued; freed in its close callback */
+} sv_conn_state;
+
 struct sv_conn {
     union {
         uv_handle_t handle;
@@ -48,9 +57,12 @@ struct sv_conn {
     unsigned unanswered;     /* heartbeats sent since a byte last arrived */
     int said_hello;          /* promised to answer heartbeats */
     int authed;              /* may use every op */
-    int closing;             /* uv_close or uv_shutdown issued; no more reads or writes */
+    sv_conn_state state;     /* see sv_conn_state; set by sv__conn_set_state only */
+    int peer_eof;            /* the peer closed its side (it may still read) */
+    int shutdown_done;       /* DRAINING: our FIN went out after the queued output */
     const char *close_why;   /* static text: why it closed, for logs and break messages */
-    int64_t drain_until_ms;  /* after an error reply: close by then (0 = not draining) */
+    int64_t drain_until_ms;  /* DRAINING: closed by then at the latest */
+    int64_t hello_by_ms;     /* with a token: closed unless authenticated by then; 0 = no limit */
     size_t out_cost;         /* memory held by queued output: bytes and request overhead */
     uv_shutdown_t shutdown_req;
     char peer[64];           /* "127.0.0.1:40112", "[::1]:40112", "unix" */
@@ -73,6 +85,7 @@ typedef struct sv_counters {
     uint64_t dropped_slow;      /* connections over --max-output */
     uint64_t dropped_silent;    /* connections that missed heartbeats */
     uint64_t refused;           /* connections over --max-connections */
+    uint64_t hello_timeouts;    /* connections that did not authenticate in --hello-timeout */
 } sv_counters;
 
 struct sv_server {
@@ -82,7 +95,8 @@ struct sv_server {
     sv_listener listeners[SV_MAX_LISTEN];
     size_t n_listeners;
     sv_conn *conns;
-    size_t n_conns;
+    size_t n_conns;             /* every connection not yet freed */
+    size_t n_open;              /* those in SV_CONN_OPEN: what --max-connections bounds */
     uint64_t next_serial;
     uv_timer_t deadline_timer;  /* fires at the registry's earliest deadline */
     int64_t armed_deadline;     /* what deadline_timer is set for, or -1 */
@@ -92,7 +106,7 @@ struct sv_server {
     uv_timer_t sweep_timer;
     uv_timer_t stop_timer;      /* bounds a graceful shutdown */
     uv_signal_t sigterm, sigint;
-    int shutting_down;
+    int shutting_down;          /* 1 after the first signal, 2 after the second */
     uint64_t start_ms;
     sv_counters counters;
     bp_buf out;                 /* encoding scratch for replies, reused */
@@ -114,10 +128,12 @@ void sv__arm_deadline(sv_server *s);
 
 /* sv_conn.c */
 void sv__conn_accept(sv_listener *l);
+void sv__conn_set_state(sv_conn *c, sv_conn_state to);
 /* Close now: waits leave the registry (breaking their barriers), queued output
  * is dropped. `why` is logged and used in break messages. */
 void sv__conn_close(sv_conn *c, const char *why);
-/* Close once the queued output has been sent (after an error reply). */
+/* Stop taking requests and close once the queued output has been sent (after
+ * an error reply, or when the peer half-closed): waits leave now. */
 void sv__conn_close_after_flush(sv_conn *c, const char *why);
 void sv__conn_unlink_wait(sv_conn *c, sv_wait *w);
 sv_wait *sv__wait_new(sv_server *s);

@@ -80,7 +80,7 @@ static void on_written(uv_write_t *req, int status)
     sv_conn *c = req->handle->data;
     c->out_cost -= r->cost;
     wreq_put(c->srv, r);
-    if (status < 0 && status != UV_ECANCELED && !c->closing) {
+    if (status < 0 && status != UV_ECANCELED && c->state != SV_CONN_CLOSING) {
         SV_INFO("conn %llu %s: write failed: %s", (unsigned long long)c->serial, c->peer,
                 uv_strerror(status));
         sv__conn_close(c, "disconnected");
@@ -157,8 +157,8 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
 void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen,
                    sv_shared **share)
 {
-    if (c->closing)
-        return;
+    if (c->state != SV_CONN_OPEN)
+        return; /* draining: only what was queued before goes out */
     size_t boff = 0;
     if (uv_stream_get_write_queue_size(&c->h.stream) == 0) {
         uv_buf_t bufs[2];

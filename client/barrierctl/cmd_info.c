@@ -1,11 +1,10 @@
 /* cmd_info.c - barrierctl status, list, stats and ping: read-only views.
  *
- * --json prints the server's own reply object (via bc_query_json); the human
- * forms are aligned tables.
+ * The human forms are aligned tables read through the typed API; --json
+ * forwards the server's own reply object as is (bc_query_json), unparsed.
  */
 #include "ctl.h"
 
-#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,54 +21,34 @@ static int print_json(ctl *g, bc_client *c, const char *op, const char *name)
     return CTL_EXIT_OK;
 }
 
-static const char *str_field(const cJSON *o, const char *key)
+static void print_waiters(const bc_detail *d)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(it) ? it->valuestring : "";
-}
-
-static double num_field(const cJSON *o, const char *key)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(it) ? it->valuedouble : 0;
-}
-
-static void print_waiting(const cJSON *waiting)
-{
+    size_t n = bc_detail_n_waiters(d);
     int wc = 6; /* "CLIENT" */
-    const cJSON *w;
-    cJSON_ArrayForEach(w, waiting)
-    {
-        int n = (int)strlen(str_field(w, "client"));
-        wc = n > wc ? n : wc;
+    for (size_t i = 0; i < n; i++) {
+        int len = (int)strlen(bc_detail_waiter_client(d, i));
+        wc = len > wc ? len : wc;
     }
     printf("\n%-5s  %-*s  %s\n", "INDEX", wc, "CLIENT", "PEER");
-    cJSON_ArrayForEach(w, waiting)
-    {
-        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(w, "index");
-        printf("%-5d  %-*s  %s\n", cJSON_IsNumber(idx) ? idx->valueint : -1, wc,
-               str_field(w, "client"), str_field(w, "peer"));
-    }
+    for (size_t i = 0; i < n; i++)
+        printf("%-5u  %-*s  %s\n", bc_detail_waiter_index(d, i), wc, bc_detail_waiter_client(d, i),
+               bc_detail_waiter_peer(d, i));
 }
 
 static int print_status(ctl *g, bc_client *c, const char *name)
 {
-    char *json;
-    int rc = bc_query_json(c, "status", name, &json);
+    bc_status st;
+    bc_detail *d;
+    int rc = bc_status_detail(c, name, &st, &d);
     if (rc < 0) return ctl_fail(g, rc, "status '%s'", name);
-    cJSON *o = cJSON_Parse(json);
-    free(json);
-    if (!o) return ctl_fail(g, BC_ENOMEM, "status '%s'", name);
     printf("barrier     %s\n", name);
-    printf("parties     %.0f\n", num_field(o, "parties"));
-    printf("waiting     %.0f\n", num_field(o, "n_waiting"));
-    printf("state       %s\n", str_field(o, "state"));
-    printf("generation  %.0f\n", num_field(o, "generation"));
-    const char *reason = str_field(o, "reason");
-    if (reason[0]) printf("reason      %s\n", reason);
-    const cJSON *waiting = cJSON_GetObjectItemCaseSensitive(o, "waiting");
-    if (cJSON_GetArraySize(waiting) > 0) print_waiting(waiting);
-    cJSON_Delete(o);
+    printf("parties     %u\n", st.parties);
+    printf("waiting     %u\n", st.n_waiting);
+    printf("state       %s\n", st.state);
+    printf("generation  %" PRIu64 "\n", st.generation);
+    if (bc_detail_reason(d)[0]) printf("reason      %s\n", bc_detail_reason(d));
+    if (bc_detail_n_waiters(d) > 0) print_waiters(d);
+    bc_detail_free(d);
     return CTL_EXIT_OK;
 }
 

@@ -1,5 +1,7 @@
-/* ctl.h - what the files of barrierctl share. barrierctl uses only the public
- * libbarrierclient API (and cJSON to read bc_query_json's answers). */
+/* ctl.h - what the files of barrierctl share. barrierctl uses the public
+ * libbarrierclient API (the typed calls for its human output; --json forwards
+ * bc_query_json's text unparsed) and proto's token-file reader, so that
+ * --token-file follows the same rule as barrierd and the library. */
 #ifndef CTL_H
 #define CTL_H
 

@@ -29,6 +29,7 @@ static const char usage[] =
     "  --token-file F     auth token for the server (default: $BARRIERD_TOKEN)\n"
     "  --json             machine-readable output on stdout\n"
     "  -h, --help         this help; 'barrierctl COMMAND --help' for a command's\n"
+    "  --version          print the version (of libbarrierclient) and exit\n"
     "\n"
     "exit status: 0 ok or released, 1 other error, 2 broken (aborted, reset, a\n"
     "party lost, an action failed), 3 timed out, 4 server unreachable or gone,\n"
@@ -45,11 +46,10 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    static const struct option longs[] = {{"addr", required_argument, NULL, 'a'},
-                                          {"token-file", required_argument, NULL, 'T'},
-                                          {"json", no_argument, NULL, 'j'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {0}};
+    static const struct option longs[] = {
+        {"addr", required_argument, NULL, 'a'}, {"token-file", required_argument, NULL, 'T'},
+        {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},    {0}};
     ctl g = {0};
     int ch;
     /* '+': stop at the command; what follows belongs to it. */
@@ -66,6 +66,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             fputs(usage, stdout);
+            return CTL_EXIT_OK;
+        case 'V':
+            printf("barrierctl %s\n", bc_version());
             return CTL_EXIT_OK;
         default:
             return ctl_usage_error(NULL, NULL);

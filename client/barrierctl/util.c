@@ -1,37 +1,27 @@
 /* util.c - connecting, exit statuses and error reports for barrierctl. */
 #include "ctl.h"
 
+#include "bp_token.h"
+
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The token is the file's first line, trailing whitespace dropped. */
-static int read_token(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    if (!fgets(buf, (int)cap, f)) buf[0] = '\0';
-    fclose(f);
-    size_t n = strlen(buf);
-    while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
-        buf[--n] = '\0';
-    return 0;
-}
-
 int ctl_connect(ctl *g, const char *client_name, bc_client **out)
 {
-    char token[512];
+    char token[BP_TOKEN_MAX + 1], err[256];
     bc_options o = {.client_name = client_name};
     if (g->token_file) {
-        if (read_token(g->token_file, token, sizeof token) < 0) {
-            fprintf(stderr, "barrierctl: cannot read token file %s: %m\n", g->token_file);
+        if (bp_token_read_file(g->token_file, token, err, sizeof err) < 0) {
+            fprintf(stderr, "barrierctl: --token-file %s: %s\n", g->token_file, err);
             return CTL_EXIT_ERROR;
         }
         o.auth_token = token;
     }
     int rc = bc_connect(g->addr, &o, out);
+    memset(token, 0, sizeof token);
     if (rc < 0) return ctl_fail(g, rc, "connect");
     return 0;
 }

@@ -28,8 +28,17 @@
  *   server is noticed within silence limit + io_grace_s (plus up to a second),
  *   and a live one, however long another party's action takes, never is.
  *   Wait timeouts themselves are the server's business (BC_ETIMEDOUT).
- * - Structs may grow at their end only; a zeroed bc_options field means its
- *   default, so `bc_options o = {0};` stays valid.
+ * - ABI: every struct the caller allocates (bc_options, bc_wait_result,
+ *   bc_status, bc_stats, and bc_barrier_info, of which bc_list returns
+ *   arrays) has a fixed size that ends in reserved words. A field added later
+ *   takes the place of reserved words, so no size or offset ever changes
+ *   within this SONAME (libbarrierclient.so.0) and a program built against an
+ *   older header keeps working with a newer library. The caller zeroes
+ *   bc_options (`bc_options o = {0};`, valid forever: zero means default)
+ *   and its reserved words must stay zero (bc_connect answers BC_EINVAL
+ *   otherwise); the library zeroes the reserved words of what it fills in.
+ *   Answers of variable length (a broken barrier's reason, the waiting
+ *   parties) come in opaque objects read through accessors.
  */
 #ifndef BARRIERCLIENT_H
 #define BARRIERCLIENT_H
@@ -41,8 +50,10 @@
 extern "C" {
 #endif
 
+/* The version of this header. bc_version() gives the library's. The build
+ * checks these against the project's version (CMake project(VERSION)). */
 #define BC_VERSION_MAJOR 0
-#define BC_VERSION_MINOR 1
+#define BC_VERSION_MINOR 2
 #define BC_VERSION_PATCH 0
 
 /* Error codes: the same values as the wire protocol's (proto/bp_error.h). */
@@ -65,10 +76,14 @@ extern "C" {
 /* One connection to barrierd. Opaque. */
 typedef struct bc_client bc_client;
 
-/* Connection options. Zeroed fields mean the default. */
+/* Connection options. Zeroed fields mean the default. 256 bytes (on LP64
+ * platforms) now and later: options added later take reserved words. */
 typedef struct bc_options {
-    /* Token for servers started with --auth-token-file. NULL: $BARRIERD_TOKEN if
-     * set, else none. */
+    /* Token for servers started with --auth-token-file. NULL: $BARRIERD_TOKEN
+     * if set and not empty, else none. Either goes through the token rule of
+     * barrierd and barrierctl: the first line, with leading and trailing
+     * blanks (space, tab, CR) removed, must be 1..256 bytes of UTF-8 without
+     * control characters ("sekrit \n" means "sekrit"); else BC_EINVAL. */
     const char *auth_token;
     /* Seconds allowed for connecting and the hello exchange (not for resolving
      * a host name, which takes what the system resolver takes). 0: 10 s; values
@@ -84,42 +99,53 @@ typedef struct bc_options {
      * a write the server does not read. 0: 15 s; values above 1e6 (~11.6
      * days) count as 1e6. */
     double io_grace_s;
+    /* Room for later options: must be zero. */
+    uint64_t reserved[28];
 } bc_options;
 
-/* The outcome of a released wait. */
+/* The outcome of a released wait. 128 bytes, now and later. */
 typedef struct bc_wait_result {
-    unsigned index;      /* arrival order in its generation, 0..parties-1; the
-                            last to arrive gets parties-1 */
-    uint64_t generation; /* the generation that was released */
+    unsigned index;        /* arrival order in its generation, 0..parties-1; the
+                              last to arrive gets parties-1 */
+    uint64_t generation;   /* the generation that was released */
+    uint64_t reserved[14]; /* room for later fields; written as zero */
 } bc_wait_result;
 
-/* A barrier as the server sees it. */
+/* A barrier as the server sees it. 128 bytes, now and later. Why it broke and
+ * who is waiting: bc_status_detail. */
 typedef struct bc_status {
-    unsigned parties;    /* fixed by the first wait */
-    unsigned n_waiting;  /* parties waiting in the current generation */
-    int broken;          /* 1 until a reset */
-    uint64_t generation; /* the current generation; only grows */
-    char state[16];      /* "filling", "running_action" or "broken" */
+    unsigned parties;      /* fixed by the first wait */
+    unsigned n_waiting;    /* parties waiting in the current generation */
+    int broken;            /* 1 until a reset */
+    uint64_t generation;   /* the current generation; only grows */
+    char state[16];        /* "filling", "running_action" or "broken" */
+    uint64_t reserved[11]; /* room for later fields; written as zero */
 } bc_status;
 
-/* One entry of bc_list. */
+/* One entry of bc_list: 384 bytes, now and later (the stride of its arrays). */
 typedef struct bc_barrier_info {
     char name[256]; /* the barrier's name, NUL-terminated */
     bc_status status;
 } bc_barrier_info;
 
 /* Server counters, from the `stats` request. Counters the server does not
- * report are 0. */
+ * report are 0. 256 bytes, now and later. */
 typedef struct bc_stats {
-    uint64_t connections; /* open connections */
-    uint64_t barriers;    /* barriers that exist now */
-    uint64_t waiting;     /* parties blocked in wait right now */
-    uint64_t waits;       /* wait requests since start */
-    uint64_t releases;    /* generations released since start */
-    uint64_t breaks;      /* barriers broken since start */
-    uint64_t errors;      /* error replies since start */
-    double uptime_s;      /* seconds since the server started */
+    uint64_t connections;  /* open connections */
+    uint64_t barriers;     /* barriers that exist now */
+    uint64_t waiting;      /* parties blocked in wait right now */
+    uint64_t waits;        /* wait requests since start */
+    uint64_t releases;     /* generations released since start */
+    uint64_t breaks;       /* barriers broken since start */
+    uint64_t errors;       /* error replies since start */
+    double uptime_s;       /* seconds since the server started */
+    uint64_t reserved[24]; /* room for later counters; written as zero */
 } bc_stats;
+
+/* What a status request says beyond bc_status: why the barrier is broken and
+ * who is waiting. Opaque; from bc_status_detail, read with the bc_detail_*
+ * accessors, freed with bc_detail_free. */
+typedef struct bc_detail bc_detail;
 
 /* An action: run by the last party to arrive, in its own thread, before anyone
  * is released. Return 0 for success; anything else breaks the barrier. */
@@ -172,6 +198,26 @@ int bc_reset(bc_client *c, const char *name);
 /* Read a barrier's state into *out. Returns BC_OK, BC_ENOTFOUND, ... */
 int bc_status_get(bc_client *c, const char *name, bc_status *out);
 
+/* Read a barrier's state into *st (may be NULL) and the rest of what the
+ * server says about it into *out, from one status request. On success *out
+ * is a new object owned by the caller, freed with bc_detail_free; on failure
+ * it is left untouched. Returns what bc_status_get returns, or BC_ENOMEM. */
+int bc_status_detail(bc_client *c, const char *name, bc_status *st, bc_detail **out);
+/* Why the barrier is broken, in the server's words (see bc_last_error_message
+ * for examples); "" when it is not broken. */
+const char *bc_detail_reason(const bc_detail *d);
+/* How many parties are waiting in the current generation; they are numbered
+ * 0..n-1 in arrival order for the accessors below. */
+size_t bc_detail_n_waiters(const bc_detail *d);
+/* The i-th waiting party: its arrival index, its client name (bc_options
+ * client_name, or "HOSTNAME:PID") and its peer address ("127.0.0.1:40110",
+ * "unix"). An i out of range gives UINT_MAX and "". */
+unsigned bc_detail_waiter_index(const bc_detail *d, size_t i);
+const char *bc_detail_waiter_client(const bc_detail *d, size_t i);
+const char *bc_detail_waiter_peer(const bc_detail *d, size_t i);
+/* Free a detail and the strings its accessors returned. NULL is ignored. */
+void bc_detail_free(bc_detail *d);
+
 /* List every barrier. On success *out is an array of *n entries (NULL when
  * there are none), owned by the caller and freed with bc_list_free. */
 int bc_list(bc_client *c, bc_barrier_info **out, size_t *n);
@@ -186,10 +232,15 @@ int bc_ping(bc_client *c, double *rtt_s);
 
 /* Send one of the read-only requests "status" (name required), "list", "stats"
  * or "ping" and hand back the server's whole reply object as a JSON string
- * without its "id" (e.g. status includes "reason" and the "waiting" parties).
- * *json is owned by the caller and freed with free(). For tools that print or
- * forward the server's view. */
+ * without its "id". *json is owned by the caller and freed with free(). For
+ * tools that print or forward the server's view as is; the typed calls above
+ * read the same replies. */
 int bc_query_json(bc_client *c, const char *op, const char *name, char **json);
+
+/* The library's version, "MAJOR.MINOR.PATCH" (e.g. "0.2.0"): of the library
+ * actually loaded, which may be newer than the header's BC_VERSION_*. A
+ * constant string; never NULL. */
+const char *bc_version(void);
 
 /* A constant human description of a code ("barrier is broken"). Never NULL. */
 const char *bc_strerror(int code);
@@ -198,10 +249,16 @@ const char *bc_strerror(int code);
  * "ok" for 0. Never NULL. */
 const char *bc_error_name(int code);
 
-/* The detail of the last failure of a bc_ call on this thread, e.g. the
- * server's "timed out: 2/3 arrived (tellerA@host1 pid 812, ...)" or
- * "connect 127.0.0.1:7411: Connection refused". "" if none yet. Successful calls
- * leave it unchanged (like errno). Thread-local: valid until this thread's next
+/* The detail of the last failure of a bc_ call on this thread: the server's
+ * message when it gave one, which for a broken barrier says what broke it,
+ * then how many had arrived and who (each as CLIENT [PEER], at most 8 named):
+ *   "timed out (teller-2 [127.0.0.1:40112] reached its timeout): 2/3 arrived
+ *    (teller-1 [127.0.0.1:40110], teller-2 [127.0.0.1:40112])"
+ *   "party lost (teller-3 [127.0.0.1:40114] disconnected): 2/3 arrived (...)"
+ *   "aborted by 127.0.0.1:40120: 2/3 arrived (...)", "reset by PEER: ..."
+ *   "action failed in teller-3 [127.0.0.1:40114]: 3/3 arrived (...)"
+ * or the library's own, e.g. "connect 127.0.0.1:7411: Connection refused". "" if none yet.
+ * Successful calls leave it unchanged (like errno). Thread-local: valid until this thread's next
  * failing bc_ call. Never NULL. */
 const char *bc_last_error_message(void);
 

@@ -2,6 +2,7 @@
 #include "bc_internal.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +60,112 @@ static void read_status(const cJSON *o, bc_status *st)
 
 int bc_status_get(bc_client *c, const char *name, bc_status *out)
 {
+    return bc_status_detail(c, name, out, NULL);
+}
+
+/* ---- bc_detail: the reason and the waiting parties of a status reply ---- */
+
+typedef struct bc__waiter {
+    unsigned index;
+    char *client, *peer;
+} bc__waiter;
+
+struct bc_detail {
+    char *reason;
+    size_t n;
+    bc__waiter *waiters;
+};
+
+/* A copy of a string field ("" when missing); NULL only when out of memory. */
+static char *dup_field(const cJSON *o, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    return strdup(cJSON_IsString(it) ? it->valuestring : "");
+}
+
+static bc_detail *read_detail(const cJSON *o)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "waiting");
+    int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    bc_detail *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->reason = dup_field(o, "reason");
+    d->waiters = count > 0 ? calloc((size_t)count, sizeof *d->waiters) : NULL;
+    if (!d->reason || (count > 0 && !d->waiters)) {
+        bc_detail_free(d);
+        return NULL;
+    }
+    const cJSON *w;
+    cJSON_ArrayForEach(w, arr)
+    {
+        bc__waiter *e = &d->waiters[d->n++];
+        e->index = (unsigned)get_u64(w, "index");
+        e->client = dup_field(w, "client");
+        e->peer = dup_field(w, "peer");
+        if (!e->client || !e->peer) {
+            bc_detail_free(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+int bc_status_detail(bc_client *c, const char *name, bc_status *st, bc_detail **out)
+{
     bp_reply reply;
     int rc = request(c, BP_OP_STATUS, name, &reply);
     if (rc < 0) return rc;
-    if (out) read_status(reply.json, out);
+    bc_detail *d = out ? read_detail(reply.json) : NULL;
+    if (out && !d) rc = bc__fail(BC_ENOMEM, "out of memory");
+    if (rc == 0 && st) read_status(reply.json, st);
+    if (rc == 0 && out) *out = d;
     bp_reply_free(&reply);
-    return 0;
+    return rc;
+}
+
+const char *bc_detail_reason(const bc_detail *d)
+{
+    return d && d->reason ? d->reason : "";
+}
+
+size_t bc_detail_n_waiters(const bc_detail *d)
+{
+    return d ? d->n : 0;
+}
+
+static const bc__waiter *waiter_at(const bc_detail *d, size_t i)
+{
+    return d && i < d->n ? &d->waiters[i] : NULL;
+}
+
+unsigned bc_detail_waiter_index(const bc_detail *d, size_t i)
+{
+    const bc__waiter *w = waiter_at(d, i);
+    return w ? w->index : UINT_MAX;
+}
+
+const char *bc_detail_waiter_client(const bc_detail *d, size_t i)
+{
+    const bc__waiter *w = waiter_at(d, i);
+    return w ? w->client : "";
+}
+
+const char *bc_detail_waiter_peer(const bc_detail *d, size_t i)
+{
+    const bc__waiter *w = waiter_at(d, i);
+    return w ? w->peer : "";
+}
+
+void bc_detail_free(bc_detail *d)
+{
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->waiters[i].client);
+        free(d->waiters[i].peer);
+    }
+    free(d->waiters);
+    free(d->reason);
+    free(d);
 }
 
 static int read_list(const cJSON *arr, bc_barrier_info **out, size_t *n)

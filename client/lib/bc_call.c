@@ -66,7 +66,6 @@ static void wait_role(bc_client *c, const bc__call *call, const int *stop, int64
  * c->mu held; dropped while the probe is sent. */
 static int64_t check_alive(bc_client *c, int64_t since, int64_t limit_ns)
 {
-    static const char ping[] = "{\"op\":\"ping\"}\n"; /* no id: its reply is ignored */
     int64_t now = bc__now_ns();
     if (c->probe_ns && c->last_heard_ns >= c->probe_ns) c->probe_ns = 0; /* answered */
     if (c->probe_ns) {
@@ -81,8 +80,12 @@ static int64_t check_alive(bc_client *c, int64_t since, int64_t limit_ns)
     int64_t quiet = c->last_heard_ns > since ? c->last_heard_ns : since;
     if (now - quiet < limit_ns) return quiet + limit_ns;
     c->probe_ns = now;
+    bp_request ping = {.op = BP_OP_PING}; /* no id: its reply is ignored */
+    bp_buf b = BP_BUF_INIT;
+    bp_request_encode(&b, &ping);
     pthread_mutex_unlock(&c->mu);
-    bc__send_quiet(c, ping, sizeof ping - 1); /* a failure kills the connection */
+    if (!b.oom) bc__send_quiet(c, b.data, b.len); /* a failure kills the connection */
+    bp_buf_free(&b);
     pthread_mutex_lock(&c->mu);
     return now + c->grace_ns;
 }

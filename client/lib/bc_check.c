@@ -1,7 +1,48 @@
-/* bc_check.c - argument checks done before anything is sent. */
+/* bc_check.c - argument checks done before anything is sent, and the ABI
+ * of the public structs, locked. */
 #include "bc_internal.h"
 
+#include <stddef.h>
 #include <string.h>
+
+/* The public structs never change size or layout within SONAME 0: a field
+ * added later takes the place of reserved words (shrink `reserved` by as many
+ * words as it needs), and these asserts prove the layout did not move. They
+ * are written for LP64 (x86_64, aarch64), where every pointer and double is
+ * one reserved word. */
+#if UINTPTR_MAX == UINT64_MAX
+#define BC__ABI(type, size, last)                                                                  \
+    _Static_assert(sizeof(type) == (size), #type " must stay " #size " bytes");                    \
+    _Static_assert(offsetof(type, reserved) + sizeof(((type *)0)->reserved) == (size),             \
+                   #type ": reserved words must end the struct");                                  \
+    _Static_assert(offsetof(type, last) < offsetof(type, reserved), #type ": fields move")
+BC__ABI(bc_options, 256, io_grace_s);
+BC__ABI(bc_wait_result, 128, generation);
+BC__ABI(bc_status, 128, state);
+BC__ABI(bc_stats, 256, uptime_s);
+_Static_assert(offsetof(bc_options, connect_timeout_s) == 8 &&
+                   offsetof(bc_options, client_name) == 16 &&
+                   offsetof(bc_options, io_grace_s) == 24 && offsetof(bc_options, reserved) == 32,
+               "bc_options: the fields of 0.1 must not move");
+_Static_assert(offsetof(bc_status, generation) == 16 && offsetof(bc_status, state) == 24,
+               "bc_status: the fields of 0.1 must not move");
+_Static_assert(offsetof(bc_wait_result, generation) == 8, "bc_wait_result: fields moved");
+_Static_assert(offsetof(bc_stats, uptime_s) == 56, "bc_stats: fields moved");
+_Static_assert(sizeof(bc_barrier_info) == 384 && offsetof(bc_barrier_info, status) == 256,
+               "bc_barrier_info (the stride of bc_list's arrays) must stay 384 bytes");
+#undef BC__ABI
+#endif
+
+int bc__check_reserved(const uint64_t *words, size_t size, const char *what)
+{
+    for (size_t i = 0; i < size / sizeof *words; i++)
+        if (words[i])
+            return bc__fail(BC_EINVAL,
+                            "%s: reserved word %zu is not zero (initialise the struct "
+                            "with {0}; zero means default)",
+                            what, i);
+    return 0;
+}
 
 int bc__check_name(const char *name)
 {

@@ -1,5 +1,6 @@
 /* bc_client.c - open and close a handle: dial, set up, say hello. */
 #include "bc_internal.h"
+#include "bp_token.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -10,6 +11,8 @@
 
 static int check_opts(const bc_options *o)
 {
+    int rc = bc__check_reserved(o->reserved, sizeof o->reserved, "bc_options");
+    if (rc < 0) return rc;
     if (o->connect_timeout_s < 0 || o->connect_timeout_s != o->connect_timeout_s)
         return bc__fail(BC_EINVAL, "connect_timeout_s must be >= 0");
     if (o->io_grace_s < 0 || o->io_grace_s != o->io_grace_s)
@@ -20,10 +23,25 @@ static int check_opts(const bc_options *o)
                         "client name must be at most %d bytes of UTF-8 "
                         "without control characters",
                         BP_CLIENT_MAX);
-    const char *t = o->auth_token;
-    if (t && strlen(t) > BP_TOKEN_MAX)
-        return bc__fail(BC_EINVAL, "auth token longer than %d bytes", BP_TOKEN_MAX);
     return 0;
+}
+
+static int normalize_token(const char *src, const char *what, char token[BP_TOKEN_MAX + 1])
+{
+    char err[160];
+    if (bp_token_normalize(src, strlen(src), token, err, sizeof err) < 0)
+        return bc__fail(BC_EINVAL, "%s: %s", what, err);
+    return 0;
+}
+
+/* The token to send, by the one rule of bp_token.h: bc_options.auth_token,
+ * else $BARRIERD_TOKEN when it is set and not empty. "" for none. */
+static int pick_token(const bc_options *o, char token[BP_TOKEN_MAX + 1])
+{
+    token[0] = '\0';
+    if (o->auth_token) return normalize_token(o->auth_token, "auth_token", token);
+    const char *env = getenv("BARRIERD_TOKEN");
+    return env && *env ? normalize_token(env, "$BARRIERD_TOKEN", token) : 0;
 }
 
 /* Seconds to nanoseconds for an option: 0 means dflt, and huge values are
@@ -63,12 +81,13 @@ static bc_client *client_new(const char *addr, const bc_options *o)
 static int hello(bc_client *c, const char *token, int64_t deadline_ns)
 {
     bp_request r = {.op = BP_OP_HELLO, .version = BP_PROTOCOL_VERSION};
-    if (token) {
+    if (token[0]) {
         r.has_token = 1;
         snprintf(r.token, sizeof r.token, "%s", token);
     }
     bp_reply reply;
     int rc = bc__roundtrip(c, &r, &reply, deadline_ns);
+    memset(r.token, 0, sizeof r.token);
     if (rc < 0) return rc;
     /* How long the server may stay silent while we wait: three of its
      * heartbeat intervals (0 or absent: no heartbeats), plus the grace. */
@@ -87,20 +106,17 @@ int bc_connect(const char *addr, const bc_options *opts, bc_client **out)
     if (!out) return bc__fail(BC_EINVAL, "out is NULL");
     if (!addr) addr = getenv("BARRIERD_ADDR");
     if (!addr || !*addr) addr = BC__DEFAULT_ADDR;
-    if (!o.auth_token) o.auth_token = getenv("BARRIERD_TOKEN");
+    char token[BP_TOKEN_MAX + 1];
     int rc = check_opts(&o);
+    if (rc == 0) rc = pick_token(&o, token);
     if (rc < 0) return rc;
     int64_t deadline = bc__now_ns() + option_ns(o.connect_timeout_s, BC__CONNECT_TIMEOUT_S);
 
     bc_client *c = client_new(addr, &o);
     if (!c) return bc__fail(BC_ENOMEM, "out of memory");
     c->fd = bc__dial(addr, deadline - bc__now_ns());
-    if (c->fd < 0) {
-        rc = c->fd;
-        bc_close(c);
-        return rc;
-    }
-    rc = hello(c, o.auth_token, deadline);
+    rc = c->fd < 0 ? c->fd : hello(c, token, deadline);
+    memset(token, 0, sizeof token);
     if (rc < 0) {
         bc_close(c);
         return rc;

@@ -6,6 +6,8 @@
  */
 #include "bc_internal.h"
 
+#include "bp_addr.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -17,36 +19,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-/* Split "host:port" or "[v6]:port" into its parts. */
-static int split_hostport(const char *addr, char *host, size_t host_cap, char *port,
-                          size_t port_cap)
-{
-    const char *h = addr, *hend, *colon;
-    if (addr[0] == '[') {
-        h = addr + 1;
-        hend = strchr(h, ']');
-        if (!hend || hend[1] != ':')
-            return bc__fail(BC_EINVAL, "bad address '%s': expected [v6addr]:port", addr);
-        colon = hend + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (!colon) return bc__fail(BC_EINVAL, "bad address '%s': expected host:port", addr);
-        hend = colon;
-        if (memchr(addr, ':', (size_t)(colon - addr)))
-            return bc__fail(BC_EINVAL, "bad address '%s': put an IPv6 address in brackets", addr);
-    }
-    size_t hlen = (size_t)(hend - h), plen = strlen(colon + 1);
-    if (hlen == 0 || hlen >= host_cap)
-        return bc__fail(BC_EINVAL, "bad address '%s': bad host", addr);
-    if (plen == 0 || plen >= port_cap || strspn(colon + 1, "0123456789") != plen ||
-        atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
-        return bc__fail(BC_EINVAL, "bad address '%s': port must be 1..65535", addr);
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    memcpy(port, colon + 1, plen + 1);
-    return 0;
-}
 
 /* Connect fd to sa, waiting at most until deadline. Returns 0 or an errno. */
 static int connect_by(int fd, const struct sockaddr *sa, socklen_t salen, int64_t deadline)
@@ -83,9 +55,7 @@ static void tune_tcp(int fd)
 static int dial_unix(const char *addr, const char *path, int64_t deadline)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (path[0] == '\0' || strlen(path) >= sizeof sun.sun_path)
-        return bc__fail(BC_EINVAL, "bad address '%s': socket path empty or too long", addr);
-    strcpy(sun.sun_path, path);
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path); /* bp_addr bounds its length */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return bc__fail(BC_ECONN, "socket: %s", strerror(errno));
     int err = connect_by(fd, (struct sockaddr *)&sun, sizeof sun, deadline);
@@ -96,11 +66,10 @@ static int dial_unix(const char *addr, const char *path, int64_t deadline)
     return fd;
 }
 
-static int dial_tcp(const char *addr, int64_t deadline)
+static int dial_tcp(const char *addr, const char *host, unsigned port_num, int64_t deadline)
 {
-    char host[256], port[8];
-    int rc = split_hostport(addr, host, sizeof host, port, sizeof port);
-    if (rc < 0) return rc;
+    char port[8];
+    snprintf(port, sizeof port, "%u", port_num);
     /* A numeric address needs no resolver, so it is parsed as one first and
      * never waits on DNS. A host name is resolved by getaddrinfo(), which
      * blocks for as long as the system resolver takes: connect_timeout_s does
@@ -139,6 +108,10 @@ static int dial_tcp(const char *addr, int64_t deadline)
 int bc__dial(const char *addr, int64_t timeout_ns)
 {
     int64_t deadline = bc__now_ns() + timeout_ns;
-    if (strncmp(addr, "unix:", 5) == 0) return dial_unix(addr, addr + 5, deadline);
-    return dial_tcp(addr, deadline);
+    bp_addr a;
+    char err[BC__MSG_MAX];
+    if (bp_addr_parse(addr, strlen(addr), 0, &a, err, sizeof err) < 0)
+        return bc__fail(BC_EINVAL, "%s", err);
+    if (a.kind == BP_ADDR_UNIX) return dial_unix(addr, a.path, deadline);
+    return dial_tcp(addr, a.host, a.port, deadline);
 }

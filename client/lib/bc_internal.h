@@ -13,6 +13,7 @@
 #define BC_INTERNAL_H
 
 #include "barrierclient.h"
+#include "bp_addr.h"
 #include "bp_buf.h"
 #include "bp_frame.h"
 #include "bp_msg.h"
@@ -20,7 +21,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define BC__DEFAULT_ADDR "127.0.0.1:7411"
+#define BC__DEFAULT_ADDR BP_DEFAULT_ADDR
 #define BC__CONNECT_TIMEOUT_S 10.0
 #define BC__GRACE_S 15.0
 #define BC__MAX_OPTION_S 1e6       /* io_grace_s, connect_timeout_s: larger values are
@@ -137,5 +138,8 @@ void bc__read_until(bc_client *c, const int *stop);
 /* ---- bc_check.c ---- */
 /* 0 if name is a valid barrier name, else BC_EINVAL with the message set. */
 int bc__check_name(const char *name);
+/* 0 if every reserved word of a caller's struct is zero, else BC_EINVAL with
+ * the message set (what names the struct). */
+int bc__check_reserved(const uint64_t *words, size_t size, const char *what);
 
 #endif

@@ -59,7 +59,7 @@ static void dispatch(bc_client *c, bp_reply *m)
         }
         break;
     case BP_MSG_HEARTBEAT:
-        bp_buf_puts(&c->outbox, "{\"op\":\"pong\"}\n");
+        bp_request_encode(&c->outbox, &(bp_request){.op = BP_OP_PONG});
         break;
     case BP_MSG_SHUTDOWN:
         c->close_code = BC_ESHUTDOWN;

@@ -113,10 +113,8 @@ int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s, 
 
     rc = bc__reply_code(&call.reply);
     if (rc == 0 && !call.reply.has_index) rc = bc__fail(BC_EPROTO, "release without an index");
-    if (rc == 0 && out) {
-        out->index = call.reply.index;
-        out->generation = call.reply.generation;
-    }
+    if (rc == 0 && out)
+        *out = (bc_wait_result){.index = call.reply.index, .generation = call.reply.generation};
     bp_reply_free(&call.reply);
     return rc;
 }

@@ -80,13 +80,23 @@ bc_client *tc_connect(const char *addr)
 
 void tc_ctl_start(tc_ctl *r, int drop_token, ...)
 {
-    const char *argv[32] = {"barrierctl"};
-    int n = 1;
+    const char *args[32];
+    int n = 0;
     va_list ap;
     va_start(ap, drop_token);
     for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
-        argv[n++] = a;
+        args[n++] = a;
     va_end(ap);
+    args[n] = NULL;
+    tc_ctl_startv(r, drop_token, args);
+}
+
+void tc_ctl_startv(tc_ctl *r, int drop_token, const char *const *args)
+{
+    const char *argv[32] = {"barrierctl"};
+    int n = 1;
+    for (; *args && n < 31; args++)
+        argv[n++] = *args;
     argv[n] = NULL;
     const char *bin = ts_barrierctl_path();
     ck_assert_msg(bin != NULL, "set BARRIERCTL to the barrierctl executable");

@@ -57,6 +57,8 @@ typedef struct tc_ctl {
  * child that dies with us, stdin from /dev/null; drop_token removes
  * $BARRIERD_TOKEN from its environment. Asserted. */
 void tc_ctl_start(tc_ctl *r, int drop_token, ...) __attribute__((sentinel));
+/* The same with the arguments in an array (NULL-terminated). */
+void tc_ctl_startv(tc_ctl *r, int drop_token, const char *const *args);
 /* Wait up to limit_s for it to exit (then kill it); returns r->status. */
 int tc_ctl_finish(tc_ctl *r, double limit_s);
 
