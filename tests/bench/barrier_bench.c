@@ -252,7 +252,7 @@ static int run_round(gen *g, uint64_t *round_ns)
         g->line[0] = 'a';
         g->line_len = 1;
     }
-    uint64_t t0 = bn_now_ns();
+    uint64_t t0 = ts_now_ns();
     uint64_t deadline = t0 + (uint64_t)(opt.watchdog_s * 1e9);
     for (unsigned i = 0; i < g->n; i++) {
         conn *c = &g->c[i];
@@ -281,7 +281,7 @@ static int run_round(gen *g, uint64_t *round_ns)
             }
             g->n_pending = k;
         }
-        uint64_t now = bn_now_ns();
+        uint64_t now = ts_now_ns();
         if (now >= deadline) {
             fprintf(stderr,
                     "barrier-bench: WATCHDOG: %s N=%u round %u: %u of %u releases after %.1f s "
@@ -310,7 +310,7 @@ static int run_round(gen *g, uint64_t *round_ns)
             }
         }
     }
-    *round_ns = bn_now_ns() - t0;
+    *round_ns = ts_now_ns() - t0;
     if (g->round_gen_set) {
         g->next_gen = g->round_gen + 1;
         g->have_gen = 1;
@@ -333,23 +333,23 @@ static void gen_free(gen *g)
 }
 
 /* Wait until the server holds at least `want` fds; bounded. */
-static int wait_server_fds(const bn_server *s, long want, double timeout_s)
+static int wait_server_fds(ts_server *s, long want, double timeout_s)
 {
-    uint64_t deadline = bn_now_ns() + (uint64_t)(timeout_s * 1e9);
+    uint64_t deadline = ts_now_ns() + (uint64_t)(timeout_s * 1e9);
     for (;;) {
-        long have = bn_proc_fd_count(s->pid);
+        long have = ts_proc_fd_count(s->pid);
         if (have >= want) return 0;
-        if (bn_now_ns() >= deadline || !bn_server_alive(s)) {
+        if (ts_now_ns() >= deadline || !ts_server_alive(s)) {
             fprintf(stderr, "barrier-bench: %s holds %ld fds, expected %ld\n", s->name, have, want);
             return -1;
         }
-        usleep(1000);
+        ts_sleep_ms(1);
     }
 }
 
 /* Open N connections, in batches so the listen backlog never overflows (an overflowing
  * SYN costs a 1 s retransmit). */
-static int gen_connect(gen *g, server_kind kind, unsigned n, const bn_server *s, long base_fds)
+static int gen_connect(gen *g, server_kind kind, unsigned n, ts_server *s, long base_fds)
 {
     memset(g, 0, sizeof *g);
     g->ep = -1;
@@ -401,23 +401,22 @@ typedef struct result {
     uint64_t lost, bad;
 } result;
 
-static int start_server(bn_server *s, server_kind kind, unsigned n)
+/* Start a server of this kind for N connections (the launcher: port 0, ready file, dies
+ * with the bench). 0, or -1 with its log on stderr. */
+static int start_server(ts_server *s, server_kind kind, unsigned n)
 {
     char parties[32], maxconn[32];
-    char *argv[64];
+    const char *argv[64];
     int a = 0;
     snprintf(parties, sizeof parties, "%u", n);
     snprintf(maxconn, sizeof maxconn, "%u", n + 16);
+    memset(s, 0, sizeof *s);
+    s->name = kind_name[kind];
     if (kind == K_FLOOR) {
-        argv[a++] = (char *)opt.floor;
-        argv[a++] = "--listen";
-        argv[a++] = "127.0.0.1:0";
+        s->bin = opt.floor;
         argv[a++] = "--parties";
         argv[a++] = parties;
     } else {
-        argv[a++] = (char *)opt.barrierd;
-        argv[a++] = "--listen";
-        argv[a++] = "127.0.0.1:0";
         argv[a++] = "--heartbeat";
         argv[a++] = "0";
         if (n + 16 > 10000) { /* past the defaults only: they may size things */
@@ -432,7 +431,7 @@ static int start_server(bn_server *s, server_kind kind, unsigned n)
             argv[a++] = opt.server_args[i];
     }
     argv[a] = NULL;
-    return bn_server_start(s, kind_name[kind], argv, 10.0);
+    return ts_server_start(s, argv);
 }
 
 /* One server under measurement: its process, the generator's connections to it, and
@@ -443,7 +442,7 @@ static int start_server(bn_server *s, server_kind kind, unsigned n)
 typedef struct side {
     server_kind kind;
     unsigned n, rounds, done;
-    bn_server s;
+    ts_server s;
     gen g;
     uint64_t *times;
     uint64_t cpu_ns, wall_ns, lost, bad;
@@ -480,19 +479,19 @@ static int side_start(side *sd)
     }
     sd->running = 1;
     result *res = sd->res;
-    usleep(20000); /* let it finish starting before the idle RSS sample */
+    ts_sleep_ms(20); /* let it finish starting before the idle RSS sample */
     long rss, hwm;
-    bn_proc_mem_kb(sd->s.pid, &rss, &hwm);
+    ts_proc_mem_kb(sd->s.pid, &rss, &hwm);
     if (res->rss_base_kb < 0) res->rss_base_kb = rss;
-    long base_fds = bn_proc_fd_count(sd->s.pid);
-    uint64_t t = bn_now_ns();
+    long base_fds = ts_proc_fd_count(sd->s.pid);
+    uint64_t t = ts_now_ns();
     if (gen_connect(&sd->g, sd->kind, sd->n, &sd->s, base_fds) < 0) {
         sd->failed = 1;
         return -1;
     }
-    sd->connect_s += (double)(bn_now_ns() - t) / 1e9;
-    usleep(20000);
-    bn_proc_mem_kb(sd->s.pid, &rss, &hwm);
+    sd->connect_s += (double)(ts_now_ns() - t) / 1e9;
+    ts_sleep_ms(20);
+    ts_proc_mem_kb(sd->s.pid, &rss, &hwm);
     if (res->rss_conn_kb < 0) res->rss_conn_kb = rss;
     unsigned warm = warmup_for(sd->rounds);
     uint64_t rt;
@@ -514,7 +513,7 @@ static int side_block(side *sd, unsigned count)
         sd->failed = 1;
         return -1;
     }
-    uint64_t cpu0 = bn_proc_cpu_ns(sd->s.pid), t0 = bn_now_ns();
+    uint64_t cpu0 = ts_proc_cpu_ns(sd->s.pid), t0 = ts_now_ns();
     for (unsigned i = 0; i < count && sd->done < sd->rounds; i++) {
         if (run_round(&sd->g, &sd->times[sd->done]) < 0) {
             sd->failed = 1; /* that round's missing releases are in g.lost */
@@ -522,8 +521,8 @@ static int side_block(side *sd, unsigned count)
         }
         sd->done++;
     }
-    sd->wall_ns += bn_now_ns() - t0;
-    sd->cpu_ns += bn_proc_cpu_ns(sd->s.pid) - cpu0;
+    sd->wall_ns += ts_now_ns() - t0;
+    sd->cpu_ns += ts_proc_cpu_ns(sd->s.pid) - cpu0;
     return sd->failed ? -1 : 0;
 }
 
@@ -532,7 +531,7 @@ static void side_stop(side *sd)
 {
     if (sd->running && !sd->failed) {
         long rss, hwm;
-        if (bn_proc_mem_kb(sd->s.pid, &rss, &hwm) == 0 && hwm > sd->res->hwm_kb)
+        if (ts_proc_mem_kb(sd->s.pid, &rss, &hwm) == 0 && hwm > sd->res->hwm_kb)
             sd->res->hwm_kb = hwm;
     }
     if (sd->failed && sd->running) {
@@ -545,7 +544,7 @@ static void side_stop(side *sd)
     sd->bad += sd->g.bad;
     gen_free(&sd->g);
     if (sd->running) {
-        int st = bn_server_stop(&sd->s, 5.0, opt.keep_logs || sd->failed);
+        int st = bn_server_stop(&sd->s, opt.keep_logs || sd->failed);
         if (st != 0 && !sd->failed)
             fprintf(stderr, "barrier-bench: %s exited with status %d after the run\n",
                     kind_name[sd->kind], st);
@@ -596,7 +595,7 @@ static void pause_for_profiler(side *sides, int count)
             fprintf(stderr, "barrier-bench: %s N=%u: server pid %d\n", kind_name[sides[k].kind],
                     sides[k].n, (int)sides[k].s.pid);
     fprintf(stderr, "barrier-bench: pausing %.1f s before the measured rounds\n", opt.pause_s);
-    usleep((useconds_t)(opt.pause_s * 1e6));
+    ts_sleep_s(opt.pause_s);
 }
 
 /* Measure the servers at N. When both are measured and their connections fit under
@@ -682,7 +681,7 @@ static uint64_t party_round(party_conn *pc, int8_t *idx, unsigned *errors)
             (size_t)snprintf(line, sizeof line,
                              "{\"op\":\"wait\",\"id\":%u,\"barrier\":\"lat\",\"parties\":2}\n", id);
     int fd = pc->lr->fd;
-    uint64_t t0 = bn_now_ns(), deadline = t0 + (uint64_t)(opt.watchdog_s * 1e9);
+    uint64_t t0 = ts_now_ns(), deadline = t0 + (uint64_t)(opt.watchdog_s * 1e9);
     if (bn_send_all(fd, line, len, deadline) < 0) {
         fprintf(stderr, "barrier-bench: latency %s round %u: send: %s\n", kind_name[pc->kind], id,
                 strerror(errno));
@@ -693,8 +692,8 @@ static uint64_t party_round(party_conn *pc, int8_t *idx, unsigned *errors)
         char b;
         for (;;) {
             ssize_t got = read(fd, &b, 1);
-            if (got == 1) return bn_now_ns() - t0;
-            uint64_t now = bn_now_ns();
+            if (got == 1) return ts_now_ns() - t0;
+            uint64_t now = ts_now_ns();
             if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) || now >= deadline) {
                 fprintf(stderr, "barrier-bench: latency floor round %u: %s\n", id,
                         now >= deadline ? "watchdog" : "connection lost");
@@ -715,7 +714,7 @@ static uint64_t party_round(party_conn *pc, int8_t *idx, unsigned *errors)
         (*errors)++;
         return 0;
     }
-    uint64_t lat = bn_now_ns() - t0, rid, index, generation;
+    uint64_t lat = ts_now_ns() - t0, rid, index, generation;
     if (!bn_json_ok(l, n) || bn_json_u64(l, n, "id", &rid) || rid != id ||
         bn_json_u64(l, n, "index", &index) || index > 1 ||
         bn_json_u64(l, n, "generation", &generation) ||
@@ -781,7 +780,7 @@ static void run_latency(unsigned rounds, result res[2])
     pl.blocks = pl.blocks < 1 ? 1 : pl.blocks > 400 ? 400 : pl.blocks;
     pl.per = (rounds + pl.blocks - 1) / pl.blocks;
     pl.total_b = pl.warm + pl.blocks + rounds;
-    bn_server s[2];
+    ts_server s[2];
     uint64_t cpu0[2] = {0, 0}, cpu1[2] = {0, 0}, *lat[2] = {NULL, NULL};
     unsigned errors = 0;
     int started[2] = {0, 0};
@@ -806,10 +805,9 @@ static void run_latency(unsigned rounds, result res[2])
         started[k] = 1;
         ports[k] = s[k].port;
     }
-    uint64_t t0 = bn_now_ns(), t1 = t0;
+    uint64_t t0 = ts_now_ns(), t1 = t0;
     if (!errors) {
-        fflush(NULL);
-        pid_t child = fork();
+        pid_t child = ts_fork();
         if (child == 0) {
             uint64_t *clat[2] = {calloc(rounds, sizeof(uint64_t)),
                                  calloc(rounds, sizeof(uint64_t))};
@@ -817,29 +815,19 @@ static void run_latency(unsigned rounds, result res[2])
             _exit(e ? 1 : 0);
         }
         for (int k = 0; k < 2; k++)
-            if (started[k]) cpu0[k] = bn_proc_cpu_ns(s[k].pid);
+            if (started[k]) cpu0[k] = ts_proc_cpu_ns(s[k].pid);
         errors += child > 0 ? party(&pl, ports, use, lat, idx) : 1;
-        t1 = bn_now_ns();
+        t1 = ts_now_ns();
         for (int k = 0; k < 2; k++)
             if (started[k]) {
                 long rss;
-                cpu1[k] = bn_proc_cpu_ns(s[k].pid);
-                bn_proc_mem_kb(s[k].pid, &rss, &res[k].hwm_kb);
+                cpu1[k] = ts_proc_cpu_ns(s[k].pid);
+                ts_proc_mem_kb(s[k].pid, &rss, &res[k].hwm_kb);
             }
         if (child > 0) {
             /* bounded: the child has its own watchdog per round */
-            int st = 0;
-            uint64_t deadline = bn_now_ns() + (uint64_t)((opt.watchdog_s + 5) * 1e9);
-            pid_t w;
-            while ((w = waitpid(child, &st, WNOHANG)) == 0 && bn_now_ns() < deadline)
-                usleep(1000);
-            if (w != child) {
-                kill(child, SIGKILL);
-                waitpid(child, &st, 0);
-                errors++;
-            } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-                errors++;
-            }
+            int st = ts_reap(child, (int)((opt.watchdog_s + 5) * 1000));
+            if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) errors++;
         }
         if (use[K_BARRIERD] && !errors)
             for (unsigned r = 0; r < pl.total_b; r++)
@@ -851,7 +839,7 @@ static void run_latency(unsigned rounds, result res[2])
                 }
     }
     for (int k = 0; k < 2; k++) {
-        if (started[k]) bn_server_stop(&s[k], 5.0, opt.keep_logs || errors);
+        if (started[k]) bn_server_stop(&s[k], opt.keep_logs || errors);
         if (!use[k]) continue;
         result *x = &res[k];
         x->lost = errors;
@@ -895,11 +883,8 @@ static void run_idle(unsigned k, idle_result *res)
     res->barriers = k;
     char maxb[32];
     snprintf(maxb, sizeof maxb, "%u", k + 16);
-    char *argv[48];
+    const char *argv[48];
     int a = 0;
-    argv[a++] = (char *)opt.barrierd;
-    argv[a++] = "--listen";
-    argv[a++] = "127.0.0.1:0";
     argv[a++] = "--heartbeat";
     argv[a++] = "0";
     argv[a++] = "--idle-ttl";
@@ -911,10 +896,10 @@ static void run_idle(unsigned k, idle_result *res)
     for (int i = 0; i < opt.n_server_args; i++)
         argv[a++] = opt.server_args[i];
     argv[a] = NULL;
-    bn_server s;
+    ts_server s = {.name = "barrierd"};
     bn_lines *lr = malloc(sizeof *lr);
     char *out = malloc(1 << 20);
-    if (!lr || !out || bn_server_start(&s, "barrierd", argv, 10.0) < 0) {
+    if (!lr || !out || ts_server_start(&s, argv) < 0) {
         free(lr);
         free(out);
         return;
@@ -922,7 +907,7 @@ static void run_idle(unsigned k, idle_result *res)
     lr->len = lr->start = 0;
     lr->fd = bn_connect_loopback(s.port, 10.0);
     int ok = lr->fd >= 0;
-    uint64_t deadline = bn_now_ns() + (uint64_t)(60 * 1e9); /* the whole mode */
+    uint64_t deadline = ts_now_ns() + (uint64_t)(60 * 1e9); /* the whole mode */
     /* one round trip so the connection is fully set up before the baseline */
     size_t n;
     char *l;
@@ -931,10 +916,10 @@ static void run_idle(unsigned k, idle_result *res)
         ok = bn_send_all(lr->fd, ping, sizeof ping - 1, deadline) == 0 &&
              (l = bn_read_line(lr, &n, deadline)) != NULL && bn_json_ok(l, n);
     }
-    usleep(20000);
+    ts_sleep_ms(20);
     long hwm;
-    bn_proc_mem_kb(s.pid, &res->rss0_kb, &hwm);
-    uint64_t t0 = bn_now_ns();
+    ts_proc_mem_kb(s.pid, &res->rss0_kb, &hwm);
+    uint64_t t0 = ts_now_ns();
     /* Each barrier: two waits (parties 2) from this one connection: created, released
      * (generation 0 -> 1), left with no waiter. Pipelined, `batch` names at a time. */
     const unsigned batch = 1000;
@@ -967,7 +952,7 @@ static void run_idle(unsigned k, idle_result *res)
             }
         }
     }
-    res->seconds = (double)(bn_now_ns() - t0) / 1e9;
+    res->seconds = (double)(ts_now_ns() - t0) / 1e9;
     uint64_t count = 0;
     if (ok) {
         const char stats[] = "{\"op\":\"stats\",\"id\":1}\n";
@@ -980,11 +965,11 @@ static void run_idle(unsigned k, idle_result *res)
             ok = 0;
         }
     }
-    usleep(20000);
-    bn_proc_mem_kb(s.pid, &res->rss1_kb, &res->hwm_kb);
+    ts_sleep_ms(20);
+    ts_proc_mem_kb(s.pid, &res->rss1_kb, &res->hwm_kb);
     if (lr->fd >= 0) close(lr->fd);
     res->ok = ok && errors == 0;
-    bn_server_stop(&s, 5.0, opt.keep_logs || !res->ok);
+    bn_server_stop(&s, opt.keep_logs || !res->ok);
     fprintf(stderr,
             "  idle barriers: %u in %.2fs, rss %ld -> %ld kB (hwm %ld kB): %.0f B/barrier%s\n", k,
             res->seconds, res->rss0_kb, res->rss1_kb, res->hwm_kb,
@@ -1043,9 +1028,10 @@ static void combine_passes(result (*rep)[MAX_RUNS][2], unsigned passes, unsigned
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: barrier-bench [options] [BARRIERD]\n"
-               "  --barrierd PATH       the server to measure (default: $BARRIERD, else\n"
-               "                        ../../server/barrierd next to this program)\n"
+    fprintf(f, "usage: barrier-bench [options]\n"
+               "  --barrierd PATH       the server to measure (sets $BARRIERD; default:\n"
+               "                        $BARRIERD, else ../../server/barrierd next to this\n"
+               "                        program)\n"
                "  --floor PATH          floor-server (default: next to this program)\n"
                "  --n LIST              connection counts (default 2,16,256,1024,10000)\n"
                "  --rounds R            rounds per N (default: 200000/N, 20..5000)\n"
@@ -1079,21 +1065,6 @@ static int parse_list(const char *s, unsigned *out, unsigned max)
         if (*end && *end != ',') return -1;
     }
     return (int)n;
-}
-
-static char *sibling_path(const char *rel)
-{
-    static char exe[PATH_MAX];
-    ssize_t r = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (r <= 0) return NULL;
-    exe[r] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    size_t need = strlen(exe) + strlen(rel) + 2;
-    char *p = malloc(need);
-    if (p) snprintf(p, need, "%s/%s", exe, rel);
-    return p;
 }
 
 static void print_machine(void)
@@ -1143,7 +1114,7 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--barrierd") == 0) {
             NEEDV;
-            opt.barrierd = v;
+            setenv("BARRIERD", v, 1);
         } else if (strcmp(a, "--floor") == 0) {
             NEEDV;
             opt.floor = v;
@@ -1231,8 +1202,6 @@ int main(int argc, char **argv)
             opt.keep_logs = 1;
         } else if (strcmp(a, "--quick") == 0) {
             opt.quick = 1;
-        } else if (a[0] != '-' && !opt.barrierd) {
-            opt.barrierd = a;
         } else {
             fprintf(stderr, "barrier-bench: unknown argument '%s'\n", a);
             usage(stderr);
@@ -1254,12 +1223,11 @@ int main(int argc, char **argv)
         memcpy(opt.ns, default_ns, sizeof default_ns);
         opt.n_ns = sizeof default_ns / sizeof default_ns[0];
     }
-    if (!opt.barrierd) opt.barrierd = getenv("BARRIERD");
-    if (!opt.barrierd) opt.barrierd = sibling_path("../../server/barrierd");
-    if (!opt.floor) opt.floor = sibling_path("floor-server");
+    opt.barrierd = ts_barrierd_default(); /* what the launcher starts */
+    if (!opt.floor) opt.floor = ts_sibling_path("floor-server");
     int need_b = opt.only != K_FLOOR, need_f = opt.only != K_BARRIERD && opt.table + opt.latency;
     if (need_b && (!opt.barrierd || access(opt.barrierd, X_OK) != 0)) {
-        fprintf(stderr, "barrier-bench: barrierd not found at %s: pass --barrierd PATH\n",
+        fprintf(stderr, "barrier-bench: barrierd not found at %s: set BARRIERD\n",
                 opt.barrierd ? opt.barrierd : "(none)");
         return 64;
     }
@@ -1269,7 +1237,7 @@ int main(int argc, char **argv)
         return 64;
     }
     signal(SIGPIPE, SIG_IGN);
-    long nofile = bn_raise_nofile();
+    long nofile = ts_raise_nofile();
     for (unsigned i = 0; i < opt.n_ns; i++)
         if ((long)opt.ns[i] + 64 > nofile) {
             fprintf(stderr, "barrier-bench: N=%u needs more than RLIMIT_NOFILE %ld descriptors\n",
@@ -1282,7 +1250,7 @@ int main(int argc, char **argv)
     printf("barrierd: %s\nfloor:    %s\nRLIMIT_NOFILE %ld; round watchdog %.0f s\n",
            need_b ? opt.barrierd : "-", need_f ? opt.floor : "-", nofile, opt.watchdog_s);
     int all_ok = 1;
-    uint64_t t_start = bn_now_ns();
+    uint64_t t_start = ts_now_ns();
 
     result res[MAX_RUNS][2];
     int interleaved[MAX_RUNS] = {0};
@@ -1418,7 +1386,7 @@ int main(int argc, char **argv)
                idle.barriers, idle.rss0_kb, idle.rss1_kb,
                (double)(idle.rss1_kb - idle.rss0_kb) * 1024.0 / idle.barriers,
                idle.ok ? "" : " (FAILED)");
-    printf("\ntotal %.1f s; %s\n", (double)(bn_now_ns() - t_start) / 1e9,
+    printf("\ntotal %.1f s; %s\n", (double)(ts_now_ns() - t_start) / 1e9,
            all_ok ? "every release accounted for (0 lost)" : "FAILED: lost or bad releases");
     return all_ok ? 0 : 1;
 }

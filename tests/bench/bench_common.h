@@ -1,5 +1,7 @@
-/* bench_common.h - helpers shared by barrier-bench: clocks, /proc readers,
- * starting and stopping a server process, small statistics. Loopback only. */
+/* bench_common.h - helpers of barrier-bench: stopping a server and showing its log,
+ * non-blocking loopback sockets, JSON fields without a parser, small statistics.
+ * The clock, /proc readers and the server launcher are tests/support's (ts_clock.h,
+ * ts_proc.h, ts_launch.h). */
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 
@@ -7,40 +9,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-uint64_t bn_now_ns(void); /* CLOCK_MONOTONIC */
+#include "ts_clock.h"
+#include "ts_file.h"
+#include "ts_fork.h"
+#include "ts_launch.h"
+#include "ts_proc.h"
 
-/* Raise RLIMIT_NOFILE's soft limit to its hard limit; returns the new soft limit. */
-long bn_raise_nofile(void);
-
-/* CPU time the process has used, in ns: the sum of sum_exec_runtime over its threads
- * (/proc/PID/task/TID/schedstat), else utime+stime from /proc/PID/stat. 0 on error. */
-uint64_t bn_proc_cpu_ns(pid_t pid);
-
-/* VmRSS and VmHWM of a process, in KiB; -1 on error. */
-int bn_proc_mem_kb(pid_t pid, long *rss_kb, long *hwm_kb);
-
-/* Number of open file descriptors of a process (entries of /proc/PID/fd); -1 on error. */
-long bn_proc_fd_count(pid_t pid);
-
-/* A server started by the bench: stderr goes to a temporary log file, from which the
- * port is read ("listening on 127.0.0.1:PORT"). */
-typedef struct bn_server {
-    pid_t pid;
-    int port;
-    char log_path[64];
-    const char *name;
-} bn_server;
-
-/* fork/exec argv (argv[0] is the path); wait up to timeout_s for the listening line.
- * Returns 0, or -1 (message on stderr, the process is killed). */
-int bn_server_start(bn_server *s, const char *name, char *const argv[], double timeout_s);
-/* SIGTERM, then SIGKILL after timeout_s. Returns the exit status (or -1). Removes the log
- * unless keep_log. */
-int bn_server_stop(bn_server *s, double timeout_s, int keep_log);
+/* Stop a server the bench started (ts_server_cleanup: SIGTERM, SIGKILL after 10 s);
+ * keep_log leaves its directory (log) in place and says where. Returns its exit status,
+ * 128 + the signal that ended it, or -1. */
+int bn_server_stop(ts_server *s, int keep_log);
 /* Copy the last lines of the server's log to stderr (for failure reports). */
-void bn_server_log_tail(const bn_server *s, int max_lines);
-/* Is the process still running (not a zombie)? */
-int bn_server_alive(const bn_server *s);
+void bn_server_log_tail(const ts_server *s, int max_lines);
 
 /* Blocking-with-deadline socket helpers (the socket itself is non-blocking). */
 int bn_connect_loopback(int port, double timeout_s); /* TCP_NODELAY, O_NONBLOCK; -1 on error */

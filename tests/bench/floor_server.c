@@ -6,9 +6,10 @@
  * barrier server must make — one read on a readable socket, one write of the release —
  * and nothing else: no parsing, no allocation on the hot path, no timers.
  *
- *   floor-server [--listen 127.0.0.1:PORT] --parties N
+ *   floor-server [--listen 127.0.0.1:PORT] [--ready-file F] --parties N
  *
- * Logs "listening on 127.0.0.1:PORT" to stderr (port 0 picks a free one), then serves
+ * Logs "listening on 127.0.0.1:PORT" to stderr (port 0 picks a free one) and, like
+ * barrierd, writes that address to F (F.tmp, then renamed) once it listens; then serves
  * until SIGTERM/SIGINT (exit 0). Loopback only: the address must be 127.0.0.1. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,13 +35,31 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: floor-server [--listen 127.0.0.1:PORT] --parties N\n");
+    fprintf(stderr, "usage: floor-server [--listen 127.0.0.1:PORT] [--ready-file F] --parties N\n");
+}
+
+/* The bound address, written whole: F.tmp, then renamed. */
+static int write_ready_file(const char *path, int port)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "127.0.0.1:%d\n", port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     int port = 0;
     long parties = 0;
+    const char *ready_file = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             const char *a = argv[++i];
@@ -49,6 +68,8 @@ int main(int argc, char **argv)
                 return 64;
             }
             port = atoi(a + 10);
+        } else if (strcmp(argv[i], "--ready-file") == 0 && i + 1 < argc) {
+            ready_file = argv[++i];
         } else if (strcmp(argv[i], "--parties") == 0 && i + 1 < argc) {
             parties = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--help") == 0) {
@@ -93,6 +114,11 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "floor-server: listening on 127.0.0.1:%d (parties %ld)\n", ntohs(sin.sin_port),
             parties);
+    if (ready_file && write_ready_file(ready_file, ntohs(sin.sin_port)) < 0) {
+        fprintf(stderr, "floor-server: cannot write --ready-file %s: %s\n", ready_file,
+                strerror(errno));
+        return 1;
+    }
 
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};

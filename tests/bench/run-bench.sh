@@ -26,7 +26,12 @@ else
   cmake --build "$build" -j "$jobs" --target barrierd >/dev/null
   mkdir -p "$build/tests/bench"
   cflags="-O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror"
-  ${CC:-cc} $cflags -o "$bench" "$root/tests/bench/barrier_bench.c" "$root/tests/bench/bench_common.c"
+  support="$root/tests/support"
+  ${CC:-cc} $cflags -I"$support" -o "$bench" "$root/tests/bench/barrier_bench.c" \
+    "$root/tests/bench/bench_common.c" "$support/ts_clock.c" "$support/ts_slow.c" \
+    "$support/ts_fork.c" "$support/ts_file.c" "$support/ts_proc.c" "$support/ts_launch.c"
   ${CC:-cc} $cflags -o "$floor" "$root/tests/bench/floor_server.c"
 fi
-exec "$bench" --barrierd "$build/server/barrierd" --floor "$floor" "$@"
+# The bench starts $BARRIERD, and floor-server from next to itself.
+export BARRIERD="$build/server/barrierd"
+exec "$bench" "$@"

@@ -1,8 +1,10 @@
-/* tc_helpers.h - helpers shared by the client test suites. */
+/* tc_helpers.h - helpers shared by the client and fault test suites. The
+ * server, the clock and the runner are tests/support's. */
 #ifndef TC_HELPERS_H
 #define TC_HELPERS_H
 
 #include "barrierclient.h"
+#include "ts_launch.h"
 
 #include <pthread.h>
 #include <sys/types.h>
@@ -30,8 +32,13 @@ typedef struct tc_waiter {
 void tc_waiter_start(tc_waiter *w);
 void tc_waiter_join(tc_waiter *w);
 
+/* Start a server for a client test: --heartbeat 0.2, then the extra arguments
+ * (NULL or NULL-terminated); asserted (ts_server_upv). */
+void tc_server_up(ts_server *s, const char *const *extra);
+
 /* Poll status (on its own connection to addr) until barrier `name` has n
- * waiting, for at most timeout_s. Returns 1 if it got there. */
+ * waiting (a barrier not created yet counts as 0), for at most timeout_s.
+ * Returns 1 if it got there. */
 int tc_await_waiting(const char *addr, const char *name, unsigned n, double timeout_s);
 
 /* Connect or fail the test. */
@@ -46,10 +53,12 @@ typedef struct tc_ctl {
     char out_path[64], err_path[64];
 } tc_ctl;
 
-/* Start bin with argv (NULL-terminated, argv[0] included), stdin from
- * /dev/null; drop_token removes $BARRIERD_TOKEN from its environment.
- * Returns 0, or -1 if it could not be started. */
-int tc_ctl_start(tc_ctl *r, const char *bin, const char *const *argv, int drop_token);
+/* Start barrierctl ($BARRIERCTL) with the arguments (NULL-terminated) in a
+ * child that dies with us, stdin from /dev/null; drop_token removes
+ * $BARRIERD_TOKEN from its environment. Asserted. */
+void tc_ctl_start(tc_ctl *r, int drop_token, ...) __attribute__((sentinel));
+/* The same with the arguments in an array (NULL-terminated). */
+void tc_ctl_startv(tc_ctl *r, int drop_token, const char *const *args);
 /* Wait up to limit_s for it to exit (then kill it); returns r->status. */
 int tc_ctl_finish(tc_ctl *r, double limit_s);
 

@@ -14,14 +14,15 @@
  *   version               bc_version, the header's macros, barrierctl --version
  *   barrierctl_status     barrierctl status from the typed API; --json as is
  *
- * One ctest per case (CK_RUN_CASE); $BARRIERD and $BARRIERCTL name the
- * binaries (argv[1] and argv[2] otherwise).
+ * One ctest per case (ts_run, CK_RUN_CASE); $BARRIERD and $BARRIERCTL name
+ * the binaries.
  */
 #include "barrierclient.h"
-#include "bd_fixture.h"
 #include "bp_error.h"
 #include "bp_token.h"
 #include "tc_helpers.h"
+#include "ts_check.h"
+#include "ts_run.h"
 
 #include <check.h>
 #include <limits.h>
@@ -68,12 +69,7 @@ static bc_client *connect_named(const char *addr, const char *name)
  * at most 30 s; returns its exit status, its output in r. */
 static int ctl(tc_ctl *r, const char *const *args)
 {
-    const char *argv[32] = {"barrierctl"};
-    int n = 1;
-    for (; *args && n < 31; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
-    ck_assert_msg(tc_ctl_start(r, getenv("BARRIERCTL"), argv, 0) == 0, "cannot run barrierctl");
+    tc_ctl_startv(r, 0, args);
     return tc_ctl_finish(r, 30);
 }
 
@@ -167,9 +163,9 @@ START_TEST(token_everywhere)
 {
     char path[64];
     temp_file(path, sizeof path, "sekrit \n", 8);
-    bd_server s;
+    ts_server s = {0};
     const char *extra[] = {"--auth-token-file", path, NULL};
-    ck_assert_int_eq(bd_start(&s, extra), 0);
+    tc_server_up(&s, extra);
     unsetenv("BARRIERD_TOKEN");
     bc_client *c = NULL;
 
@@ -220,10 +216,11 @@ START_TEST(token_everywhere)
     st = ctl(&r, (const char *[]){"-a", s.addr, "--token-file", blank, "ping", NULL});
     ck_assert_int_eq(st, 1);
     ck_assert_msg(strstr(r.err, "--token-file") && strstr(r.err, "empty"), "%s", r.err);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 
     /* barrierd refuses to start with it, saying why */
-    ck_assert_int_ne(bd_start(&s, (const char *[]){"--auth-token-file", blank, NULL}), 0);
+    ck_assert_int_ne(ts_server_start(&s, (const char *[]){"--auth-token-file", blank, NULL}), 0);
+    ts_server_cleanup(&s);
     unlink(blank);
     unlink(path);
 }
@@ -243,8 +240,8 @@ START_TEST(struct_sizes)
     /* bc_options o = {0} is valid forever; reserved words must stay zero. */
     ck_assert_uint_eq(offsetof(bc_options, reserved) + sizeof(((bc_options *)0)->reserved),
                       sizeof(bc_options));
-    bd_server s;
-    ck_assert_int_eq(bd_start(&s, NULL), 0);
+    ts_server s = {0};
+    tc_server_up(&s, NULL);
     bc_client *c = NULL;
     bc_options o = {0};
     ck_assert_int_eq(bc_connect(s.addr, &o, &c), BC_OK);
@@ -275,7 +272,7 @@ START_TEST(struct_sizes)
     ck_assert_uint_eq(sx.barriers, 1);
     ck_assert(all_zero(sx.reserved, sizeof sx.reserved));
     bc_close(c);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
@@ -283,8 +280,8 @@ END_TEST
 
 START_TEST(status_reason)
 {
-    bd_server s;
-    ck_assert_int_eq(bd_start(&s, NULL), 0);
+    ts_server s = {0};
+    tc_server_up(&s, NULL);
     bc_client *w = connect_named(s.addr, "teller-1"), *adm = tc_connect(s.addr);
     tc_waiter tw = {.c = w, .name = "why", .parties = 2, .timeout_s = -1};
     tc_waiter_start(&tw);
@@ -325,14 +322,14 @@ START_TEST(status_reason)
     bc_detail_free(NULL);
     bc_close(w);
     bc_close(adm);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
 START_TEST(status_waiters)
 {
-    bd_server s;
-    ck_assert_int_eq(bd_start(&s, NULL), 0);
+    ts_server s = {0};
+    tc_server_up(&s, NULL);
     static const char *const names[] = {"teller-1", "teller-2", "teller \xc3\xa9"};
     bc_client *c[3];
     tc_waiter tw[3];
@@ -373,7 +370,7 @@ START_TEST(status_waiters)
         bc_close(c[i]);
     }
     bc_close(adm);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
@@ -385,8 +382,8 @@ static int failing_action(void *arg)
 
 START_TEST(break_messages)
 {
-    bd_server s;
-    ck_assert_int_eq(bd_start(&s, NULL), 0);
+    ts_server s = {0};
+    tc_server_up(&s, NULL);
 
     /* timed out: the header's example, verbatim but for the ports */
     bc_client *t1 = connect_named(s.addr, "teller-1"), *t2 = connect_named(s.addr, "teller-2");
@@ -440,7 +437,7 @@ START_TEST(break_messages)
     ck_assert_msg(strstr(bc_last_error_message(), w3.msg), "%s", bc_last_error_message());
     bc_close(t1);
     bc_close(t2);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
@@ -448,8 +445,8 @@ END_TEST
 
 START_TEST(list_entries)
 {
-    bd_server s;
-    ck_assert_int_eq(bd_start(&s, NULL), 0);
+    ts_server s = {0};
+    tc_server_up(&s, NULL);
     bc_client *c = tc_connect(s.addr);
     ck_assert_int_eq(bc_wait(c, "one", 1, 5, NULL, NULL, NULL), BC_OK);
     ck_assert_int_eq(bc_wait(c, "two", 2, 0, NULL, NULL, NULL), BC_ETIMEDOUT);
@@ -478,7 +475,7 @@ START_TEST(list_entries)
     ck_assert_int_eq(seen, 3);
     bc_list_free(list);
     bc_close(c);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
@@ -497,8 +494,8 @@ END_TEST
 
 START_TEST(barrierctl_status)
 {
-    bd_server s;
-    ck_assert_int_eq(bd_start(&s, NULL), 0);
+    ts_server s = {0};
+    tc_server_up(&s, NULL);
     bc_client *w = connect_named(s.addr, "teller-7");
     tc_waiter tw = {.c = w, .name = "shown", .parties = 2, .timeout_s = -1};
     tc_waiter_start(&tw);
@@ -522,55 +519,26 @@ START_TEST(barrierctl_status)
                   "%s", r.out);
     ck_assert_int_eq(ctl(&r, (const char *[]){"-a", s.addr, "status", "nope", NULL}), 1);
     bc_close(w);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
 /* ---- running ---- */
 
-int main(int argc, char **argv)
+int main(void)
 {
-    if (argc > 1 && !getenv("BARRIERD")) setenv("BARRIERD", argv[1], 1);
-    if (argc > 2 && !getenv("BARRIERCTL")) setenv("BARRIERCTL", argv[2], 1);
-    if (!getenv("BARRIERD") || !getenv("BARRIERCTL")) {
-        fprintf(stderr, "SKIP: set $BARRIERD and $BARRIERCTL (or pass them as arguments)\n");
-        return 77;
-    }
-    setenv("BARRIERD_BIN", getenv("BARRIERD"), 1); /* bd_fixture's name for it */
     unsetenv("BARRIERD_ADDR");
     unsetenv("BARRIERD_TOKEN");
-    signal(SIGPIPE, SIG_IGN);
-    const struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"token_rule", token_rule},
-        {"token_everywhere", token_everywhere},
-        {"struct_sizes", struct_sizes},
-        {"status_reason", status_reason},
-        {"status_waiters", status_waiters},
-        {"break_messages", break_messages},
-        {"list_entries", list_entries},
-        {"version", version},
-        {"barrierctl_status", barrierctl_status},
+    const ts_case cases[] = {
+        {"token_rule", token_rule, 0},
+        {"token_everywhere", token_everywhere, 0},
+        {"struct_sizes", struct_sizes, 0},
+        {"status_reason", status_reason, 0},
+        {"status_waiters", status_waiters, 0},
+        {"break_messages", break_messages, 0},
+        {"list_entries", list_entries, 0},
+        {"version", version, 0},
+        {"barrierctl_status", barrierctl_status, 0},
     };
-    const char *only = getenv("CK_RUN_CASE");
-    int found = !only || !*only;
-    Suite *s = suite_create("client_abi");
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-        found |= only && strcmp(only, cases[i].name) == 0;
-    }
-    if (!found) {
-        fprintf(stderr, "client_abi: no case named '%s'\n", only);
-        return EXIT_FAILURE;
-    }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr), run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    return failed || run == 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_cases("client_abi", cases, TS_NCASES(cases));
 }

@@ -1,12 +1,14 @@
 /* test_barrierctl.c - the barrierctl tool against a real barrierd: exit
  * statuses, --json output, tables, help.
  *
- * barrierctl runs as a child process ($BARRIERCTL_BIN) with its stdout and
+ * barrierctl runs as a child process ($BARRIERCTL) with its stdout and
  * stderr captured; each run is bounded in time.
  */
 #include "barrierclient.h"
-#include "bd_fixture.h"
 #include "tc_helpers.h"
+#include "ts_check.h"
+#include "ts_clock.h"
+#include "ts_run.h"
 
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -19,35 +21,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static bd_server srv;
+static ts_server srv;
 
 static void setup(void)
 {
-    ck_assert_msg(bd_start(&srv, NULL) == 0, "cannot start barrierd");
+    tc_server_up(&srv, NULL);
     setenv("BARRIERD_ADDR", srv.addr, 1);
 }
 
 static void teardown(void)
 {
-    bd_stop(&srv);
+    ts_server_cleanup(&srv);
 }
 
 /* A barrierctl run: started by ctl_start, finished by ctl_finish. */
 typedef tc_ctl ctl_run;
 
 /* Start barrierctl with the arguments (NULL-terminated). */
-static void ctl_start(ctl_run *r, ...)
-{
-    const char *argv[32] = {"barrierctl"};
-    int n = 1;
-    va_list ap;
-    va_start(ap, r);
-    for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    ck_assert(tc_ctl_start(r, getenv("BARRIERCTL_BIN"), argv, 0) == 0);
-}
+#define ctl_start(r, ...) tc_ctl_start((r), 0, __VA_ARGS__)
 
 /* Wait up to limit_s for it to exit; returns its exit status. */
 static int ctl_finish_within(ctl_run *r, double limit_s)
@@ -211,9 +202,9 @@ START_TEST(test_server_stopped)
     ctl_start(&a, "wait", "stuck", "-n", "2", (const char *)NULL);
     ck_assert(tc_await_waiting(srv.addr, "stuck", 1, 10));
     kill(srv.pid, SIGSTOP);
-    double t0 = bd_now();
+    double t0 = ts_now_s();
     int st = ctl_finish_within(&a, 120);
-    double took = bd_now() - t0;
+    double took = ts_now_s() - t0;
     kill(srv.pid, SIGCONT);
     ck_assert_msg(st == 4, "exit %d after %.1f s: %s", st, took, a.err);
     ck_assert_msg(took > 25, "gave up after only %.1f s", took);
@@ -239,16 +230,16 @@ START_TEST(test_token_file)
     int fd = mkstemp(path);
     ck_assert_int_eq(write(fd, "letmein\n", 8), 8);
     close(fd);
-    bd_server s;
+    ts_server s = {0};
     const char *extra[] = {"--auth-token-file", path, NULL};
-    ck_assert_int_eq(bd_start(&s, extra), 0);
+    tc_server_up(&s, extra);
     ctl_run r;
     unsetenv("BARRIERD_TOKEN");
     ck_assert_int_eq(CTL(&r, "-a", s.addr, "ping"), 1);
     ck_assert_ptr_nonnull(strstr(r.err, "auth"));
     ck_assert_int_eq(CTL(&r, "-a", s.addr, "--token-file", path, "ping"), 0);
     ck_assert_int_eq(CTL(&r, "-a", s.addr, "--token-file", "/nonexistent", "ping"), 1);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
     unlink(path);
 }
 END_TEST
@@ -294,40 +285,26 @@ START_TEST(test_help)
 }
 END_TEST
 
-static Suite *ctl_suite(void)
+int main(void)
 {
-    Suite *s = suite_create("barrierctl");
-    TCase *tc = tcase_create("against barrierd");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_ping);
-    tcase_add_test(tc, test_wait_json);
-    tcase_add_test(tc, test_wait_two_processes);
-    tcase_add_test(tc, test_exit_timedout);
-    tcase_add_test(tc, test_abort_reset);
-    tcase_add_test(tc, test_parties_mismatch);
-    tcase_add_test(tc, test_status_and_list);
-    tcase_add_test(tc, test_unreachable);
-    tcase_add_test(tc, test_server_gone);
-    tcase_add_test(tc, test_server_stopped);
-    tcase_add_test(tc, test_peer_killed);
-    tcase_add_test(tc, test_token_file);
-    tcase_add_loop_test(tc, test_usage, 0, sizeof usage_cases / sizeof usage_cases[0]);
-    tcase_add_loop_test(tc, test_help, 0, sizeof help_cases / sizeof help_cases[0]);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(int argc, char **argv)
-{
-    if (argc > 2) {
-        setenv("BARRIERD_BIN", argv[1], 1);
-        setenv("BARRIERCTL_BIN", argv[2], 1);
-    }
+    const ts_case cases[] = {
+        {"ping", test_ping, 0},
+        {"wait_json", test_wait_json, 0},
+        {"wait_two_processes", test_wait_two_processes, 0},
+        {"exit_timedout", test_exit_timedout, 0},
+        {"abort_reset", test_abort_reset, 0},
+        {"parties_mismatch", test_parties_mismatch, 0},
+        {"status_and_list", test_status_and_list, 0},
+        {"unreachable", test_unreachable, 0},
+        {"server_gone", test_server_gone, 0},
+        {"server_stopped", test_server_stopped, 0},
+        {"peer_killed", test_peer_killed, 0},
+        {"token_file", test_token_file, 0},
+        {"usage", test_usage, TS_NCASES(usage_cases)},
+        {"help", test_help, TS_NCASES(help_cases)},
+    };
+    const ts_suite suite = {.name = "barrierctl", .cases = cases, .n = TS_NCASES(cases),
+                            .setup = setup, .teardown = teardown, .timeout_s = 120};
     unsetenv("BARRIERD_TOKEN");
-    SRunner *sr = srunner_create(ctl_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run(&suite);
 }

@@ -5,8 +5,10 @@
  * a busy machine slows the tests down without failing them.
  */
 #include "barrierclient.h"
-#include "bd_fixture.h"
 #include "tc_helpers.h"
+#include "ts_check.h"
+#include "ts_clock.h"
+#include "ts_run.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -21,16 +23,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static bd_server srv;
+static ts_server srv;
 
 static void setup(void)
 {
-    ck_assert_msg(bd_start(&srv, NULL) == 0, "cannot start barrierd");
+    tc_server_up(&srv, NULL);
 }
 
 static void teardown(void)
 {
-    bd_stop(&srv);
+    ts_server_cleanup(&srv);
 }
 
 /* ---- connecting ---- */
@@ -247,7 +249,7 @@ START_TEST(test_blocked_answers_heartbeats)
     tc_waiter w = {.c = a, .name = "hb", .parties = 2, .timeout_s = -1};
     tc_waiter_start(&w);
     ck_assert(tc_await_waiting(srv.addr, "hb", 1, 10));
-    bd_sleep(1.5);
+    ts_sleep_s(1.5);
     bc_status st;
     ck_assert_int_eq(bc_status_get(b, "hb", &st), BC_OK);
     ck_assert_uint_eq(st.n_waiting, 1);
@@ -274,7 +276,7 @@ static int action_fn(void *arg)
     action_log *l = arg;
     atomic_fetch_add(&l->runs, 1);
     l->runner = pthread_self();
-    if (l->sleep_s > 0) bd_sleep(l->sleep_s);
+    if (l->sleep_s > 0) ts_sleep_s(l->sleep_s);
     return atomic_load(&l->fail);
 }
 
@@ -405,9 +407,9 @@ END_TEST
  * the server shows each request line as it arrived. */
 START_TEST(test_timeout_rounds_up)
 {
-    bd_server s;
+    ts_server s = {0};
     const char *extra[] = {"--log-level", "debug", NULL};
-    ck_assert(bd_start(&s, extra) == 0);
+    tc_server_up(&s, extra);
     bc_client *c = tc_connect(s.addr);
     static const struct {
         const char *name;
@@ -425,11 +427,11 @@ START_TEST(test_timeout_rounds_up)
         char line[128];
         snprintf(line, sizeof line, "\"barrier\":\"%s\",\"parties\":2,%s", cases[i].name,
                  cases[i].wire);
-        ck_assert_msg(bd_log_contains(&s, line), "%g s: no %s in the server log",
+        ck_assert_msg(ts_server_log_contains(&s, line), "%g s: no %s in the server log",
                       cases[i].timeout_s, line);
     }
     bc_close(c);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
@@ -532,10 +534,10 @@ START_TEST(test_peer_kill9)
     ck_assert(tc_await_waiting(srv.addr, "pk", 2, 10));
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    double t0 = bd_now();
+    double t0 = ts_now_s();
     tc_waiter_join(&w);
     ck_assert_int_eq(w.rc, BC_EBROKEN);
-    ck_assert(bd_now() - t0 < 10);
+    ck_assert(ts_now_s() - t0 < 10);
     ck_assert_str_ne(w.msg, "");
     bc_close(c);
 }
@@ -554,7 +556,7 @@ START_TEST(test_server_kill9)
     tc_waiter_start(&w[N]);
     ck_assert(tc_await_waiting(srv.addr, "sk", N + 1, 10));
     kill(srv.pid, SIGKILL);
-    bd_wait_exit(&srv, 10);
+    ts_server_wait(&srv, 10000);
     for (int i = 0; i <= N; i++) {
         tc_waiter_join(&w[i]);
         ck_assert_msg(w[i].rc == BC_ECONN, "waiter %d: %s", i, bc_strerror(w[i].rc));
@@ -582,7 +584,7 @@ START_TEST(test_server_sigterm)
         tc_waiter_join(&w[i]);
         ck_assert_msg(w[i].rc == BC_ESHUTDOWN, "%s: %s", bc_strerror(w[i].rc), w[i].msg);
     }
-    int st = bd_wait_exit(&srv, 10);
+    int st = ts_server_wait(&srv, 10000);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     int rc = bc_ping(c, NULL);
     ck_assert(rc == BC_ESHUTDOWN || rc == BC_ECONN);
@@ -598,10 +600,10 @@ START_TEST(test_server_vanished)
     bc_client *c;
     ck_assert_int_eq(bc_connect(srv.addr, &o, &c), BC_OK);
     kill(srv.pid, SIGSTOP);
-    double t0 = bd_now();
+    double t0 = ts_now_s();
     int rc = bc_wait(c, "gone", 2, 0.5, NULL, NULL, NULL);
     ck_assert_int_eq(rc, BC_ECONN);
-    ck_assert(bd_now() - t0 < 20);
+    ck_assert(ts_now_s() - t0 < 20);
     ck_assert_int_eq(bc_ping(c, NULL), BC_ECONN);
     kill(srv.pid, SIGCONT);
     bc_close(c);
@@ -617,8 +619,8 @@ static const char *const hb_args[][3] = {{NULL}, {"--heartbeat", "0", NULL}};
  * local deadline at all and blocked forever. */
 START_TEST(test_server_stopped_wait_forever)
 {
-    bd_server s;
-    ck_assert(bd_start(&s, hb_args[_i][0] ? hb_args[_i] : NULL) == 0);
+    ts_server s = {0};
+    tc_server_up(&s, hb_args[_i][0] ? hb_args[_i] : NULL);
     bc_options o = {.io_grace_s = 1};
     bc_client *a, *b;
     ck_assert_int_eq(bc_connect(s.addr, &o, &a), BC_OK);
@@ -632,15 +634,15 @@ START_TEST(test_server_stopped_wait_forever)
     for (int i = 0; i < N; i++)
         tc_waiter_start(&w[i]);
     ck_assert(tc_await_waiting(s.addr, "stuck", N, 10));
-    bd_sleep(0.5); /* some heartbeats go by first */
+    ts_sleep_s(0.5); /* some heartbeats go by first */
     kill(s.pid, SIGSTOP);
-    double t0 = bd_now();
+    double t0 = ts_now_s();
     for (int i = 0; i < N; i++) {
         tc_waiter_join(&w[i]);
         ck_assert_msg(w[i].rc == BC_ECONN, "waiter %d: %s: %s", i, bc_strerror(w[i].rc), w[i].msg);
         ck_assert_msg(strstr(w[i].msg, "ping"), "waiter %d: %s", i, w[i].msg);
     }
-    ck_assert(bd_now() - t0 < 60);
+    ck_assert(ts_now_s() - t0 < 60);
     ck_assert_int_eq(bc_ping(a, NULL), BC_ECONN);
     ck_assert_int_eq(bc_ping(b, NULL), BC_ECONN);
     /* A status request on a fresh handle to the stopped server fails too (the
@@ -651,7 +653,7 @@ START_TEST(test_server_stopped_wait_forever)
     kill(s.pid, SIGCONT);
     bc_close(a);
     bc_close(b);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
@@ -669,10 +671,10 @@ static int stop_server_action(void *arg)
 {
     stop_during *d = arg;
     kill(d->pid, SIGSTOP);
-    bd_sleep(6); /* the helper thread gives up after ~0.6 + 1 + 1 s */
-    double t0 = bd_now();
+    ts_sleep_s(6); /* the helper thread gives up after ~0.6 + 1 + 1 s */
+    double t0 = ts_now_s();
     d->ping_rc = bc_ping(d->c, NULL);
-    d->ping_s = bd_now() - t0;
+    d->ping_s = ts_now_s() - t0;
     return 0;
 }
 
@@ -701,8 +703,8 @@ static const char *const slow_hb_args[][3] = {{"--heartbeat", "0", NULL},
 
 START_TEST(test_long_action_without_heartbeats)
 {
-    bd_server s;
-    ck_assert(bd_start(&s, slow_hb_args[_i]) == 0);
+    ts_server s = {0};
+    tc_server_up(&s, slow_hb_args[_i]);
     bc_options o = {.io_grace_s = 1};
     bc_client *a, *b;
     ck_assert_int_eq(bc_connect(s.addr, &o, &a), BC_OK);
@@ -722,7 +724,7 @@ START_TEST(test_long_action_without_heartbeats)
     ck_assert_int_eq(bc_ping(b, NULL), BC_OK);
     bc_close(a);
     bc_close(b);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
@@ -931,9 +933,9 @@ START_TEST(test_auth)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, "s3cret\n", 7), 7);
     close(fd);
-    bd_server s;
+    ts_server s = {0};
     const char *extra[] = {"--auth-token-file", path, NULL};
-    ck_assert_int_eq(bd_start(&s, extra), 0);
+    tc_server_up(&s, extra);
     bc_client *c;
     unsetenv("BARRIERD_TOKEN");
     ck_assert_int_eq(bc_connect(s.addr, NULL, &c), BC_EAUTH);
@@ -947,7 +949,7 @@ START_TEST(test_auth)
     ck_assert_int_eq(bc_connect(s.addr, NULL, &c), BC_OK);
     bc_close(c);
     unsetenv("BARRIERD_TOKEN");
-    bd_stop(&s);
+    ts_server_cleanup(&s);
     unlink(path);
 }
 END_TEST
@@ -959,16 +961,16 @@ START_TEST(test_unix_socket)
     char listen[128], addr[128];
     snprintf(listen, sizeof listen, "unix:%s/sock", dir);
     snprintf(addr, sizeof addr, "unix:%s/sock", dir);
-    bd_server s;
+    ts_server s = {0};
     const char *extra[] = {"--listen", listen, NULL};
-    ck_assert_int_eq(bd_start(&s, extra), 0);
+    tc_server_up(&s, extra);
     bc_client *c = NULL;
-    for (double end = bd_now() + 10; !c && bd_now() < end;)
-        if (bc_connect(addr, NULL, &c) < 0) bd_sleep(0.05);
+    for (double end = ts_now_s() + 10; !c && ts_now_s() < end;)
+        if (bc_connect(addr, NULL, &c) < 0) ts_sleep_s(0.05);
     ck_assert_msg(c != NULL, "%s", bc_last_error_message());
     ck_assert_int_eq(bc_wait(c, "ux", 1, 5, NULL, NULL, NULL), BC_OK);
     bc_close(c);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
     char sock[160];
     snprintf(sock, sizeof sock, "%s/sock", dir);
     unlink(sock);
@@ -978,86 +980,63 @@ END_TEST
 
 START_TEST(test_ipv6)
 {
-    bd_server s;
+    ts_server s = {0};
     const char *extra[] = {"--listen", "[::1]:0", NULL};
-    if (bd_start(&s, extra) < 0) return; /* no IPv6 loopback here */
-    char addr[80];
-    ck_assert_int_eq(bd_log_addr(&s, "[::1]:", addr, sizeof addr), 0);
+    if (!ts_have_ipv6_loopback()) {
+        ts_skip("ipv6: cannot bind [::1] on this host");
+        return;
+    }
+    tc_server_up(&s, extra);
+    const char *addr = ts_server_addr(&s, "[::1]:");
+    ck_assert_msg(addr != NULL, "no [::1] address in the ready file");
     bc_client *c = tc_connect(addr);
     ck_assert_int_eq(bc_wait(c, "v6", 1, 5, NULL, NULL, NULL), BC_OK);
     bc_close(c);
-    bd_stop(&s);
+    ts_server_cleanup(&s);
 }
 END_TEST
 
-/* BC_TEST_ONLY=substring runs only the tests whose names contain it. */
-static int selected(const char *name)
+int main(void)
 {
-    const char *only = getenv("BC_TEST_ONLY");
-    return !only || strstr(name, only);
-}
-#define ADD(tc, t)                                                                                 \
-    do {                                                                                           \
-        if (selected(#t)) tcase_add_test(tc, t);                                                   \
-    } while (0)
-
-static Suite *client_suite(void)
-{
-    Suite *s = suite_create("client");
-    TCase *tc = tcase_create("against barrierd");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    ADD(tc, test_connect_and_ping);
-    if (selected("test_connect_errors"))
-        tcase_add_loop_test(tc, test_connect_errors, 0, sizeof bad_addrs / sizeof bad_addrs[0]);
-    ADD(tc, test_connect_host_name);
-    ADD(tc, test_bad_options);
-    ADD(tc, test_huge_options);
-    ADD(tc, test_invalid_args);
-    ADD(tc, test_threads_one_handle);
-    ADD(tc, test_threads_separate_handles);
-    ADD(tc, test_cyclic_many_generations);
-    ADD(tc, test_blocked_answers_heartbeats);
-    ADD(tc, test_action_success);
-    ADD(tc, test_action_long_single_thread);
-    ADD(tc, test_action_long_with_waiter);
-    ADD(tc, test_action_failure);
-    ADD(tc, test_timeout);
-    ADD(tc, test_timeout_zero);
-    ADD(tc, test_timeout_rounds_up);
-    ADD(tc, test_abort);
-    ADD(tc, test_reset);
-    ADD(tc, test_parties_mismatch);
-    ADD(tc, test_peer_kill9);
-    ADD(tc, test_server_kill9);
-    ADD(tc, test_server_sigterm);
-    ADD(tc, test_server_vanished);
-    if (selected("test_server_stopped_wait_forever"))
-        tcase_add_loop_test(tc, test_server_stopped_wait_forever, 0,
-                            sizeof hb_args / sizeof hb_args[0]);
-    ADD(tc, test_server_stopped_during_action);
-    if (selected("test_long_action_without_heartbeats"))
-        tcase_add_loop_test(tc, test_long_action_without_heartbeats, 0,
-                            sizeof slow_hb_args / sizeof slow_hb_args[0]);
-    ADD(tc, test_last_error_message_per_thread);
-    ADD(tc, test_success_keeps_error_message);
-    ADD(tc, test_client_name_shown);
-    ADD(tc, test_list_and_stats);
-    ADD(tc, test_error_strings);
-    ADD(tc, test_auth);
-    ADD(tc, test_unix_socket);
-    ADD(tc, test_ipv6);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(int argc, char **argv)
-{
-    if (argc > 1) setenv("BARRIERD_BIN", argv[1], 1);
+    const ts_case cases[] = {
+        {"connect_and_ping", test_connect_and_ping, 0},
+        {"connect_errors", test_connect_errors, TS_NCASES(bad_addrs)},
+        {"connect_host_name", test_connect_host_name, 0},
+        {"bad_options", test_bad_options, 0},
+        {"huge_options", test_huge_options, 0},
+        {"invalid_args", test_invalid_args, 0},
+        {"threads_one_handle", test_threads_one_handle, 0},
+        {"threads_separate_handles", test_threads_separate_handles, 0},
+        {"cyclic_many_generations", test_cyclic_many_generations, 0},
+        {"blocked_answers_heartbeats", test_blocked_answers_heartbeats, 0},
+        {"action_success", test_action_success, 0},
+        {"action_long_single_thread", test_action_long_single_thread, 0},
+        {"action_long_with_waiter", test_action_long_with_waiter, 0},
+        {"action_failure", test_action_failure, 0},
+        {"timeout", test_timeout, 0},
+        {"timeout_zero", test_timeout_zero, 0},
+        {"timeout_rounds_up", test_timeout_rounds_up, 0},
+        {"abort", test_abort, 0},
+        {"reset", test_reset, 0},
+        {"parties_mismatch", test_parties_mismatch, 0},
+        {"peer_kill9", test_peer_kill9, 0},
+        {"server_kill9", test_server_kill9, 0},
+        {"server_sigterm", test_server_sigterm, 0},
+        {"server_vanished", test_server_vanished, 0},
+        {"server_stopped_wait_forever", test_server_stopped_wait_forever, TS_NCASES(hb_args)},
+        {"server_stopped_during_action", test_server_stopped_during_action, 0},
+        {"long_action_without_heartbeats", test_long_action_without_heartbeats, TS_NCASES(slow_hb_args)},
+        {"last_error_message_per_thread", test_last_error_message_per_thread, 0},
+        {"success_keeps_error_message", test_success_keeps_error_message, 0},
+        {"client_name_shown", test_client_name_shown, 0},
+        {"list_and_stats", test_list_and_stats, 0},
+        {"error_strings", test_error_strings, 0},
+        {"auth", test_auth, 0},
+        {"unix_socket", test_unix_socket, 0},
+        {"ipv6", test_ipv6, 0},
+    };
+    const ts_suite suite = {.name = "client", .cases = cases, .n = TS_NCASES(cases),
+                            .setup = setup, .teardown = teardown, .timeout_s = 120};
     unsetenv("BARRIERD_ADDR");
-    SRunner *sr = srunner_create(client_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run(&suite);
 }

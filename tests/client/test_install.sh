@@ -1,15 +1,12 @@
 #!/bin/sh
-# test_install.sh BUILD_DIR CONSUMER_SRC BARRIERD - the installed client package
+# test_install.sh BUILD_DIR CONSUMER_SRC - the installed client package
 # works for a program outside the tree, via pkg-config and via find_package.
+# The programs run against a private barrierd ($BARRIERD) that
+# $TS_WITH_BARRIERD starts; it sets $BARRIERD_ADDR.
 set -eu
-build=$1 consumer=$2 barrierd=$3
+build=$1 consumer=$2
 work=$(mktemp -d /tmp/bc-install-XXXXXX)
-server=
-cleanup() {
-    [ -z "$server" ] || { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
 # A sanitized build's libraries need the sanitizer runtime in the program too.
 san=
@@ -39,21 +36,13 @@ cmake -S "$consumer" -B "$work/cbuild" -DCMAKE_PREFIX_PATH="$prefix" \
 cmake --build "$work/cbuild" >/dev/null
 
 # run them all against a real server
-"$barrierd" --listen 127.0.0.1:0 2>"$work/log" &
-server=$!
-addr=
-for _ in $(seq 100); do
-    addr=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$work/log")
-    [ -n "$addr" ] && break
-    sleep 0.1
-done
-[ -n "$addr" ] || { cat "$work/log"; exit 1; }
 export LD_LIBRARY_PATH=$libdir
-"$work/consumer_pc" "$addr"
-"$work/consumer_pc_static" "$addr"
-"$work/cbuild/consumer_shared" "$addr"
-"$work/cbuild/consumer_static" "$addr"
-BARRIERD_ADDR=$addr "$prefix/bin/barrierctl" ping
+"$TS_WITH_BARRIERD" -- sh -eu -c '
+    "$1/consumer_pc" "$BARRIERD_ADDR"
+    "$1/consumer_pc_static" "$BARRIERD_ADDR"
+    "$1/cbuild/consumer_shared" "$BARRIERD_ADDR"
+    "$1/cbuild/consumer_static" "$BARRIERD_ADDR"
+    "$2/bin/barrierctl" ping' sh "$work" "$prefix"
 # the static binaries really are: no libbarrierclient.so needed
 ! ldd "$work/consumer_pc_static" | grep -q libbarrierclient
 echo "install test ok"

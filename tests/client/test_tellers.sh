@@ -1,14 +1,14 @@
 #!/bin/sh
 # test_tellers.sh SRC_EXAMPLES - the tellers examples run to the end on a
 # private barrierd: every teller announces it is ready, then "All tellers".
-# ($TELLERS, $BARRIERCTL, $BARRIERD name the built binaries.)
+# ($TELLERS, $BARRIERCTL, $BARRIERD name the built binaries; the server is
+# started by $TS_WITH_BARRIERD, which sets $BARRIERD_ADDR for the script.)
 set -eu
 examples=$1
 out=$(mktemp /tmp/bc-tellers-XXXXXX)
 trap 'rm -f "$out"' EXIT
-export BARRIERD_PRIVATE=1
 for script in run-tellers.sh tellers.sh; do
-    sh "$examples/$script" >"$out" 2>&1 || { cat "$out"; exit 1; }
+    "$TS_WITH_BARRIERD" -- sh "$examples/$script" >"$out" 2>&1 || { cat "$out"; exit 1; }
     cat "$out"
     ready=$(grep -c "is now ready to serve customers" "$out")
     all=$(grep -c "All tellers are ready to serve customers" "$out")

@@ -1,70 +1,19 @@
 /* faults_common.c - see faults_common.h. */
 #include "faults_common.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define FX_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FX_ASAN 1
-#endif
-#endif
-#ifndef FX_ASAN
-#define FX_ASAN 0
-#endif
-
-/* ---- time ---- */
-
-double fx_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
-int fx_asan(void)
-{
-    return FX_ASAN;
-}
-
-double fx_slow(void)
-{
-    const char *e = getenv("BARRIERD_SLOW");
-    if ((e && *e && strcmp(e, "0") != 0) || FX_ASAN)
-        return 10;
-    return 1;
-}
-
-const char *fx_addr(const it_server *s)
-{
-    static char buf[64];
-    snprintf(buf, sizeof buf, "127.0.0.1:%d", s->port);
-    return buf;
-}
 
 /* ---- parties ---- */
 
@@ -74,7 +23,7 @@ static int hang_action(void *arg)
     if (write(fd, "A", 1) != 1) {
     }
     for (int i = 0; i < 600; i++) /* bounded: 60 s, the test kills us long before */
-        sleep_s(0.1);
+        ts_sleep_s(0.1);
     return 0;
 }
 
@@ -122,7 +71,7 @@ static void party_main(const fx_party_spec *sp, int wfd, int nfd)
     }
     bc_wait_result res = {0};
     r.rc = bc_wait(c, sp->barrier, sp->parties, sp->timeout_s, fn, arg, &res);
-    r.t_return = fx_now();
+    r.t_return = ts_now_s();
     r.index = res.index;
     r.generation = res.generation;
     if (r.rc != BC_OK)
@@ -141,14 +90,9 @@ void fx_party_start(fx_party *p, const fx_party_spec *spec)
     it_assert(pipe2(fds, O_CLOEXEC) == 0);
     if (spec->action == FX_ACTION_HANG)
         it_assert(pipe2(nfds, O_CLOEXEC) == 0);
-    fflush(NULL);
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = ts_fork();
     it_assert_msg(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(126);
         close(fds[0]);
         if (nfds[0] >= 0)
             close(nfds[0]);
@@ -166,9 +110,9 @@ void fx_party_start(fx_party *p, const fx_party_spec *spec)
 static int read_within(int fd, void *buf, size_t len, double timeout_s)
 {
     size_t got = 0;
-    double end = fx_now() + timeout_s;
+    double end = ts_now_s() + timeout_s;
     while (got < len) {
-        double left = end - fx_now();
+        double left = end - ts_now_s();
         if (left < 0)
             return 0;
         struct pollfd pf = {fd, POLLIN, 0};
@@ -205,7 +149,7 @@ int fx_party_reap(fx_party *p, double timeout_s)
         return p->status;
     if (p->pid <= 0)
         return -1;
-    double end = fx_now() + timeout_s;
+    double end = ts_now_s() + timeout_s;
     for (;;) {
         int st;
         pid_t r = waitpid(p->pid, &st, WNOHANG);
@@ -214,9 +158,9 @@ int fx_party_reap(fx_party *p, double timeout_s)
             p->status = st;
             break;
         }
-        if (r < 0 || fx_now() > end)
+        if (r < 0 || ts_now_s() > end)
             return -1;
-        sleep_s(0.002);
+        ts_sleep_s(0.002);
     }
     if (p->rfd >= 0)
         close(p->rfd);
@@ -234,23 +178,6 @@ void fx_party_kill(fx_party *p)
     kill(p->pid, SIGCONT);
     if (fx_party_reap(p, 10) < 0)
         fprintf(stderr, "faults: party %ld did not die\n", (long)p->pid);
-}
-
-int fx_await_waiting(const char *addr, const char *name, unsigned n, double timeout_s)
-{
-    bc_client *c = NULL;
-    if (bc_connect(addr, NULL, &c) != BC_OK)
-        return 0;
-    int ok = 0;
-    for (double end = fx_now() + timeout_s; !ok && fx_now() < end;) {
-        bc_status st;
-        int rc = bc_status_get(c, name, &st);
-        ok = (rc == BC_OK && st.n_waiting == n) || (rc == BC_ENOTFOUND && n == 0);
-        if (!ok)
-            sleep_s(0.005);
-    }
-    bc_close(c);
-    return ok;
 }
 
 /* ---- background barrier ---- */
@@ -284,8 +211,8 @@ static void *bg_thread_main(void *arg)
             snprintf(sh->msg, sizeof sh->msg, "connect: %s", bc_last_error_message());
         return NULL;
     }
-    double last = fx_now(), end = last + 170;
-    for (uint64_t g = 0; g < 100000000 && fx_now() < end; g++) {
+    double last = ts_now_s(), end = last + 170;
+    for (uint64_t g = 0; g < 100000000 && ts_now_s() < end; g++) {
         bc_wait_result res;
         rc = bc_wait(c, sh->name, 2, 30, NULL, NULL, &res);
         if (atomic_load(&sh->stop)) /* the partner may have left: whatever happened is fine */
@@ -298,7 +225,7 @@ static void *bg_thread_main(void *arg)
                          rc ? bc_last_error_message() : "out of order");
             break;
         }
-        double now = fx_now();
+        double now = ts_now_s();
         if (t->which == 0) {
             uint64_t gap = (uint64_t)((now - last) * 1e6);
             if (gap > atomic_load(&sh->max_gap_us))
@@ -320,14 +247,9 @@ void fx_bg_start(fx_bg *bg, const char *addr, const char *name)
     snprintf(sh->addr, sizeof sh->addr, "%s", addr);
     snprintf(sh->name, sizeof sh->name, "%s", name);
     bg->sh = sh;
-    fflush(NULL);
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = ts_fork();
     it_assert(pid >= 0);
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(126);
         pthread_t th[2];
         bg_thread t[2] = {{sh, 0}, {sh, 1}};
         for (int i = 0; i < 2; i++)
@@ -350,9 +272,9 @@ void fx_bg_check(fx_bg *bg, uint64_t min_generations, double max_gap_s, const ch
     fx_bg_shared *sh = bg->sh;
     /* On a loaded machine the test's own work may end first: give the barrier
      * a bounded moment to show that it still works. */
-    for (double end = fx_now() + 10 * fx_slow();
-         atomic_load(&sh->gens) < min_generations && atomic_load(&sh->rc) == 0 && fx_now() < end;)
-        sleep_s(0.005);
+    for (double end = ts_now_s() + 10 * ts_slow();
+         atomic_load(&sh->gens) < min_generations && atomic_load(&sh->rc) == 0 && ts_now_s() < end;)
+        ts_sleep_s(0.005);
     uint64_t gens = atomic_load(&sh->gens);
     double gap = (double)atomic_load(&sh->max_gap_us) / 1e6;
     int rc = atomic_load(&sh->rc);
@@ -370,40 +292,4 @@ void fx_bg_check(fx_bg *bg, uint64_t min_generations, double max_gap_s, const ch
                   (unsigned long long)gens);
     it_assert_msg(gap <= max_gap_s, "%s: background barrier stalled %.3f s (bound %.3f s)", what,
                   gap, max_gap_s);
-}
-
-/* ---- processes ---- */
-
-int fx_cmd(int verbose, const char *const *argv)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (!verbose) {
-            int fd = open("/dev/null", O_WRONLY);
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-            }
-        }
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    for (double end = fx_now() + 10;;) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        if (r < 0)
-            return -1;
-        if (fx_now() > end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            return -1;
-        }
-        sleep_s(0.002);
-    }
 }

@@ -1,8 +1,9 @@
 /* faults_common.h - shared by the fault-injection suites (tests/faults).
  *
- * The server comes from tests/integration's fixture (it_server_*: a real
- * barrierd on a free loopback port, its log dumped on failure); the parties are
- * real processes using the real libbarrierclient:
+ * The server comes from tests/support's launcher (ts_server_up: a real
+ * barrierd on a free loopback port, its log dumped on failure), raw sockets
+ * from tests/integration's fixture; the parties are real processes using the
+ * real libbarrierclient:
  *
  *   fx_party: fork a process that connects (optionally from inside a network
  *   namespace) and blocks in bc_wait; its outcome, bc_last_error_message() and
@@ -15,35 +16,23 @@
  *   completing throughout".
  *
  * Every wait in here is bounded; forked processes die with the test
- * (PR_SET_PDEATHSIG).
+ * (ts_fork: PR_SET_PDEATHSIG).
  */
 #ifndef FAULTS_COMMON_H
 #define FAULTS_COMMON_H
 
 #include "barrierclient.h"
 #include "itest_fixture.h"
+#include "tc_helpers.h"
+#include "ts_slow.h"
 
 #include <stdint.h>
 #include <sys/types.h>
 
-/* ---- time and slowness ---- */
-
-/* Monotonic seconds (CLOCK_MONOTONIC: comparable across processes). */
-double fx_now(void);
-/* 1 normally; 10 when $BARRIERD_SLOW is set or the tests are built with a
- * sanitizer (barrierd then runs under valgrind or ASan): multiply time bounds
- * by it. */
-double fx_slow(void);
-/* 1 when built with AddressSanitizer. */
-int fx_asan(void);
-
-/* "127.0.0.1:PORT" of a started server. */
-const char *fx_addr(const it_server *s);
-
-/* Skipping and running are the integration fixture's: it_skip (a case that
- * cannot run here prints why and returns; the suite exits IT_SKIP_CODE) and
- * it_run_cleanup (cleanup runs in the runner process, whatever became of the
- * test process). */
+/* Time is ts_clock.h's (ts_now_s: CLOCK_MONOTONIC, comparable across
+ * processes); time bounds are multiplied by ts_slow() (ts_slow.h). The server
+ * is a ts_server (s.addr: "127.0.0.1:PORT"); skipping and running are
+ * ts_run.h's. */
 
 /* ---- a waiting party in its own process ---- */
 
@@ -68,7 +57,7 @@ enum {
 typedef struct fx_result {
     int connected;     /* bc_connect's code */
     int rc;            /* bc_wait's code */
-    double t_return;   /* fx_now() when bc_wait returned */
+    double t_return;   /* ts_now_s() when bc_wait returned */
     unsigned index;
     uint64_t generation;
     char msg[768];     /* bc_last_error_message() after the failure */
@@ -93,9 +82,7 @@ void fx_party_kill(fx_party *p);
 /* Reap it within timeout_s; returns the wait status or -1. */
 int fx_party_reap(fx_party *p, double timeout_s);
 
-/* Poll status on its own connection until `name` has n waiting (a barrier not
- * created yet counts as 0); 1 if it got there within timeout_s. */
-int fx_await_waiting(const char *addr, const char *name, unsigned n, double timeout_s);
+/* Waiting for n parties at a barrier: tc_await_waiting (tc_helpers.h). */
 
 /* ---- a barrier that keeps completing in the background ---- */
 
@@ -112,13 +99,5 @@ uint64_t fx_bg_generations(const fx_bg *bg);
 /* Stop it; assert it never failed, completed at least min_generations and
  * never went longer than max_gap_s between two releases (while running). */
 void fx_bg_check(fx_bg *bg, uint64_t min_generations, double max_gap_s, const char *what);
-
-/* ---- processes and commands ---- */
-
-/* /proc readings (VmRSS, VmHWM, open fds) are bench_common's: bn_proc_mem_kb,
- * bn_proc_fd_count. */
-/* Run argv (PATH lookup) with output to /dev/null unless verbose; bounded
- * (10 s). Returns the exit status, or -1. */
-int fx_cmd(int verbose, const char *const *argv);
 
 #endif

@@ -16,7 +16,7 @@
  *                      and recovery.
  */
 #include "faults_common.h"
-#include "bench_common.h"
+#include "ts_proc.h"
 #include "tc_helpers.h"
 
 #include <errno.h>
@@ -32,14 +32,6 @@
 #include <unistd.h>
 
 
-/* VmRSS (peak 0) or VmHWM (peak 1) of a process, in KiB; -1 if unreadable. */
-static long mem_kb(pid_t pid, int peak)
-{
-    long rss, hwm;
-    if (bn_proc_mem_kb(pid, &rss, &hwm) < 0)
-        return -1;
-    return peak ? hwm : rss;
-}
 /* ---- small raw-socket helpers ---- */
 
 /* The next reply (heartbeats skipped): 1 with code and id set, 0 on EOF/reset,
@@ -66,7 +58,7 @@ static int next_reply(it_conn *c, int timeout_ms, int *code, int64_t *id)
 /* The connection still answers a ping. */
 static int still_answers(it_conn *c, uint64_t id)
 {
-    return it_try_ping(c, id, (int)(IT_TIMEOUT_MS * fx_slow()));
+    return it_try_ping(c, id, (int)(IT_TIMEOUT_MS * ts_slow()));
 }
 
 /* ---- a client that never reads ---- */
@@ -89,23 +81,22 @@ static const char *nr_max_output(void) /* $FAULTS_NR_MAX_OUTPUT overrides */
 
 START_TEST(non_reader_rss)
 {
-    it_server s = {0};
+    ts_server s = {0};
     const int NR_CONNS = nr_conns();
     const char *NR_MAX_OUTPUT = nr_max_output();
-    it_server_start(&s, "--max-output", NR_MAX_OUTPUT, NULL);
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server_up(&s, "--max-output", NR_MAX_OUTPUT, NULL);
+    const char *addr = s.addr;
     fx_bg bg;
     fx_bg_start(&bg, addr, "bg-nr");
     fx_party by;
     fx_party_spec bs = {.addr = addr, .barrier = "bystander", .parties = 2, .timeout_s = -1,
                         .client_name = "bystander"};
     fx_party_start(&by, &bs);
-    it_assert(fx_await_waiting(addr, "bystander", 1, 10 * fx_slow()));
-    for (double end = fx_now() + 10 * fx_slow(); fx_bg_generations(&bg) < 20 && fx_now() < end;)
-        it_sleep_ms(5);
+    it_assert(tc_await_waiting(addr, "bystander", 1, 10 * ts_slow()));
+    for (double end = ts_now_s() + 10 * ts_slow(); fx_bg_generations(&bg) < 20 && ts_now_s() < end;)
+        ts_sleep_ms(5);
     it_conn *admin = it_connect(&s);
-    long base = mem_kb(s.pid, 0);
+    long base = ts_proc_kb(s.pid, 0);
     it_assert(base > 0);
 
     it_conn *x[NR_CONNS_MAX];
@@ -121,9 +112,9 @@ START_TEST(non_reader_rss)
         bp_buf_printf(&chunk, "{\"op\":\"ping\",\"id\":%d}\n", i);
     long peak = base;
     int n_gone = 0;
-    double t0 = fx_now(), deadline = t0 + 40 * fx_slow(), next_sample = 0, next_stat = 0;
+    double t0 = ts_now_s(), deadline = t0 + 40 * ts_slow(), next_sample = 0, next_stat = 0;
     double dropped = 0;
-    for (unsigned iter = 0; dropped < NR_CONNS && fx_now() < deadline && iter < 10000000; iter++) {
+    for (unsigned iter = 0; dropped < NR_CONNS && ts_now_s() < deadline && iter < 10000000; iter++) {
         struct pollfd pf[NR_CONNS_MAX];
         for (int i = 0; i < NR_CONNS; i++) {
             pf[i] = (struct pollfd){gone[i] ? -1 : x[i]->fd, POLLOUT, 0};
@@ -142,9 +133,9 @@ START_TEST(non_reader_rss)
             }
         }
         poll(pf, (nfds_t)NR_CONNS, 20);
-        double now = fx_now();
+        double now = ts_now_s();
         if (now >= next_sample) {
-            long rss = mem_kb(s.pid, 0);
+            long rss = ts_proc_kb(s.pid, 0);
             if (rss > peak)
                 peak = rss;
             next_sample = now + 0.01;
@@ -155,8 +146,8 @@ START_TEST(non_reader_rss)
         }
     }
     bp_buf_free(&chunk);
-    double took = fx_now() - t0;
-    long after = mem_kb(s.pid, 0), hwm = mem_kb(s.pid, 1);
+    double took = ts_now_s() - t0;
+    long after = ts_proc_kb(s.pid, 0), hwm = ts_proc_kb(s.pid, 1);
     if (hwm > peak) /* the exact high-water mark; sampling may miss the top */
         peak = hwm;
     size_t total = 0;
@@ -170,7 +161,7 @@ START_TEST(non_reader_rss)
             (double)(peak - base) / 1024, after, hwm);
     it_assert_msg(dropped == NR_CONNS, "dropped_slow %g of %d after %.1f s", dropped, NR_CONNS,
                   took);
-    it_assert(it_server_log_contains(&s, "unread output"));
+    it_assert(ts_server_log_contains(&s, "unread output"));
     fprintf(stderr, "non_reader_rss: %.1f bytes of RSS growth per byte of --max-output queued\n",
             (double)(peak - base) * 1024 / (NR_CONNS * atof(NR_MAX_OUTPUT)));
     /* Bounded: at most twice what the limits allow, plus 16 MiB of slack, and
@@ -178,7 +169,7 @@ START_TEST(non_reader_rss)
     long bound_kb = (long)(2 * NR_CONNS * (atof(NR_MAX_OUTPUT) / 1024)) + 16 * 1024;
     if (bound_kb > 64 * 1024)
         bound_kb = 64 * 1024;
-    if (fx_asan())
+    if (ts_asan())
         bound_kb = 512 * 1024;
     it_assert_msg(peak - base < bound_kb, "barrierd grew by %ld kB (bound %ld kB)", peak - base,
                   bound_kb);
@@ -193,17 +184,17 @@ START_TEST(non_reader_rss)
     fx_party_spec ls = bs;
     ls.client_name = "late";
     fx_party_start(&late, &ls);
-    it_assert(fx_party_result(&by, 10 * fx_slow(), &r));
+    it_assert(fx_party_result(&by, 10 * ts_slow(), &r));
     it_assert_msg(r.rc == BC_OK, "bystander: %s: %s", bc_strerror(r.rc), r.msg);
     fx_result lr;
-    it_assert(fx_party_result(&late, 10 * fx_slow(), &lr) && lr.rc == BC_OK);
+    it_assert(fx_party_result(&late, 10 * ts_slow(), &lr) && lr.rc == BC_OK);
     it_assert(r.index != lr.index && r.generation == 0 && lr.generation == 0);
     fx_party_reap(&by, 5);
     fx_party_reap(&late, 5);
-    fx_bg_check(&bg, 30, 5 * fx_slow(), "non_reader_rss");
+    fx_bg_check(&bg, 30, 5 * ts_slow(), "non_reader_rss");
     it_assert(still_answers(admin, 99));
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -335,17 +326,16 @@ static int closes(it_conn *c, int timeout_ms, int *saw_error, int *err_code)
 
 START_TEST(churn_and_garbage)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
+    const char *addr = s.addr;
     fx_bg bg;
     fx_bg_start(&bg, addr, "bg-churn");
     it_conn *admin = it_connect(&s);
-    int tmo = (int)(IT_TIMEOUT_MS * fx_slow());
+    int tmo = (int)(IT_TIMEOUT_MS * ts_slow());
     unsigned seed = 12345;
     unsigned kinds[10] = {0};
-    double t0 = fx_now();
+    double t0 = ts_now_s();
     for (int i = 0; i < CHURN_CYCLES; i++) {
         it_conn *c = it_connect(&s);
         const char *half = "{\"op\":\"wait\",\"id\":1,\"barrier\":\"half\",\"par";
@@ -389,7 +379,7 @@ START_TEST(churn_and_garbage)
             size_t cut = 1 + (size_t)(rand_r(&seed) % (strlen(line) - 2));
             it_assert(it_send_raw(c, line, cut) == 0);
             if (i % 100 == 7)
-                it_sleep_ms(20);
+                ts_sleep_ms(20);
             it_assert(it_send_raw(c, line + cut, strlen(line) - cut) == 0);
             it_assert_msg(next_reply(c, tmo, &code, &id) == 1 && code == 0 && id == 77,
                           "cycle %d: ping sent in two parts", i);
@@ -423,10 +413,10 @@ START_TEST(churn_and_garbage)
         }
         it_close(c);
         if (i % 200 == 199)
-            it_assert_msg(it_server_alive(&s), "barrierd died at cycle %d", i);
-        it_assert_msg(fx_now() - t0 < 60 * fx_slow(), "churn too slow (%d cycles)", i);
+            it_assert_msg(ts_server_alive(&s), "barrierd died at cycle %d", i);
+        it_assert_msg(ts_now_s() - t0 < 60 * ts_slow(), "churn too slow (%d cycles)", i);
     }
-    double churn_s = fx_now() - t0;
+    double churn_s = ts_now_s() - t0;
 
     /* A megabyte without a newline: a limit error (no id), then a close. */
     {
@@ -471,19 +461,19 @@ START_TEST(churn_and_garbage)
     }
 
     /* Everything settles: only admin and the two background handles remain. */
-    double deadline = fx_now() + 10 * fx_slow();
+    double deadline = ts_now_s() + 10 * ts_slow();
     while (it_stat(admin, "connections") != 3) {
-        it_assert_msg(fx_now() < deadline, "connections: %g, expected 3",
+        it_assert_msg(ts_now_s() < deadline, "connections: %g, expected 3",
                       it_stat(admin, "connections"));
-        it_sleep_ms(20);
+        ts_sleep_ms(20);
     }
-    it_assert(it_server_alive(&s));
+    it_assert(ts_server_alive(&s));
     it_assert(it_stat(admin, "connections_total") >= CHURN_CYCLES + 3);
     fprintf(stderr, "churn_and_garbage: %d cycles in %.2f s; errors answered %g; barrierd VmRSS %ld kB\n",
-            CHURN_CYCLES, churn_s, it_stat(admin, "errors"), mem_kb(s.pid, 0));
-    fx_bg_check(&bg, 50, 3 * fx_slow(), "churn_and_garbage");
+            CHURN_CYCLES, churn_s, it_stat(admin, "errors"), ts_proc_kb(s.pid, 0));
+    fx_bg_check(&bg, 50, 3 * ts_slow(), "churn_and_garbage");
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -498,20 +488,19 @@ START_TEST(fd_exhaustion)
     it_assert(getrlimit(RLIMIT_NOFILE, &old) == 0);
     low = old;
     low.rlim_cur = FD_LIMIT;
-    it_server s = {0};
+    ts_server s = {0};
     /* The server inherits the low limit: as `ulimit -n 64; barrierd ...`. */
     it_assert(setrlimit(RLIMIT_NOFILE, &low) == 0);
-    it_server_start(&s, "--max-connections", "1000", NULL);
+    ts_server_up(&s, "--max-connections", "1000", NULL);
     it_assert(setrlimit(RLIMIT_NOFILE, &old) == 0);
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
-    int base_fds = (int)bn_proc_fd_count(s.pid);
-    int tmo = (int)(2000 * fx_slow());
+    const char *addr = s.addr;
+    int base_fds = (int)ts_proc_fd_count(s.pid);
+    int tmo = (int)(2000 * ts_slow());
 
     it_conn *c[FD_TRY];
     int n = 0, refused = 0;
     const char *how = "?";
-    double t0 = fx_now();
+    double t0 = ts_now_s();
     for (int i = 0; i < FD_TRY && !refused; i++) {
         it_conn *x = it_connect_tcp("127.0.0.1", s.port, 0);
         it_assert_msg(x != NULL, "connect %d: %s", i, strerror(errno));
@@ -534,10 +523,10 @@ START_TEST(fd_exhaustion)
     fprintf(stderr,
             "fd_exhaustion: RLIMIT_NOFILE %d (barrierd had %d fds open at start): %d connections "
             "served, the next one %s (%.2f s)\n",
-            FD_LIMIT, base_fds, n, how, fx_now() - t0);
+            FD_LIMIT, base_fds, n, how, ts_now_s() - t0);
     it_assert_msg(refused, "no connection refused with %d fds", FD_LIMIT);
     it_assert_msg(n >= FD_LIMIT - base_fds - 4 && n < FD_LIMIT, "%d connections served", n);
-    it_assert(it_server_alive(&s));
+    it_assert(ts_server_alive(&s));
 
     /* More attempts: each is closed promptly, none hangs. */
     for (int i = 0; i < 5; i++) {
@@ -572,24 +561,24 @@ START_TEST(fd_exhaustion)
     it_send_wait(c[0], 60, "resume", 2, -1, NULL, 0);
     bc_client *lib = NULL;
     int rc = BC_ECONN, tries = 0;
-    for (double end = fx_now() + 10 * fx_slow(); fx_now() < end;) {
+    for (double end = ts_now_s() + 10 * ts_slow(); ts_now_s() < end;) {
         tries++;
         bc_options o = {.connect_timeout_s = 2};
         if ((rc = bc_connect(addr, &o, &lib)) == BC_OK)
             break;
-        it_sleep_ms(50);
+        ts_sleep_ms(50);
     }
     it_assert_msg(rc == BC_OK, "no library connection after some closed: %s: %s", bc_strerror(rc),
                   bc_last_error_message());
     bc_wait_result res;
-    it_assert(bc_wait(lib, "resume", 2, 10 * fx_slow(), NULL, NULL, &res) == BC_OK);
+    it_assert(bc_wait(lib, "resume", 2, 10 * ts_slow(), NULL, NULL, &res) == BC_OK);
     it_expect_release(c[0], 60, tmo, NULL, NULL);
     bc_close(lib);
     fprintf(stderr, "fd_exhaustion: service resumed after 10 closed (library connect: %d tries)\n",
             tries);
     for (int i = 0; i < n; i++)
         it_close(c[i]);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -597,10 +586,9 @@ END_TEST
 
 START_TEST(max_connections_library)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-connections", "3", NULL);
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server s = {0};
+    ts_server_up(&s, "--max-connections", "3", NULL);
+    const char *addr = s.addr;
     bc_client *c[3];
     for (int i = 0; i < 3; i++)
         it_assert(bc_connect(addr, NULL, &c[i]) == BC_OK);
@@ -623,27 +611,27 @@ START_TEST(max_connections_library)
     it_assert(bc_ping(c[2], NULL) == BC_OK);
     bc_close(c[2]);
     c[2] = NULL;
-    for (double end = fx_now() + 10 * fx_slow(); fx_now() < end;) {
+    for (double end = ts_now_s() + 10 * ts_slow(); ts_now_s() < end;) {
         if ((rc = bc_connect(addr, NULL, &c[2])) == BC_OK)
             break;
         it_assert_msg(rc == BC_ELIMIT, "reconnect: %s", bc_strerror(rc));
-        it_sleep_ms(20);
+        ts_sleep_ms(20);
     }
     it_assert_msg(rc == BC_OK, "no connection after one closed");
     it_assert(bc_ping(c[2], NULL) == BC_OK);
     for (int i = 0; i < 3; i++)
         bc_close(c[i]);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"non_reader_rss", non_reader_rss},
-        {"churn_and_garbage", churn_and_garbage},
-        {"fd_exhaustion", fd_exhaustion},
-        {"max_connections_library", max_connections_library},
+    const ts_case cases[] = {
+        {"non_reader_rss", non_reader_rss, 0},
+        {"churn_and_garbage", churn_and_garbage, 0},
+        {"fd_exhaustion", fd_exhaustion, 0},
+        {"max_connections_library", max_connections_library, 0},
     };
-    return it_run_cleanup("faults_input", cases, sizeof cases / sizeof cases[0], argc, argv, NULL);
+    return ts_run_cases("faults_input", cases, TS_NCASES(cases));
 }

@@ -37,10 +37,9 @@ static int cmp_double(const void *a, const void *b)
 
 START_TEST(kill9_latency)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL); /* default heartbeat (5 s): the close itself must do it */
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server s = {0};
+    ts_server_up(&s, NULL); /* default heartbeat (5 s): the close itself must do it */
+    const char *addr = s.addr;
     double worst[K9_RUNS];
     for (int run = 0; run < K9_RUNS; run++) {
         char barrier[32], victim_name[64], obs_name[K9_OBSERVERS][32];
@@ -53,20 +52,20 @@ START_TEST(kill9_latency)
                                 .timeout_s = -1, .client_name = obs_name[i]};
             fx_party_start(&obs[i], &sp);
         }
-        it_assert(fx_await_waiting(addr, barrier, K9_OBSERVERS, 10 * fx_slow()));
+        it_assert(tc_await_waiting(addr, barrier, K9_OBSERVERS, 10 * ts_slow()));
         fx_party_spec vs = {.addr = addr, .barrier = barrier, .parties = K9_OBSERVERS + 2,
                             .timeout_s = -1, .client_name = victim_name};
         fx_party_start(&victim, &vs);
-        it_assert(fx_await_waiting(addr, barrier, K9_OBSERVERS + 1, 10 * fx_slow()));
+        it_assert(tc_await_waiting(addr, barrier, K9_OBSERVERS + 1, 10 * ts_slow()));
 
-        double t0 = fx_now();
+        double t0 = ts_now_s();
         it_assert(kill(victim.pid, SIGKILL) == 0);
         worst[run] = 0;
         for (int i = 0; i < K9_OBSERVERS; i++) {
             fx_result r;
-            it_assert_msg(fx_party_result(&obs[i], 10 * fx_slow(), &r),
+            it_assert_msg(fx_party_result(&obs[i], 10 * ts_slow(), &r),
                           "run %d: observer %d did not return within %g s of the kill", run, i,
-                          10 * fx_slow());
+                          10 * ts_slow());
             it_assert_msg(r.connected == BC_OK && r.rc == BC_EBROKEN, "run %d: observer %d: %s: %s",
                           run, i, bc_strerror(r.rc), r.msg);
             it_assert_msg(has(r.msg, victim_name) && has(r.msg, "party lost"),
@@ -92,15 +91,15 @@ START_TEST(kill9_latency)
     for (int i = 0; i < K9_RUNS; i++)
         fprintf(stderr, " %.2f", worst[i] * 1e3);
     fprintf(stderr, "; median %.2f ms, max %.2f ms (slow factor %g)\n", median * 1e3,
-            sorted[K9_RUNS - 1] * 1e3, fx_slow());
-    it_assert_msg(median <= 0.100 * fx_slow(), "median kill->broken latency %.1f ms > %.0f ms",
-                  median * 1e3, 100 * fx_slow());
-    it_assert_msg(sorted[K9_RUNS - 1] <= 1.0 * fx_slow(), "a kill->broken latency of %.1f ms",
+            sorted[K9_RUNS - 1] * 1e3, ts_slow());
+    it_assert_msg(median <= 0.100 * ts_slow(), "median kill->broken latency %.1f ms > %.0f ms",
+                  median * 1e3, 100 * ts_slow());
+    it_assert_msg(sorted[K9_RUNS - 1] <= 1.0 * ts_slow(), "a kill->broken latency of %.1f ms",
                   sorted[K9_RUNS - 1] * 1e3);
     it_conn *admin = it_connect(&s);
     it_assert(it_stat(admin, "breaks") == K9_RUNS);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -112,10 +111,9 @@ END_TEST
  * the waiters are separate processes and the bound is "at once". */
 START_TEST(server_kill9_latency)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
+    const char *addr = s.addr;
     fx_party p[SK_PARTIES];
     for (int i = 0; i < SK_PARTIES; i++) {
         /* forever, a long timeout, a short one: none of them matters */
@@ -123,14 +121,14 @@ START_TEST(server_kill9_latency)
                             .timeout_s = i == 0 ? -1 : i == 1 ? 3600 : 30};
         fx_party_start(&p[i], &sp);
     }
-    it_assert(fx_await_waiting(addr, "sk", SK_PARTIES, 10 * fx_slow()));
-    double t0 = fx_now();
+    it_assert(tc_await_waiting(addr, "sk", SK_PARTIES, 10 * ts_slow()));
+    double t0 = ts_now_s();
     it_assert(kill(s.pid, SIGKILL) == 0);
     double worst = 0;
     fprintf(stderr, "server_kill9_latency: barrierd SIGKILL -> BC_ECONN in ms:");
     for (int i = 0; i < SK_PARTIES; i++) {
         fx_result r;
-        it_assert_msg(fx_party_result(&p[i], 10 * fx_slow(), &r), "party %d did not return", i);
+        it_assert_msg(fx_party_result(&p[i], 10 * ts_slow(), &r), "party %d did not return", i);
         it_assert_msg(r.rc == BC_ECONN, "party %d: %s: %s", i, bc_strerror(r.rc), r.msg);
         double lat = r.t_return - t0;
         fprintf(stderr, " %.2f", lat * 1e3);
@@ -139,10 +137,10 @@ START_TEST(server_kill9_latency)
         fx_party_reap(&p[i], 5);
     }
     fprintf(stderr, "\n");
-    it_assert_msg(worst <= 1.0 * fx_slow(), "a waiter returned %.0f ms after the kill",
+    it_assert_msg(worst <= 1.0 * ts_slow(), "a waiter returned %.0f ms after the kill",
                   worst * 1e3);
-    it_assert(it_server_wait(&s, 5000) >= 0);
-    it_server_done(&s);
+    it_assert(ts_server_wait(&s, 5000) >= 0);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -150,37 +148,36 @@ END_TEST
 
 /* The heartbeat interval: short, so the cases are quick; longer when
  * everything runs slower (sanitizers), so that live parties keep up. */
-#define HB_S (fx_slow() > 1 ? 0.5 : 0.2)
-#define HB_ARG (fx_slow() > 1 ? "0.5" : "0.2")
+#define HB_S (ts_slow() > 1 ? 0.5 : 0.2)
+#define HB_ARG (ts_slow() > 1 ? "0.5" : "0.2")
 
 START_TEST(sigstop_heartbeat)
 {
-    it_server s = {0};
-    it_server_start(&s, "--heartbeat", HB_ARG, NULL);
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server s = {0};
+    ts_server_up(&s, "--heartbeat", HB_ARG, NULL);
+    const char *addr = s.addr;
     char frozen_name[64];
     snprintf(frozen_name, sizeof frozen_name, "frozen-%ld", (long)getpid());
     fx_party obs, frozen;
     fx_party_spec os = {.addr = addr, .barrier = "stop", .parties = 3, .timeout_s = -1,
                         .client_name = "observer"};
     fx_party_start(&obs, &os);
-    it_assert(fx_await_waiting(addr, "stop", 1, 10 * fx_slow()));
+    it_assert(tc_await_waiting(addr, "stop", 1, 10 * ts_slow()));
     /* A long io grace: the frozen party must not give up on its own meanwhile. */
     fx_party_spec fs = {.addr = addr, .barrier = "stop", .parties = 3, .timeout_s = -1,
                         .client_name = frozen_name, .io_grace_s = 60};
     fx_party_start(&frozen, &fs);
-    it_assert(fx_await_waiting(addr, "stop", 2, 10 * fx_slow()));
+    it_assert(tc_await_waiting(addr, "stop", 2, 10 * ts_slow()));
 
     /* While the library answers heartbeats, nobody is dropped: 5 intervals. */
     fx_result r;
     it_assert_msg(!fx_party_result(&obs, 5 * HB_S, &r),
                   "the barrier broke while everyone answered: %s", r.msg);
-    it_assert(fx_await_waiting(addr, "stop", 2, 1));
+    it_assert(tc_await_waiting(addr, "stop", 2, 1));
 
-    double t0 = fx_now();
+    double t0 = ts_now_s();
     it_assert(kill(frozen.pid, SIGSTOP) == 0);
-    double bound = (4 * HB_S + 0.5) * fx_slow();
+    double bound = (4 * HB_S + 0.5) * ts_slow();
     it_assert_msg(fx_party_result(&obs, bound + 5, &r), "no break within %g s of SIGSTOP",
                   bound + 5);
     double took = r.t_return - t0;
@@ -197,7 +194,7 @@ START_TEST(sigstop_heartbeat)
                   bound * 1e3);
     it_conn *admin = it_connect(&s);
     it_assert(it_stat(admin, "dropped_silent") == 1);
-    it_assert(it_server_log_contains(&s, "silent for"));
+    it_assert(ts_server_log_contains(&s, "silent for"));
 
     /* Thawed, the dropped party learns that its connection is gone: it is not
      * told it was released. */
@@ -216,7 +213,7 @@ START_TEST(sigstop_heartbeat)
     it_expect_ok(admin, 7, IT_TIMEOUT_MS, &rep);
     bp_reply_free(&rep);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -224,6 +221,15 @@ END_TEST
 
 /* Set in main (the runner process) so that its cleanup knows them too. */
 static char ns_srv[32], ns_cli[32], veth_srv[16], veth_cli[16];
+
+/* Run argv (PATH lookup, 10 s at most), its output shown when verbose: the
+ * exit status, or -1. */
+static int cmd(int verbose, const char *const *argv)
+{
+    const char *out = verbose ? "-" : NULL;
+    int st = ts_run_cmd(argv, out, out, 10000);
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 /* ip ARGS... (NULL-terminated); its exit status. */
 static int ip(int verbose, ...) __attribute__((sentinel));
@@ -237,7 +243,7 @@ static int ip(int verbose, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    return fx_cmd(verbose, argv);
+    return cmd(verbose, argv);
 }
 
 /* Namespaces of earlier runs whose process is gone (killed by a ctest
@@ -260,7 +266,7 @@ static void netns_sweep_stale(void)
     closedir(d);
     for (int i = 0; i < n; i++) {
         const char *argv[] = {"ip", "netns", "del", names[i], NULL};
-        fx_cmd(0, argv);
+        cmd(0, argv);
     }
 }
 
@@ -281,7 +287,7 @@ static const char *netns_setup(void)
     if (geteuid() != 0)
         return "not root: cannot create network namespaces";
     const char *v[] = {"ip", "-V", NULL};
-    if (fx_cmd(0, v) != 0)
+    if (cmd(0, v) != 0)
         return "no 'ip' command (iproute2)";
     netns_sweep_stale();
     if (ip(1, "netns", "add", ns_srv, (const char *)NULL) != 0)
@@ -293,7 +299,7 @@ static const char *netns_setup(void)
     /* The pair is created inside the namespaces: nothing touches the root one. */
     const char *add[] = {"ip",   "-n",  ns_srv, "link",   "add",    veth_srv, "type",
                          "veth", "peer", "name", veth_cli, "netns", ns_cli,   NULL};
-    if (fx_cmd(1, add) != 0) {
+    if (cmd(1, add) != 0) {
         netns_cleanup();
         return "cannot create a veth pair between the namespaces";
     }
@@ -311,28 +317,11 @@ static const char *netns_setup(void)
     return NULL;
 }
 
-/* The port barrierd chose on 10.250.0.1, from its log. */
-static int veth_port(const it_server *s)
-{
-    FILE *f = fopen(s->log_path, "r");
-    if (!f)
-        return 0;
-    char line[1024];
-    int port = 0;
-    while (!port && fgets(line, sizeof line, f)) {
-        const char *p = strstr(line, "listening on 10.250.0.1:");
-        if (p)
-            port = atoi(p + strlen("listening on 10.250.0.1:"));
-    }
-    fclose(f);
-    return port;
-}
-
 START_TEST(netns_cut)
 {
     const char *why = netns_setup();
     if (why) {
-        it_skip("netns_cut: %s", why);
+        ts_skip("netns_cut: %s", why);
         return;
     }
     char path[64];
@@ -341,18 +330,18 @@ START_TEST(netns_cut)
     if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
         int e = errno;
         netns_cleanup();
-        it_skip("netns_cut: cannot enter %s: %s", path, strerror(e));
+        ts_skip("netns_cut: cannot enter %s: %s", path, strerror(e));
         return;
     }
     close(fd);
     /* From here on this process (and what it forks: barrierd, the loopback
      * party) lives in the server's namespace. */
-    it_server s = {0};
-    it_server_start(&s, "--listen", "10.250.0.1:0", "--heartbeat", HB_ARG, NULL);
-    int vport = veth_port(&s);
-    it_assert_msg(vport > 0, "barrierd did not log its 10.250.0.1 port");
-    char addr[64], raddr[64], remote_name[64], cli_path[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server s = {0};
+    ts_server_up(&s, "--listen", "10.250.0.1:0", "--heartbeat", HB_ARG, NULL);
+    int vport = ts_server_port(&s, "10.250.0.1:");
+    it_assert_msg(vport > 0, "no 10.250.0.1 address in barrierd's ready file");
+    char raddr[64], remote_name[64], cli_path[64];
+    const char *addr = s.addr;
     snprintf(raddr, sizeof raddr, "10.250.0.1:%d", vport);
     snprintf(remote_name, sizeof remote_name, "remote-%ld", (long)getpid());
     snprintf(cli_path, sizeof cli_path, "/run/netns/%s", ns_cli);
@@ -361,11 +350,11 @@ START_TEST(netns_cut)
     fx_party_spec ls = {.addr = addr, .barrier = "cut", .parties = 3, .timeout_s = -1,
                         .client_name = "loopback"};
     fx_party_start(&local, &ls);
-    it_assert(fx_await_waiting(addr, "cut", 1, 10 * fx_slow()));
+    it_assert(tc_await_waiting(addr, "cut", 1, 10 * ts_slow()));
     fx_party_spec rs = {.addr = raddr, .barrier = "cut", .parties = 3, .timeout_s = -1,
                         .client_name = remote_name, .netns = cli_path, .io_grace_s = 60};
     fx_party_start(&remote, &rs);
-    if (!fx_await_waiting(addr, "cut", 2, 10 * fx_slow())) {
+    if (!tc_await_waiting(addr, "cut", 2, 10 * ts_slow())) {
         fx_result rr;
         if (fx_party_result(&remote, 0.1, &rr))
             fprintf(stderr, "remote party: connect %s: %s\n", bc_strerror(rr.connected), rr.msg);
@@ -378,9 +367,9 @@ START_TEST(netns_cut)
 
     /* Cut: the client's end goes down. No FIN, no RST reaches barrierd; its
      * heartbeats go into a link without carrier. */
-    double t0 = fx_now();
+    double t0 = ts_now_s();
     it_assert(ip(1, "-n", ns_cli, "link", "set", veth_cli, "down", (const char *)NULL) == 0);
-    double bound = (4 * HB_S + 0.5) * fx_slow();
+    double bound = (4 * HB_S + 0.5) * ts_slow();
     it_assert_msg(fx_party_result(&local, bound + 5, &r), "no break within %g s of the cut",
                   bound + 5);
     double took = r.t_return - t0;
@@ -399,17 +388,17 @@ START_TEST(netns_cut)
     it_close(admin);
     fx_party_kill(&remote);
     fx_party_reap(&local, 5);
-    it_server_done(&s);
+    ts_server_down(&s);
     netns_cleanup();
 }
 END_TEST
 
 /* ---- the action runner exits mid-action ---- */
 
-static void runner_lost(it_server *s, int mode, const char *barrier)
+static void runner_lost(ts_server *s, int mode, const char *barrier)
 {
-    char addr[64], runner_name[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(s));
+    char runner_name[64];
+    const char *addr = s->addr;
     snprintf(runner_name, sizeof runner_name, "runner-%s-%ld", barrier, (long)getpid());
     fx_party obs[2], runner;
     for (int i = 0; i < 2; i++) {
@@ -417,28 +406,28 @@ static void runner_lost(it_server *s, int mode, const char *barrier)
                             .client_name = i ? "observer-1" : "observer-0"};
         fx_party_start(&obs[i], &sp);
     }
-    it_assert(fx_await_waiting(addr, barrier, 2, 10 * fx_slow()));
+    it_assert(tc_await_waiting(addr, barrier, 2, 10 * ts_slow()));
     fx_party_spec rs = {.addr = addr, .barrier = barrier, .parties = 3, .timeout_s = -1,
                         .client_name = runner_name, .action = mode};
     fx_party_start(&runner, &rs);
     double t0;
     if (mode == FX_ACTION_HANG) {
         /* Inside the action: the server says so; then the process is killed. */
-        it_assert_msg(fx_party_in_action(&runner, 10 * fx_slow()), "the action did not start");
+        it_assert_msg(fx_party_in_action(&runner, 10 * ts_slow()), "the action did not start");
         bc_client *c = NULL;
         it_assert(bc_connect(addr, NULL, &c) == BC_OK);
         bc_status st;
         it_assert(bc_status_get(c, barrier, &st) == BC_OK);
         it_assert_msg(strcmp(st.state, "running_action") == 0, "state %s", st.state);
         bc_close(c);
-        t0 = fx_now();
+        t0 = ts_now_s();
         it_assert(kill(runner.pid, SIGKILL) == 0);
     } else {
-        t0 = fx_now(); /* the runner exits by itself, as soon as its action starts */
+        t0 = ts_now_s(); /* the runner exits by itself, as soon as its action starts */
     }
     for (int i = 0; i < 2; i++) {
         fx_result r;
-        it_assert_msg(fx_party_result(&obs[i], 10 * fx_slow(), &r), "observer %d did not return",
+        it_assert_msg(fx_party_result(&obs[i], 10 * ts_slow(), &r), "observer %d did not return",
                       i);
         it_assert_msg(r.rc == BC_EBROKEN, "observer %d: %s: %s", i, bc_strerror(r.rc), r.msg);
         it_assert_msg(has(r.msg, runner_name), "the message does not name the runner: %s", r.msg);
@@ -466,13 +455,13 @@ static int ok_action(void *arg)
 
 START_TEST(action_runner_exit)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     runner_lost(&s, FX_ACTION_EXIT, "act-exit");
     runner_lost(&s, FX_ACTION_HANG, "act-kill");
     /* After a reset the barrier works again, with an action that succeeds. */
     bc_client *c = NULL;
-    it_assert(bc_connect(fx_addr(&s), NULL, &c) == BC_OK);
+    it_assert(bc_connect(s.addr, NULL, &c) == BC_OK);
     it_assert(bc_wait(c, "act-exit", 3, 0, NULL, NULL, NULL) == BC_EBROKEN);
     it_assert(bc_reset(c, "act-exit") == BC_OK);
     tc_waiter w[3];
@@ -490,24 +479,23 @@ START_TEST(action_runner_exit)
     }
     it_assert(ok_action_runs == 1);
     bc_close(c);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
     long id = (long)getpid();
     snprintf(ns_srv, sizeof ns_srv, "bdfault-s-%ld", id);
     snprintf(ns_cli, sizeof ns_cli, "bdfault-c-%ld", id);
     snprintf(veth_srv, sizeof veth_srv, "bdfs%ld", id);
     snprintf(veth_cli, sizeof veth_cli, "bdfc%ld", id);
-    const it_case cases[] = {
-        {"kill9_latency", kill9_latency},
-        {"server_kill9_latency", server_kill9_latency},
-        {"sigstop_heartbeat", sigstop_heartbeat},
-        {"netns_cut", netns_cut},
-        {"action_runner_exit", action_runner_exit},
+    const ts_case cases[] = {
+        {"kill9_latency", kill9_latency, 0},
+        {"server_kill9_latency", server_kill9_latency, 0},
+        {"sigstop_heartbeat", sigstop_heartbeat, 0},
+        {"netns_cut", netns_cut, 0},
+        {"action_runner_exit", action_runner_exit, 0},
     };
-    return it_run_cleanup("faults_peer", cases, sizeof cases / sizeof cases[0], argc, argv,
-                  netns_cleanup);
+    return ts_run(&(const ts_suite){.name = "faults_peer", .cases = cases, .n = TS_NCASES(cases), .cleanup = netns_cleanup});
 }

@@ -18,6 +18,7 @@
  *                      lengths as the library reports them.
  */
 #include "faults_common.h"
+#include "ts_file.h"
 #include "tc_helpers.h"
 
 #include <errno.h>
@@ -75,25 +76,8 @@ static void token_make(token_file *t, const char *prefix)
 
 typedef tc_ctl ctl_run;
 
-static const char *ctl_path(void)
-{
-    const char *p = getenv("BARRIERCTL");
-    return p && *p ? p : NULL;
-}
-
 /* Start barrierctl ARGS... (NULL-terminated) without $BARRIERD_TOKEN. */
-static void ctl_start(ctl_run *r, ...)
-{
-    const char *argv[32] = {"barrierctl"};
-    int n = 1;
-    va_list ap;
-    va_start(ap, r);
-    for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    it_assert(tc_ctl_start(r, ctl_path(), argv, 1) == 0);
-}
+#define ctl_start(r, ...) tc_ctl_start((r), 1, __VA_ARGS__)
 
 static int ctl_finish(ctl_run *r)
 {
@@ -116,10 +100,9 @@ START_TEST(auth_sources)
 {
     token_file t;
     token_make(&t, "tok-");
-    it_server s = {0};
-    it_server_start(&s, "--auth-token-file", t.path, NULL);
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server s = {0};
+    ts_server_up(&s, "--auth-token-file", t.path, NULL);
+    const char *addr = s.addr;
     unsetenv("BARRIERD_TOKEN");
 
     /* Refused: missing, wrong, a near miss either way, a wrong one from the
@@ -155,7 +138,7 @@ START_TEST(auth_sources)
     tc_waiter_start(&w[0]);
     tc_waiter_start(&w[1]);
     unsigned seen = 0;
-    if (ctl_path()) {
+    if (ts_barrierctl_path()) {
         ctl_run r;
         int st = CTL(&r, "-a", addr, "--token-file", t.path, "--json", "wait", "sec", "-n", "3",
                      "-t", "30");
@@ -182,7 +165,7 @@ START_TEST(auth_sources)
     }
     it_assert(seen == 7);
 
-    if (ctl_path()) {
+    if (ts_barrierctl_path()) {
         token_file wrong;
         token_make(&wrong, "other-");
         ctl_run r;
@@ -195,10 +178,10 @@ START_TEST(auth_sources)
         it_assert_msg(st == 0, "barrierctl stats with the token: exit %d: %s", st, r.err);
         unlink(wrong.path);
     }
-    it_assert(it_server_log_contains(&s, "authentication failed"));
+    it_assert(ts_server_log_contains(&s, "authentication failed"));
     bc_close(by_opts);
     bc_close(by_env);
-    it_server_done(&s);
+    ts_server_down(&s);
     unlink(t.path);
 }
 END_TEST
@@ -206,14 +189,14 @@ END_TEST
 /* ---- auth over raw sockets ---- */
 
 /* An op sent before hello: `auth` with its id, then the connection closes. */
-static void expect_refused_then_closed(const it_server *s, const char *line, int64_t id,
+static void expect_refused_then_closed(const ts_server *s, const char *line, int64_t id,
                                        const char *what)
 {
     it_conn *c = it_connect(s);
     it_assert(it_sendf(c, "%s", line) == 0);
     char m[BP_MESSAGE_MAX];
     it_expect_err(c, id, BP_EAUTH, IT_TIMEOUT_MS, m, sizeof m);
-    it_expect_eof(c, (int)(IT_TIMEOUT_MS * fx_slow()));
+    it_expect_eof(c, (int)(IT_TIMEOUT_MS * ts_slow()));
     if (id == 1)
         fprintf(stderr, "auth_raw: %s before hello: auth: %s; closed\n", what, m);
     it_close(c);
@@ -223,8 +206,8 @@ START_TEST(auth_raw)
 {
     token_file t;
     token_make(&t, "raw-");
-    it_server s = {0};
-    it_server_start(&s, "--auth-token-file", t.path, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--auth-token-file", t.path, NULL);
     static const struct {
         const char *what, *line;
     } before[] = {
@@ -296,26 +279,12 @@ START_TEST(auth_raw)
     it_expect_err(c, 24, BP_EAUTH, IT_TIMEOUT_MS, NULL, 0);
     it_expect_eof(c, IT_TIMEOUT_MS);
     it_close(c);
-    it_server_done(&s);
+    ts_server_down(&s);
     unlink(t.path);
 }
 END_TEST
 
 /* ---- the token is never shown ---- */
-
-static char *slurp_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    bp_buf b = BP_BUF_INIT;
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        bp_buf_append(&b, tmp, n);
-    fclose(f);
-    return bp_buf_take(&b, NULL);
-}
 
 /* The lines of text that contain needle, for the failure message. */
 static void show_lines_with(const char *text, const char *needle, char *out, size_t cap)
@@ -342,10 +311,9 @@ START_TEST(token_not_logged)
 {
     token_file t;
     token_make(&t, "secret-");
-    it_server s = {0};
-    it_server_start(&s, "--auth-token-file", t.path, "--log-level", "debug", NULL);
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server s = {0};
+    ts_server_up(&s, "--auth-token-file", t.path, "--log-level", "debug", NULL);
+    const char *addr = s.addr;
     unsetenv("BARRIERD_TOKEN");
     /* Right and wrong tokens, through the library and raw. */
     bc_client *c = NULL;
@@ -369,7 +337,7 @@ START_TEST(token_not_logged)
     size_t len;
     it_assert(it_read_line(raw, IT_TIMEOUT_MS, &line, &len) == IT_LINE);
     it_assert_msg(!memmem(line, len, t.token, strlen(t.token)), "raw stats shows the token");
-    if (ctl_path()) {
+    if (ts_barrierctl_path()) {
         ctl_run cr;
         it_assert(CTL(&cr, "-a", addr, "--token-file", t.path, "--json", "stats") == 0);
         it_assert_msg(!strstr(cr.out, t.token) && !strstr(cr.err, t.token),
@@ -379,9 +347,9 @@ START_TEST(token_not_logged)
     }
     it_close(raw);
     bc_close(c);
-    int st = it_server_stop(&s, 5000, NULL);
+    int st = ts_server_stop(&s, 5000, NULL);
     it_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    char *log = slurp_file(s.log_path);
+    char *log = ts_slurp(s.log_path, NULL);
     it_assert(log != NULL);
     it_assert_msg(strstr(log, "<- "), "no request lines in the debug log?");
     char shown[4096];
@@ -394,7 +362,7 @@ START_TEST(token_not_logged)
         fprintf(stderr, "token_not_logged: a WRONG token appears in the log too:\n%s",
                 shown_wrong);
     it_assert_msg(!leaked, "the token appears in barrierd's log (--log-level debug):\n%s", shown);
-    it_server_done(&s);
+    ts_server_down(&s);
     unlink(t.path);
 }
 END_TEST
@@ -422,53 +390,31 @@ static int lo_up(void)
 
 static int warns(const char *const *extra, const char *what)
 {
-    it_server s = {0};
-    it_assert_msg(it_server_try_start(&s, extra) == 0, "%s: barrierd did not start", what);
-    int w = it_server_log_contains(&s, WARNING);
+    ts_server s = {0};
+    ts_server_upv(&s, extra);
+    int w = ts_server_log_contains(&s, WARNING);
     if (w) {
-        char *log = slurp_file(s.log_path);
+        char *log = ts_slurp(s.log_path, NULL);
         char shown[1024];
         show_lines_with(log ? log : "", WARNING, shown, sizeof shown);
         fprintf(stderr, "nonloopback_warning: %s:\n%s", what, shown);
         free(log);
     }
-    it_server_done(&s);
+    ts_server_down(&s);
     return w;
 }
 
-/* barrierd --listen 0.0.0.0:0 --log-level warn: 1 if the warning shows up
- * within 5 s. */
+/* barrierd --listen 0.0.0.0:0 --log-level warn (its only listener): 1 if the
+ * warning shows up within 5 s. */
 static int warns_at_warn_level(void)
 {
-    char path[] = "/tmp/faults-warnlog-XXXXXX";
-    int fd = mkstemp(path);
-    it_assert(fd >= 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    it_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(fd, 2);
-        execl(it_barrierd_path(), "barrierd", "--listen", "0.0.0.0:0", "--log-level", "warn",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(fd);
+    ts_server s = {0};
+    snprintf(s.listen, sizeof s.listen, "0.0.0.0:0");
+    ts_server_up(&s, "--log-level", "warn", NULL);
     int found = 0;
-    for (double end = fx_now() + 5 * fx_slow(); !found && fx_now() < end; it_sleep_ms(10)) {
-        char *log = slurp_file(path);
-        found = log && strstr(log, WARNING) != NULL;
-        free(log);
-    }
-    kill(pid, SIGTERM);
-    int st = -1;
-    for (double end = fx_now() + 10 * fx_slow(); fx_now() < end; it_sleep_ms(5))
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            break;
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    unlink(path);
+    for (double end = ts_now_s() + 5 * ts_slow(); !found && ts_now_s() < end; ts_sleep_ms(10))
+        found = ts_server_log_contains(&s, WARNING);
+    ts_server_down(&s);
     return found;
 }
 
@@ -491,7 +437,7 @@ START_TEST(nonloopback_warning)
     it_assert_msg(!warns(loop_name, "localhost"), "a warning for localhost");
     it_assert_msg(!warns(any_tok, "0.0.0.0 with a token"), "a warning for 0.0.0.0 with a token");
     /* It is at warn level: still shown with --log-level warn (where there is no
-     * "barrierd ready" line for the fixture to wait for). */
+     * "listening on" line: the launcher waits for the ready file). */
     it_assert_msg(warns_at_warn_level(), "no warning with --log-level warn");
     unlink(t.path);
 }
@@ -501,10 +447,9 @@ END_TEST
 
 START_TEST(limits_library)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-parties", "10", "--max-barriers", "2", NULL);
-    char addr[64];
-    snprintf(addr, sizeof addr, "%s", fx_addr(&s));
+    ts_server s = {0};
+    ts_server_up(&s, "--max-parties", "10", "--max-barriers", "2", NULL);
+    const char *addr = s.addr;
     bc_client *c = NULL;
     it_assert(bc_connect(addr, NULL, &c) == BC_OK);
     /* parties */
@@ -545,18 +490,18 @@ START_TEST(limits_library)
     it_assert(bc_connect(addr, &o, &c) == BC_OK);
     it_assert(bc_wait(c, "b2", 1, 1, NULL, NULL, NULL) == BC_OK);
     bc_close(c);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"auth_sources", auth_sources},
-        {"auth_raw", auth_raw},
-        {"token_not_logged", token_not_logged},
-        {"nonloopback_warning", nonloopback_warning},
-        {"limits_library", limits_library},
+    const ts_case cases[] = {
+        {"auth_sources", auth_sources, 0},
+        {"auth_raw", auth_raw, 0},
+        {"token_not_logged", token_not_logged, 0},
+        {"nonloopback_warning", nonloopback_warning, 0},
+        {"limits_library", limits_library, 0},
     };
-    return it_run_cleanup("faults_security", cases, sizeof cases / sizeof cases[0], argc, argv, NULL);
+    return ts_run_cases("faults_security", cases, TS_NCASES(cases));
 }

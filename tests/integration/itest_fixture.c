@@ -2,394 +2,30 @@
 #include "itest_fixture.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#define IT_MAX_ARGS 64
 #define IT_CLIENT_MAX_LINE (16u << 20)
-
-/* ---- time ---- */
-
-int64_t it_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void it_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
-/* ---- failure hook ---- */
-
-static it_server *it__current; /* the server of this test, for the failure hook */
-
-void it__fail_hook(void)
-{
-    it_server *s = it__current;
-    if (!s || s->owner != getpid())
-        return;
-    it__current = NULL;
-    if (s->pid > 0) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, NULL, 0);
-        s->pid = 0;
-    }
-    it_server_dump_log(s);
-}
-
-/* A crash of the test process itself: show the log too (best effort: not
- * async-signal-safe, but the process is going down anyway), then die of the
- * same signal so Check reports it. */
-static void on_crash(int sig)
-{
-    it__fail_hook();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void catch_crashes(void)
-{
-    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_crash;
-        sa.sa_flags = SA_RESETHAND;
-        sigaction(sigs[i], &sa, NULL);
-    }
-}
-
-/* ---- the server ---- */
-
-const char *it_barrierd_path(void)
-{
-    const char *p = getenv("BARRIERD");
-    return p && *p ? p : NULL;
-}
-
-void it_server_prepare(it_server *s)
-{
-    if (!s->dir[0]) {
-        snprintf(s->dir, sizeof s->dir, "/tmp/itest-XXXXXX");
-        ck_assert_msg(mkdtemp(s->dir) != NULL, "mkdtemp: %s", strerror(errno));
-    }
-    snprintf(s->log_path, sizeof s->log_path, "%s/barrierd.log", s->dir);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n < 2) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
-}
-
-void it_server_dump_log(const it_server *s)
-{
-    size_t n;
-    char *log = slurp(s->log_path, &n);
-    fprintf(stderr, "---- barrierd log (%s) ----\n", s->log_path);
-    if (log) {
-        const char *p = log;
-        if (n > 64 * 1024) { /* the tail is what matters */
-            p = log + n - 64 * 1024;
-            fprintf(stderr, "[... %zu bytes left out ...]\n", n - 64 * 1024);
-        }
-        fputs(p, stderr);
-    } else {
-        fprintf(stderr, "(cannot read it: %s)\n", strerror(errno));
-    }
-    fprintf(stderr, "---- end of barrierd log ----\n");
-    fflush(stderr);
-    free(log);
-}
-
-int it_server_log_contains(const it_server *s, const char *needle)
-{
-    char *log = slurp(s->log_path, NULL);
-    int found = log && strstr(log, needle) != NULL;
-    free(log);
-    return found;
-}
-
-/* Read the "listening on ADDR" lines of a log that says "barrierd ready". */
-static void parse_listeners(it_server *s, const char *log)
-{
-    const char *p = log;
-    while ((p = strstr(p, "listening on ")) != NULL) {
-        p += strlen("listening on ");
-        size_t n = strcspn(p, "\r\n");
-        char addr[160];
-        snprintf(addr, sizeof addr, "%.*s", (int)(n < sizeof addr ? n : sizeof addr - 1), p);
-        if (strncmp(addr, "unix:", 5) == 0) {
-            if (!s->unix_path[0] && strlen(addr + 5) < sizeof s->unix_path)
-                memcpy(s->unix_path, addr + 5, strlen(addr + 5) + 1);
-        } else if (addr[0] == '[') {
-            const char *colon = strrchr(addr, ':');
-            if (!s->port6 && colon)
-                s->port6 = atoi(colon + 1);
-        } else if (strncmp(addr, "127.0.0.1:", 10) == 0) {
-            if (!s->port)
-                s->port = atoi(addr + 10);
-        }
-        p += n;
-    }
-}
-
-int it_server_try_start(it_server *s, const char *const *extra)
-{
-    const char *path = it_barrierd_path();
-    ck_assert_msg(path != NULL, "set BARRIERD to the barrierd executable");
-    char dir[sizeof s->dir];
-    memcpy(dir, s->dir, sizeof dir);
-    memset(s, 0, sizeof *s);
-    memcpy(s->dir, dir, sizeof dir);
-    it_server_prepare(s);
-    s->owner = getpid();
-
-    const char *argv[IT_MAX_ARGS];
-    size_t n = 0;
-    argv[n++] = path;
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    for (size_t i = 0; extra && extra[i]; i++) {
-        ck_assert_msg(n < IT_MAX_ARGS - 1, "too many barrierd arguments");
-        argv[n++] = extra[i];
-    }
-    argv[n] = NULL;
-
-    int logfd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-    ck_assert_msg(logfd >= 0, "open %s: %s", s->log_path, strerror(errno));
-    /* Record the command line at the top of the log. */
-    dprintf(logfd, "# %s", path);
-    for (size_t i = 1; i < n; i++)
-        dprintf(logfd, " %s", argv[i]);
-    dprintf(logfd, "\n");
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(logfd, 1);
-        dup2(logfd, 2);
-        for (int fd = 3; fd < 1024; fd++)
-            close(fd);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        execv(path, (char *const *)argv);
-        dprintf(2, "exec %s: %s\n", path, strerror(errno));
-        _exit(127);
-    }
-    close(logfd);
-    s->pid = pid;
-    it__current = s;
-    catch_crashes();
-
-    int64_t deadline = it_now_ms() + 5000;
-    for (;;) {
-        char *log = slurp(s->log_path, NULL);
-        if (log && strstr(log, "barrierd ready")) {
-            parse_listeners(s, log);
-            free(log);
-            return s->port ? 0 : -1;
-        }
-        free(log);
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            s->pid = 0;
-            s->status = st;
-            return -1;
-        }
-        if (it_now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &s->status, 0);
-            s->pid = 0;
-            return -1;
-        }
-        it_sleep_ms(10);
-    }
-}
-
-void it_server_start(it_server *s, ...)
-{
-    const char *extra[IT_MAX_ARGS];
-    size_t n = 0;
-    va_list ap;
-    va_start(ap, s);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL) {
-        ck_assert_msg(n < IT_MAX_ARGS - 1, "too many barrierd arguments");
-        extra[n++] = a;
-    }
-    va_end(ap);
-    extra[n] = NULL;
-    int rc = it_server_try_start(s, extra);
-    if (rc < 0)
-        it_server_dump_log(s);
-    ck_assert_msg(rc == 0, "barrierd did not come up (see its log above)");
-}
-
-int it_server_alive(it_server *s)
-{
-    if (s->pid <= 0)
-        return 0;
-    int st;
-    if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-        s->pid = 0;
-        s->status = st;
-        return 0;
-    }
-    return 1;
-}
-
-int it_server_wait(it_server *s, int timeout_ms)
-{
-    if (s->pid <= 0)
-        return s->status;
-    int64_t deadline = it_now_ms() + timeout_ms;
-    for (;;) {
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = 0;
-            s->status = st;
-            return st;
-        }
-        if (it_now_ms() > deadline)
-            return -1;
-        it_sleep_ms(5);
-    }
-}
-
-int it_server_stop(it_server *s, int timeout_ms, int64_t *elapsed_ms)
-{
-    if (s->pid <= 0)
-        return s->status;
-    int64_t t0 = it_now_ms();
-    kill(s->pid, SIGTERM);
-    int st = it_server_wait(s, timeout_ms);
-    if (st == -1) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, &s->status, 0);
-        s->pid = 0;
-    }
-    if (elapsed_ms)
-        *elapsed_ms = it_now_ms() - t0;
-    return st;
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-void it_server_done(it_server *s)
-{
-    if (s->pid > 0) {
-        int st = it_server_stop(s, 5000, NULL);
-        it_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                      "barrierd did not exit 0 on SIGTERM (wait status %d)", st);
-    }
-    if (it__current == s)
-        it__current = NULL;
-    if (s->dir[0])
-        remove_dir(s->dir);
-    s->dir[0] = '\0';
-}
 
 /* ---- processes ---- */
 
 pid_t it_fork(int (*fn)(void *), void *arg)
 {
-    fflush(NULL);
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = ts_fork();
     it_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(126);
-        it__current = NULL; /* failures in here are reported by the exit status */
-        _exit(fn(arg));
-    }
+    if (pid == 0)
+        _exit(fn(arg)); /* failures in here are reported by the exit status */
     return pid;
-}
-
-int it_reap(pid_t pid, int timeout_ms)
-{
-    int64_t deadline = it_now_ms() + timeout_ms;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return st;
-        if (r < 0)
-            return -1;
-        if (it_now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            return -1;
-        }
-        it_sleep_ms(5);
-    }
 }
 
 /* ---- connections ---- */
@@ -477,7 +113,7 @@ it_conn *it_connect_unix(const char *path)
     return conn_new(fd);
 }
 
-it_conn *it_connect(const it_server *s)
+it_conn *it_connect(const ts_server *s)
 {
     it_conn *c = it_connect_tcp("127.0.0.1", s->port, 0);
     it_assert_msg(c != NULL, "connect to 127.0.0.1:%d: %s", s->port, strerror(errno));
@@ -546,7 +182,7 @@ int it_send_req(it_conn *c, const bp_request *r)
 
 int it_read_line(it_conn *c, int timeout_ms, const char **line, size_t *len)
 {
-    int64_t deadline = it_now_ms() + timeout_ms;
+    int64_t deadline = ts_now_ms() + timeout_ms;
     for (;;) {
         int rc = bp_framer_next(&c->fr, line, len);
         if (rc == 1)
@@ -555,7 +191,7 @@ int it_read_line(it_conn *c, int timeout_ms, const char **line, size_t *len)
             return IT_BAD;
         if (c->eof)
             return IT_EOF;
-        int64_t left = deadline - it_now_ms();
+        int64_t left = deadline - ts_now_ms();
         if (left < 0)
             left = 0;
         struct pollfd p = {c->fd, POLLIN, 0};
@@ -610,9 +246,9 @@ int it_recv(it_conn *c, int timeout_ms, bp_reply *out)
 
 int it_recv_skip(it_conn *c, int timeout_ms, int pong, unsigned *n_heartbeats, bp_reply *out)
 {
-    int64_t deadline = it_now_ms() + timeout_ms;
+    int64_t deadline = ts_now_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - it_now_ms();
+        int64_t left = deadline - ts_now_ms();
         int rc = it_recv(c, left > 0 ? (int)left : 0, out);
         if (rc != IT_LINE || out->kind != BP_MSG_HEARTBEAT)
             return rc;
@@ -773,9 +409,9 @@ void it_expect_silence(it_conn *c, int ms)
 
 void it_expect_eof(it_conn *c, int timeout_ms)
 {
-    int64_t deadline = it_now_ms() + timeout_ms;
+    int64_t deadline = ts_now_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - it_now_ms();
+        int64_t left = deadline - ts_now_ms();
         bp_reply r;
         int rc = it_recv(c, left > 0 ? (int)left : 0, &r);
         if (rc == IT_EOF)
@@ -829,7 +465,7 @@ void it_status(it_conn *admin, const char *name, bp_reply *out)
 
 void it_wait_n_waiting(it_conn *admin, const char *name, unsigned n, int timeout_ms)
 {
-    int64_t deadline = it_now_ms() + timeout_ms;
+    int64_t deadline = ts_now_ms() + timeout_ms;
     double got = NAN;
     for (;;) {
         /* Requests on other connections may not have been read yet: until the
@@ -844,9 +480,9 @@ void it_wait_n_waiting(it_conn *admin, const char *name, unsigned n, int timeout
         bp_reply_free(&r);
         if (got == (double)n)
             return;
-        it_assert_msg(it_now_ms() < deadline, "barrier '%s': n_waiting %g, expected %u within %d ms",
+        it_assert_msg(ts_now_ms() < deadline, "barrier '%s': n_waiting %g, expected %u within %d ms",
                       name, got, n, timeout_ms);
-        it_sleep_ms(10);
+        ts_sleep_ms(10);
     }
 }
 
@@ -885,72 +521,4 @@ int it_jbool(const bp_reply *r, const char *key)
 {
     const cJSON *it = it_jget(r, key);
     return cJSON_IsBool(it) ? cJSON_IsTrue(it) : -1;
-}
-
-/* ---- running ---- */
-
-/* Cases run in forked children (CK_FORK), so a skip is told to the runner
- * through a marker file. */
-static char skip_marker[128];
-
-void it_skip(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "SKIP: %s\n", msg);
-    fflush(stderr);
-    if (skip_marker[0]) {
-        int fd = open(skip_marker, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0)
-            close(fd);
-    }
-}
-
-int it_run(const char *suite, const it_case *cases, size_t n, int argc, char **argv)
-{
-    return it_run_cleanup(suite, cases, n, argc, argv, NULL);
-}
-
-int it_run_cleanup(const char *suite, const it_case *cases, size_t n, int argc, char **argv,
-                   void (*cleanup)(void))
-{
-    if (argc > 1 && !getenv("BARRIERD"))
-        setenv("BARRIERD", argv[1], 1);
-    signal(SIGPIPE, SIG_IGN);
-    snprintf(skip_marker, sizeof skip_marker, "/tmp/itest-skip-%ld", (long)getpid());
-    unlink(skip_marker);
-    const char *only = getenv("CK_RUN_CASE");
-    int found = !only || !*only;
-    Suite *s = suite_create(suite);
-    for (size_t i = 0; i < n; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-        if (only && strcmp(only, cases[i].name) == 0)
-            found = 1;
-    }
-    if (!found) {
-        fprintf(stderr, "%s: no case named '%s'\n", suite, only);
-        return EXIT_FAILURE;
-    }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    int run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    if (cleanup)
-        cleanup();
-    int skipped = access(skip_marker, F_OK) == 0;
-    unlink(skip_marker);
-    if (run == 0) {
-        fprintf(stderr, "%s: no test ran\n", suite);
-        return EXIT_FAILURE;
-    }
-    if (failed)
-        return EXIT_FAILURE;
-    return skipped && run == 1 ? IT_SKIP_CODE : EXIT_SUCCESS;
 }

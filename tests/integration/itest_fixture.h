@@ -1,16 +1,14 @@
-/* itest_fixture.h - a real barrierd for integration tests, and a small blocking
- * client to drive it over real sockets.
+/* itest_fixture.h - a small blocking client to drive a real barrierd over real
+ * sockets, for the integration and fault suites.
  *
- * it_server_start forks and execs barrierd (path from $BARRIERD) with
- * --listen 127.0.0.1:0 plus the given arguments, its stderr going to a log file
- * in a private temp directory; it waits for "barrierd ready" and reads the
- * chosen addresses from the "listening on ..." lines. it_server_stop sends
- * SIGTERM and collects the exit status; it_server_done removes the files.
+ * The server itself comes from tests/support: ts_server_up / ts_server_down
+ * (ts_check.h) start it on a free loopback port and stop it; the suite runs
+ * with ts_run (ts_run.h); time is ts_clock.h's.
  *
  * Assertions: use it_assert / it_assert_msg (not ck_assert) in the test process:
- * on failure they dump the server's log to stderr and kill the server before
- * Check ends the test. The server and forked party processes get
- * PR_SET_PDEATHSIG, so nothing outlives a test that dies.
+ * on failure they kill the test's servers and dump their logs to stderr
+ * (ts_servers_fail) before Check ends the test. The server and forked party
+ * processes die with the test (ts_fork), so nothing outlives a test that dies.
  *
  * Connections are blocking sockets read through proto's line framer with a
  * poll timeout; replies are decoded with bp_reply_decode. Every wait in here is
@@ -22,6 +20,11 @@
 #include "bp_error.h"
 #include "bp_frame.h"
 #include "bp_msg.h"
+#include "ts_check.h"
+#include "ts_clock.h"
+#include "ts_fork.h"
+#include "ts_launch.h"
+#include "ts_run.h"
 
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -33,12 +36,10 @@
 
 /* ---- assertions that dump the server log first ---- */
 
-void it__fail_hook(void);
-
 #define it_assert(expr)                                                                       \
     do {                                                                                      \
         if (!(expr)) {                                                                        \
-            it__fail_hook();                                                                  \
+            ts_servers_fail();                                                                \
             ck_assert_msg(0, "Assertion '%s' failed", #expr);                                 \
         }                                                                                     \
     } while (0)
@@ -46,68 +47,17 @@ void it__fail_hook(void);
 #define it_assert_msg(expr, ...)                                                              \
     do {                                                                                      \
         if (!(expr)) {                                                                        \
-            it__fail_hook();                                                                  \
+            ts_servers_fail();                                                                \
             ck_assert_msg(0, __VA_ARGS__);                                                    \
         }                                                                                     \
     } while (0)
 
-/* ---- time ---- */
-
-int64_t it_now_ms(void);
-void it_sleep_ms(int ms);
-
-/* ---- the server ---- */
-
-typedef struct it_server {
-    pid_t pid;            /* 0 once reaped */
-    pid_t owner;          /* the process that started it */
-    int port;             /* the 127.0.0.1 listener */
-    int port6;            /* a [::1] listener, or 0 */
-    char unix_path[108];  /* a unix: listener, or "" */
-    char dir[128];        /* private temp directory (log, unix sockets) */
-    char log_path[192];
-    int status;           /* wait status once reaped */
-} it_server;
-
-/* Path of barrierd: $BARRIERD. */
-const char *it_barrierd_path(void);
-
-/* Make s->dir (called by it_server_start when needed; call it first to build a
- * unix socket path inside the directory). */
-void it_server_prepare(it_server *s);
-
-/* Start barrierd with --listen 127.0.0.1:0 and the extra arguments (a
- * NULL-terminated list); asserts that it comes up within 5 s. */
-void it_server_start(it_server *s, ...) __attribute__((sentinel));
-
-/* Start it with the extra arguments; returns 0 when it came up, else -1 with the
- * server reaped (e.g. a listener that cannot be bound). Does not assert. */
-int it_server_try_start(it_server *s, const char *const *extra);
-
-/* SIGTERM, then wait up to timeout_ms; SIGKILL after that. Returns the wait
- * status, or -1 when it had to be killed. *elapsed_ms (may be NULL) gets the
- * time from the signal to the exit. */
-int it_server_stop(it_server *s, int timeout_ms, int64_t *elapsed_ms);
-
-/* Wait up to timeout_ms for it to exit by itself: the wait status, or -1. */
-int it_server_wait(it_server *s, int timeout_ms);
-
-/* 1 while the process has not exited. */
-int it_server_alive(it_server *s);
-
-/* Stop it if needed and remove its files: the last call of a passing test. */
-void it_server_done(it_server *s);
-
-void it_server_dump_log(const it_server *s);
-int it_server_log_contains(const it_server *s, const char *needle);
-
 /* ---- processes ---- */
 
-/* fork; the child (which dies with its parent) runs fn(arg) and _exits with
- * its return value. Do not use it_assert in fn. */
+/* fork (ts_fork: the child dies with its parent); the child runs fn(arg) and
+ * _exits with its return value. Do not use it_assert in fn. Reap it with
+ * ts_reap. */
 pid_t it_fork(int (*fn)(void *), void *arg);
-/* waitpid with a bound; returns the status or -1 (the child is then killed). */
-int it_reap(pid_t pid, int timeout_ms);
 
 /* ---- connections ---- */
 
@@ -126,7 +76,7 @@ enum { IT_LINE = 1, IT_TIMEOUT = 0, IT_EOF = -1, IT_BAD = -2 };
 it_conn *it_connect_tcp(const char *host, int port, int rcvbuf);
 it_conn *it_connect_unix(const char *path);
 /* it_connect_tcp("127.0.0.1", s->port, 0), asserted. */
-it_conn *it_connect(const it_server *s);
+it_conn *it_connect(const ts_server *s);
 void it_close(it_conn *c);
 
 /* 0, or -errno. Writes everything (sockets have a 10 s send timeout). */
@@ -194,22 +144,5 @@ const char *it_jstr(const bp_reply *r, const char *key);
 /* 1/0 for a bool field, -1 when missing. */
 int it_jbool(const bp_reply *r, const char *key);
 const cJSON *it_jget(const bp_reply *r, const char *key);
-
-/* ---- running a suite ---- */
-
-typedef struct it_case {
-    const char *name; /* the TCase name; ctest selects it with CK_RUN_CASE */
-    const TTest *test;
-} it_case;
-
-/* One TCase per case (timeout 60 s), run with CK_ENV; returns the exit status:
- * 0, 1, or IT_SKIP_CODE (ctest SKIP_RETURN_CODE) when the only case run called
- * it_skip. cleanup, if not NULL, runs after the cases (in the runner process). */
-#define IT_SKIP_CODE 77
-int it_run(const char *suite, const it_case *cases, size_t n, int argc, char **argv);
-int it_run_cleanup(const char *suite, const it_case *cases, size_t n, int argc, char **argv,
-                   void (*cleanup)(void));
-/* Say why this case cannot run here (a case then returns without failing). */
-void it_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -9,8 +9,8 @@
 
 START_TEST(status_list_stats)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s), *admin = it_connect(&s);
     bp_reply r;
 
@@ -110,21 +110,21 @@ START_TEST(status_list_stats)
     it_close(c);
     it_close(b);
     /* Closed connections leave the count (asynchronously: poll, bounded). */
-    int64_t deadline = it_now_ms() + 3000;
+    int64_t deadline = ts_now_ms() + 3000;
     while (it_stat(admin, "connections") != 2) {
-        it_assert_msg(it_now_ms() < deadline, "connections did not drop to 2");
-        it_sleep_ms(20);
+        it_assert_msg(ts_now_ms() < deadline, "connections did not drop to 2");
+        ts_sleep_ms(20);
     }
     it_close(a);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(ping_hello)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *c = it_connect(&s);
     bp_reply r;
 
@@ -164,7 +164,7 @@ START_TEST(ping_hello)
         bp_reply_free(&r);
     }
     it_close(c);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -194,8 +194,8 @@ static void expect_clean_reply(it_conn *c, bp_reply *out, const char *what)
  * few waiters, then "and N more"). */
 START_TEST(long_names)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     char name[256], client[129];
     /* 85 x "\xe2\x82\xac" (the euro sign, 3 bytes) = 255 bytes */
     for (int i = 0; i < 85; i++)
@@ -257,16 +257,16 @@ START_TEST(long_names)
     for (int i = 0; i < N; i++)
         it_close(w[i]);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"status_list_stats", status_list_stats},
-        {"ping_hello", ping_hello},
-        {"long_names", long_names},
+    const ts_case cases[] = {
+        {"status_list_stats", status_list_stats, 0},
+        {"ping_hello", ping_hello, 0},
+        {"long_names", long_names, 0},
     };
-    return it_run("admin", cases, sizeof cases / sizeof cases[0], argc, argv);
+    return ts_run_cases("admin", cases, TS_NCASES(cases));
 }

@@ -23,7 +23,7 @@ static void arrive_all(it_conn **c, unsigned n, const char *name, unsigned parti
 }
 
 /* The barrier is usable: parties fresh connections meet at it. */
-static void expect_usable(const it_server *s, const char *name, unsigned parties,
+static void expect_usable(const ts_server *s, const char *name, unsigned parties,
                           uint64_t expect_gen)
 {
     it_conn *c[8];
@@ -48,17 +48,17 @@ static void expect_usable(const it_server *s, const char *name, unsigned parties
 
 START_TEST(timeout_breaks)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s), *admin = it_connect(&s);
     it_send_wait(a, 1, "t", 3, -1, "alpha", 0);
     it_wait_n_waiting(admin, "t", 1, IT_TIMEOUT_MS);
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     it_send_wait(b, 2, "t", 3, 300, "beta", 0);
 
     char mb[BP_MESSAGE_MAX], ma[BP_MESSAGE_MAX];
     it_expect_err(b, 2, BP_ETIMEDOUT, IT_TIMEOUT_MS, mb, sizeof mb);
-    int64_t took = it_now_ms() - t0;
+    int64_t took = ts_now_ms() - t0;
     it_assert_msg(took >= 250, "timed out after %lld ms, before its 300 ms", (long long)took);
     it_assert_msg(took < 3000, "a 300 ms timeout took %lld ms", (long long)took);
     it_expect_err(a, 1, BP_EBROKEN, IT_TIMEOUT_MS, ma, sizeof ma);
@@ -97,33 +97,33 @@ START_TEST(timeout_breaks)
     it_close(b);
     it_close(c);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(timeout_zero)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s), *admin = it_connect(&s);
     char m[BP_MESSAGE_MAX];
 
     /* A non-last party with timeout 0 breaks at once, alone... */
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     it_send_wait(a, 1, "z1", 2, 0, "alone", 0);
     it_expect_err(a, 1, BP_ETIMEDOUT, IT_TIMEOUT_MS, m, sizeof m);
-    it_assert_msg(it_now_ms() - t0 < 1000, "timeout 0 took %lld ms", (long long)(it_now_ms() - t0));
+    it_assert_msg(ts_now_ms() - t0 < 1000, "timeout 0 took %lld ms", (long long)(ts_now_ms() - t0));
     it_assert_msg(has(m, "timed out") && has(m, "1/2 arrived") && has(m, "alone"), "message: %s",
                   m);
 
     /* ... or with others waiting, who get broken. */
     it_send_wait(a, 2, "z3", 3, -1, "first", 0);
     it_wait_n_waiting(admin, "z3", 1, IT_TIMEOUT_MS);
-    t0 = it_now_ms();
+    t0 = ts_now_ms();
     it_send_wait(b, 3, "z3", 3, 0, "impatient", 0);
     it_expect_err(b, 3, BP_ETIMEDOUT, IT_TIMEOUT_MS, m, sizeof m);
     it_expect_err(a, 2, BP_EBROKEN, IT_TIMEOUT_MS, m, sizeof m);
-    it_assert_msg(it_now_ms() - t0 < 1000, "timeout 0 took %lld ms", (long long)(it_now_ms() - t0));
+    it_assert_msg(ts_now_ms() - t0 < 1000, "timeout 0 took %lld ms", (long long)(ts_now_ms() - t0));
     it_assert_msg(has(m, "2/3 arrived") && has(m, "first") && has(m, "impatient"), "message: %s",
                   m);
 
@@ -140,14 +140,14 @@ START_TEST(timeout_zero)
     it_close(a);
     it_close(b);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(abort_reset)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *c[2] = {it_connect(&s), it_connect(&s)};
     it_conn *admin = it_connect(&s);
     char m[BP_MESSAGE_MAX];
@@ -201,14 +201,14 @@ START_TEST(abort_reset)
     it_close(c[0]);
     it_close(c[1]);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(parties_notfound)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s), *c = it_connect(&s);
     char m[BP_MESSAGE_MAX];
 
@@ -241,7 +241,7 @@ START_TEST(parties_notfound)
     it_close(a);
     it_close(b);
     it_close(c);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -275,8 +275,8 @@ static int victim(void *p)
 
 START_TEST(kill9_breaks)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s), *admin = it_connect(&s);
     it_send_wait(a, 1, "k9", 4, -1, "survivorA", 0);
     it_send_wait(b, 2, "k9", 4, -1, "survivorB", 0);
@@ -291,15 +291,15 @@ START_TEST(kill9_breaks)
     it_wait_n_waiting(admin, "k9", 3, IT_TIMEOUT_MS);
     it_expect_silence(a, 200);
 
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     it_assert(kill(pid, SIGKILL) == 0);
     char m[BP_MESSAGE_MAX];
     it_expect_err(a, 1, BP_EBROKEN, 1000, m, sizeof m);
     it_expect_err(b, 2, BP_EBROKEN, 1000, NULL, 0);
-    int64_t took = it_now_ms() - t0;
+    int64_t took = ts_now_ms() - t0;
     it_assert_msg(took < 1000, "broken %lld ms after kill -9", (long long)took);
     it_assert_msg(has(m, "party lost") && has(m, "victim"), "message: %s", m);
-    int st = it_reap(pid, 5000);
+    int st = ts_reap(pid, 5000);
     it_assert(st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 
     bp_reply r;
@@ -312,7 +312,7 @@ START_TEST(kill9_breaks)
     it_close(a);
     it_close(b);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -363,8 +363,8 @@ static void runner_replies(it_conn *runner, uint64_t done_id, uint64_t wait_id, 
 
 START_TEST(action_success)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s), *run = it_connect(&s);
     it_conn *admin = it_connect(&s), *late = it_connect(&s);
     /* a's timeout (1 s) falls due while the action runs: it must not fire. */
@@ -408,14 +408,14 @@ START_TEST(action_success)
     it_close(run);
     it_close(late);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(action_failure)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s), *run = it_connect(&s);
     it_conn *admin = it_connect(&s);
     uint64_t gen = start_action(a, b, run, admin, "actf", -1);
@@ -446,24 +446,24 @@ START_TEST(action_failure)
     it_close(b);
     it_close(run);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(action_runner_lost)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s), *run = it_connect(&s);
     it_conn *admin = it_connect(&s);
     start_action(a, b, run, admin, "actl", -1);
     it_expect_silence(a, 100);
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     it_close(run);
     char m[BP_MESSAGE_MAX];
     it_expect_err(a, 1, BP_EBROKEN, 1000, m, sizeof m);
     it_expect_err(b, 2, BP_EBROKEN, 1000, NULL, 0);
-    it_assert(it_now_ms() - t0 < 1000);
+    it_assert(ts_now_ms() - t0 < 1000);
     it_assert_msg(has(m, "party lost") && has(m, "runner"), "message: %s", m);
     bp_reply r;
     it_status(admin, "actl", &r);
@@ -473,7 +473,7 @@ START_TEST(action_runner_lost)
     it_close(a);
     it_close(b);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -482,15 +482,15 @@ END_TEST
  * timedout and the other broken), never a mix. */
 START_TEST(timeout_release_race)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s);
     int released = 0, timedout = 0;
     for (int i = 0; i < 12; i++) {
         char name[32];
         snprintf(name, sizeof name, "race%d", i);
         it_send_wait(a, 1, name, 2, 100, "timer", 0);
-        it_sleep_ms(94 + i); /* around the deadline */
+        ts_sleep_ms(94 + i); /* around the deadline */
         it_send_wait(b, 2, name, 2, -1, "arriver", 0);
         bp_reply ra, rb;
         it_expect_reply(a, IT_TIMEOUT_MS, &ra);
@@ -514,22 +514,22 @@ START_TEST(timeout_release_race)
     fprintf(stderr, "timeout_release_race: %d released, %d timed out\n", released, timedout);
     it_close(a);
     it_close(b);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"timeout_breaks", timeout_breaks},
-        {"timeout_zero", timeout_zero},
-        {"timeout_release_race", timeout_release_race},
-        {"abort_reset", abort_reset},
-        {"parties_notfound", parties_notfound},
-        {"kill9_breaks", kill9_breaks},
-        {"action_success", action_success},
-        {"action_failure", action_failure},
-        {"action_runner_lost", action_runner_lost},
+    const ts_case cases[] = {
+        {"timeout_breaks", timeout_breaks, 0},
+        {"timeout_zero", timeout_zero, 0},
+        {"timeout_release_race", timeout_release_race, 0},
+        {"abort_reset", abort_reset, 0},
+        {"parties_notfound", parties_notfound, 0},
+        {"kill9_breaks", kill9_breaks, 0},
+        {"action_success", action_success, 0},
+        {"action_failure", action_failure, 0},
+        {"action_runner_lost", action_runner_lost, 0},
     };
-    return it_run("break", cases, sizeof cases / sizeof cases[0], argc, argv);
+    return ts_run_cases("break", cases, TS_NCASES(cases));
 }

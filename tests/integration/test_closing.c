@@ -17,7 +17,7 @@
 /* N_BARRIERS barriers with long names, each held by one waiter on c, so that
  * a list reply (about 7 MB) is larger than what the kernel buffers for one
  * socket pair (tcp_wmem's 4 MB at most): some of it must queue in barrierd. */
-static void make_barriers(it_server *s, it_conn *c)
+static void make_barriers(ts_server *s, it_conn *c)
 {
     char name[250];
     memset(name, 'n', sizeof name - 1);
@@ -28,9 +28,9 @@ static void make_barriers(it_server *s, it_conn *c)
         it_send_wait(c, (uint64_t)i + 1, name, 2, -1, "holder", 0);
     }
     it_conn *admin = it_connect(s);
-    int64_t deadline = it_now_ms() + 20000;
-    while (it_stat(admin, "waiting") < N_BARRIERS && it_now_ms() < deadline)
-        it_sleep_ms(20);
+    int64_t deadline = ts_now_ms() + 20000;
+    while (it_stat(admin, "waiting") < N_BARRIERS && ts_now_ms() < deadline)
+        ts_sleep_ms(20);
     it_assert(it_stat(admin, "waiting") == N_BARRIERS);
     it_close(admin);
 }
@@ -40,10 +40,10 @@ static char *read_to_eof(int fd, size_t *len)
 {
     size_t cap = 16 << 20, n = 0;
     char *buf = malloc(cap);
-    int64_t deadline = it_now_ms() + 20000;
+    int64_t deadline = ts_now_ms() + 20000;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int64_t left = deadline - it_now_ms();
+        int64_t left = deadline - ts_now_ms();
         it_assert_msg(left > 0, "no end of the reply after %zu bytes", n);
         if (poll(&p, 1, (int)left) <= 0)
             continue;
@@ -60,8 +60,8 @@ static char *read_to_eof(int fd, size_t *len)
 
 START_TEST(half_close_gets_whole_reply)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-waits", "30000", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--max-waits", "30000", NULL);
     it_conn *holder = it_connect(&s);
     make_barriers(&s, holder);
     /* What `nc -N` does: the request, then FIN, then read until EOF. */
@@ -95,14 +95,14 @@ START_TEST(half_close_gets_whole_reply)
     it_close(other);
     it_close(admin);
     it_close(holder);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(queued_output_oversized_line_close)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-line", "1024", "--max-waits", "30000", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--max-line", "1024", "--max-waits", "30000", NULL);
     it_conn *holder = it_connect(&s);
     make_barriers(&s, holder);
     for (int round = 0; round < 4; round++) {
@@ -110,27 +110,27 @@ START_TEST(queued_output_oversized_line_close)
         it_conn *c = it_connect_tcp("127.0.0.1", s.port, 4096);
         it_assert(c != NULL);
         it_sendf(c, "{\"op\":\"list\",\"id\":1}");
-        it_sleep_ms(5);
+        ts_sleep_ms(5);
         char big[4096];
         memset(big, 'x', sizeof big);
         it_send_raw(c, big, sizeof big); /* over --max-line, and no newline */
         it_close(c);
     }
-    it_sleep_ms(200);
-    it_assert_msg(it_server_alive(&s), "barrierd died");
+    ts_sleep_ms(200);
+    it_assert_msg(ts_server_alive(&s), "barrierd died");
     it_conn *admin = it_connect(&s);
     it_expect_ping(admin, 1);
     it_assert(it_stat(admin, "waiting") == N_BARRIERS);
     it_close(admin);
     it_close(holder);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(refused_and_draining_free_slots)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-connections", "2", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--max-connections", "2", NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s);
     it_expect_ping(a, 1);
     it_expect_ping(b, 1);
@@ -140,7 +140,7 @@ START_TEST(refused_and_draining_free_slots)
     /* One of the two leaves: its slot is free at once, although the refused
      * connection is still draining. */
     it_close(a);
-    it_sleep_ms(50);
+    ts_sleep_ms(50);
     it_conn *c = it_connect(&s);
     it_assert_msg(it_try_ping(c, 2, IT_TIMEOUT_MS), "a free slot was not given out");
     /* A connection closing after an error (an oversized line) frees its slot too. */
@@ -150,16 +150,16 @@ START_TEST(refused_and_draining_free_slots)
     it_close(refused);
     it_close(b);
     it_close(c);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"half_close_gets_whole_reply", half_close_gets_whole_reply},
-        {"queued_output_oversized_line_close", queued_output_oversized_line_close},
-        {"refused_and_draining_free_slots", refused_and_draining_free_slots},
+    const ts_case cases[] = {
+        {"half_close_gets_whole_reply", half_close_gets_whole_reply, 0},
+        {"queued_output_oversized_line_close", queued_output_oversized_line_close, 0},
+        {"refused_and_draining_free_slots", refused_and_draining_free_slots, 0},
     };
-    return it_run("closing", cases, sizeof cases / sizeof cases[0], argc, argv);
+    return ts_run_cases("closing", cases, TS_NCASES(cases));
 }

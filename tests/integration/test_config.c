@@ -35,27 +35,27 @@ static int ping_unix(const char *path)
 
 START_TEST(unix_live_socket_refused)
 {
-    it_server a = {0}, b = {0};
-    it_server_prepare(&a);
+    ts_server a = {0}, b = {0};
+    ts_server_prepare(&a);
     char listen[200];
     snprintf(listen, sizeof listen, "unix:%s/s", a.dir);
-    it_server_start(&a, "--listen", listen, NULL);
+    ts_server_up(&a, "--listen", listen, NULL);
     const char *extra[] = {"--listen", listen, NULL};
-    int rc = it_server_try_start(&b, extra);
+    int rc = ts_server_start(&b, extra);
     it_assert_msg(rc < 0, "a second barrierd took the socket of a live one");
     it_assert_msg(WIFEXITED(b.status) && WEXITSTATUS(b.status) != 0, "status %d", b.status);
-    it_assert_msg(it_server_log_contains(&b, "another server is listening"),
+    it_assert_msg(ts_server_log_contains(&b, "another server is listening"),
                   "the refusal does not say why");
     it_assert_msg(ping_unix(listen + 5), "the first server lost its socket");
-    it_server_done(&b);
-    it_server_done(&a);
+    ts_server_down(&b);
+    ts_server_down(&a);
 }
 END_TEST
 
 START_TEST(unix_stale_socket_replaced)
 {
-    it_server s = {0};
-    it_server_prepare(&s);
+    ts_server s = {0};
+    ts_server_prepare(&s);
     char path[180], listen[200];
     snprintf(path, sizeof path, "%s/stale", s.dir);
     snprintf(listen, sizeof listen, "unix:%s", path);
@@ -66,27 +66,27 @@ START_TEST(unix_stale_socket_replaced)
     memcpy(sun.sun_path, path, strlen(path) + 1);
     it_assert(bind(fd, (struct sockaddr *)&sun, sizeof sun) == 0);
     close(fd);
-    it_server_start(&s, "--listen", listen, NULL);
+    ts_server_up(&s, "--listen", listen, NULL);
     it_assert_msg(ping_unix(path), "the stale socket was not replaced");
-    it_server_done(&s);
+    ts_server_down(&s);
 
     /* A file that is not a socket is never removed. */
-    it_server t = {0};
-    it_server_prepare(&t);
+    ts_server t = {0};
+    ts_server_prepare(&t);
     snprintf(path, sizeof path, "%s/plain", t.dir);
     snprintf(listen, sizeof listen, "unix:%s", path);
     write_file(path, "keep me\n");
     const char *extra[] = {"--listen", listen, NULL};
-    it_assert(it_server_try_start(&t, extra) < 0);
+    it_assert(ts_server_start(&t, extra) < 0);
     it_assert(access(path, F_OK) == 0);
-    it_server_done(&t);
+    ts_server_down(&t);
 }
 END_TEST
 
 START_TEST(tiny_durations_stay_on)
 {
-    it_server s = {0};
-    it_server_start(&s, "--heartbeat", "0.0005", "--idle-ttl", "0.0005", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--heartbeat", "0.0005", "--idle-ttl", "0.0005", NULL);
     it_conn *c = it_connect(&s);
     it_send_op(c, BP_OP_HELLO, 1, NULL);
     bp_reply r;
@@ -102,36 +102,36 @@ START_TEST(tiny_durations_stay_on)
     it_close(c);
     /* The broken barrier, now empty, is forgotten by the next sweep (1 s). */
     it_conn *admin = it_connect(&s);
-    int64_t deadline = it_now_ms() + 5000;
+    int64_t deadline = ts_now_ms() + 5000;
     int gone = 0;
-    while (!gone && it_now_ms() < deadline) {
+    while (!gone && ts_now_ms() < deadline) {
         it_send_op(admin, BP_OP_STATUS, 3, "tiny");
         it_expect_reply(admin, IT_TIMEOUT_MS, &r);
         gone = r.code == BP_ENOTFOUND;
         bp_reply_free(&r);
-        it_sleep_ms(50);
+        ts_sleep_ms(50);
     }
     it_assert_msg(gone, "--idle-ttl 0.0005 never forgot an idle barrier");
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 
     /* Too large or not a number: refused at start, saying which flag. */
-    it_server t = {0};
+    ts_server t = {0};
     const char *bad[] = {"--heartbeat", "-1", NULL};
-    it_assert(it_server_try_start(&t, bad) < 0);
-    it_assert(it_server_log_contains(&t, "--heartbeat"));
-    it_server_done(&t);
+    it_assert(ts_server_start(&t, bad) < 0);
+    it_assert(ts_server_log_contains(&t, "--heartbeat"));
+    ts_server_down(&t);
 }
 END_TEST
 
 START_TEST(ready_file_lists_listeners)
 {
-    it_server s = {0};
-    it_server_prepare(&s);
+    ts_server s = {0};
+    ts_server_prepare(&s);
     char ready[200], listen[200];
     snprintf(ready, sizeof ready, "%s/ready", s.dir);
     snprintf(listen, sizeof listen, "unix:%s/r", s.dir);
-    it_server_start(&s, "--listen", listen, "--ready-file", ready, NULL);
+    ts_server_up(&s, "--listen", listen, "--ready-file", ready, NULL);
     FILE *f = fopen(ready, "r");
     it_assert_msg(f != NULL, "no ready file");
     char line[256], want[256];
@@ -141,43 +141,43 @@ START_TEST(ready_file_lists_listeners)
     it_assert(fgets(line, sizeof line, f) && strcmp(line, want) == 0);
     it_assert(fgets(line, sizeof line, f) == NULL);
     fclose(f);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(second_signal_exits_zero)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     /* A waiter that never reads nor closes keeps the drain going for its grace. */
     it_conn *stubborn = it_connect(&s);
     it_send_wait(stubborn, 1, "sig", 2, -1, "stubborn", 0);
     it_conn *admin = it_connect(&s);
     it_wait_n_waiting(admin, "sig", 1, IT_TIMEOUT_MS);
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     it_assert(kill(s.pid, SIGTERM) == 0);
-    it_sleep_ms(100);
-    it_assert_msg(it_server_alive(&s), "gone before the grace time");
+    ts_sleep_ms(100);
+    it_assert_msg(ts_server_alive(&s), "gone before the grace time");
     it_assert(kill(s.pid, SIGTERM) == 0);
-    int st = it_server_wait(&s, 5000);
+    int st = ts_server_wait(&s, 5000);
     it_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "after a second SIGTERM: status %d (signal %d)", st,
                   WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    it_assert_msg(it_now_ms() - t0 < 1500, "the second signal did not cut the grace short");
+    it_assert_msg(ts_now_ms() - t0 < 1500, "the second signal did not cut the grace short");
     it_close(stubborn);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(hello_timeout_frees_slot)
 {
-    it_server s = {0};
-    it_server_prepare(&s);
+    ts_server s = {0};
+    ts_server_prepare(&s);
     char tok[200];
     snprintf(tok, sizeof tok, "%s/token", s.dir);
     write_file(tok, "sekrit\n");
-    it_server_start(&s, "--auth-token-file", tok, "--hello-timeout", "0.2", "--max-connections",
+    ts_server_up(&s, "--auth-token-file", tok, "--hello-timeout", "0.2", "--max-connections",
                     "2", NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s);
     /* Neither says hello: each is told why and closed. */
@@ -196,21 +196,21 @@ START_TEST(hello_timeout_frees_slot)
     bp_reply_free(&r);
     it_assert(it_stat(c, "hello_timeouts") == 2);
     /* An authenticated connection has no such deadline. */
-    it_sleep_ms(1500);
+    ts_sleep_ms(1500);
     it_expect_ping(c, 2);
     it_close(c);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(escaped_token_not_logged)
 {
-    it_server s = {0};
-    it_server_prepare(&s);
+    ts_server s = {0};
+    ts_server_prepare(&s);
     char tok[200];
     snprintf(tok, sizeof tok, "%s/token", s.dir);
     write_file(tok, "sekrit-7f3a\n");
-    it_server_start(&s, "--auth-token-file", tok, "--log-level", "debug", NULL);
+    ts_server_up(&s, "--auth-token-file", tok, "--log-level", "debug", NULL);
     it_conn *c = it_connect(&s);
     /* The key spelled with an escape; then a line too broken to read. */
     it_sendf(c, "{\"op\":\"hello\",\"id\":1,\"tok\\u0065n\":\"sekrit-7f3a\"}");
@@ -222,23 +222,23 @@ START_TEST(escaped_token_not_logged)
     it_sendf(c, "{\"op\":\"ping\",\"id\":3,\"note\":\"visible-marker\"}");
     it_expect_ping(c, 3);
     it_close(c);
-    it_server_stop(&s, 5000, NULL);
-    it_assert_msg(it_server_log_contains(&s, "visible-marker"), "debug logging is off");
-    it_assert_msg(!it_server_log_contains(&s, "sekrit-7f3a"), "the token reached the log");
-    it_server_done(&s);
+    ts_server_stop(&s, 5000, NULL);
+    it_assert_msg(ts_server_log_contains(&s, "visible-marker"), "debug logging is off");
+    it_assert_msg(!ts_server_log_contains(&s, "sekrit-7f3a"), "the token reached the log");
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"unix_live_socket_refused", unix_live_socket_refused},
-        {"unix_stale_socket_replaced", unix_stale_socket_replaced},
-        {"tiny_durations_stay_on", tiny_durations_stay_on},
-        {"ready_file_lists_listeners", ready_file_lists_listeners},
-        {"second_signal_exits_zero", second_signal_exits_zero},
-        {"hello_timeout_frees_slot", hello_timeout_frees_slot},
-        {"escaped_token_not_logged", escaped_token_not_logged},
+    const ts_case cases[] = {
+        {"unix_live_socket_refused", unix_live_socket_refused, 0},
+        {"unix_stale_socket_replaced", unix_stale_socket_replaced, 0},
+        {"tiny_durations_stay_on", tiny_durations_stay_on, 0},
+        {"ready_file_lists_listeners", ready_file_lists_listeners, 0},
+        {"second_signal_exits_zero", second_signal_exits_zero, 0},
+        {"hello_timeout_frees_slot", hello_timeout_frees_slot, 0},
+        {"escaped_token_not_logged", escaped_token_not_logged, 0},
     };
-    return it_run("config", cases, sizeof cases / sizeof cases[0], argc, argv);
+    return ts_run_cases("config", cases, TS_NCASES(cases));
 }

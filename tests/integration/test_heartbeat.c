@@ -17,8 +17,8 @@
 
 START_TEST(heartbeat_pong_keeps)
 {
-    it_server s = {0};
-    it_server_start(&s, "--heartbeat", HB, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--heartbeat", HB, NULL);
     it_conn *h = it_connect(&s), *admin = it_connect(&s);
     bp_reply r;
     it_send_op(h, BP_OP_HELLO, 1, NULL);
@@ -51,7 +51,7 @@ START_TEST(heartbeat_pong_keeps)
     it_close(b);
     it_close(h);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -61,8 +61,8 @@ END_TEST
  * the server was not running. */
 START_TEST(heartbeat_server_stall_keeps)
 {
-    it_server s = {0};
-    it_server_start(&s, "--heartbeat", HB, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--heartbeat", HB, NULL);
     it_conn *h = it_connect(&s), *admin = it_connect(&s);
     bp_reply r;
     it_send_op(h, BP_OP_HELLO, 1, NULL);
@@ -72,7 +72,7 @@ START_TEST(heartbeat_server_stall_keeps)
     it_wait_n_waiting(admin, "stall", 1, IT_TIMEOUT_MS);
 
     it_assert(kill(s.pid, SIGSTOP) == 0);
-    it_sleep_ms(8 * HB_MS); /* more than twice the 3-interval limit */
+    ts_sleep_ms(8 * HB_MS); /* more than twice the 3-interval limit */
     it_assert(kill(s.pid, SIGCONT) == 0);
 
     unsigned beats = 0;
@@ -90,18 +90,18 @@ START_TEST(heartbeat_server_stall_keeps)
     it_close(b);
     it_close(h);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(heartbeat_nohello_kept)
 {
-    it_server s = {0};
-    it_server_start(&s, "--heartbeat", HB, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--heartbeat", HB, NULL);
     it_conn *q = it_connect(&s), *admin = it_connect(&s);
     it_send_wait(q, 1, "hbq", 2, -1, "quiet", 0);
     it_wait_n_waiting(admin, "hbq", 1, IT_TIMEOUT_MS);
-    it_sleep_ms(2000); /* 10 intervals without a word from q */
+    ts_sleep_ms(2000); /* 10 intervals without a word from q */
     it_wait_n_waiting(admin, "hbq", 1, IT_TIMEOUT_MS);
     it_assert(it_stat(admin, "dropped_silent") == 0);
     /* It was sent heartbeats all along, and nothing else. */
@@ -122,7 +122,7 @@ START_TEST(heartbeat_nohello_kept)
     it_close(b);
     it_close(q);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -164,8 +164,8 @@ static int sleeper(void *p)
 
 START_TEST(heartbeat_drop_stopped)
 {
-    it_server s = {0};
-    it_server_start(&s, "--heartbeat", HB, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--heartbeat", HB, NULL);
     it_conn *a = it_connect(&s), *admin = it_connect(&s);
     it_send_wait(a, 1, "hbs", 3, -1, "watcher", 0);
     int fds[2];
@@ -181,11 +181,11 @@ START_TEST(heartbeat_drop_stopped)
     it_expect_silence(a, 1000);
     it_wait_n_waiting(admin, "hbs", 2, IT_TIMEOUT_MS);
 
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     it_assert(kill(pid, SIGSTOP) == 0);
     char m[BP_MESSAGE_MAX];
     it_expect_err(a, 1, BP_EBROKEN, 3000, m, sizeof m);
-    int64_t took = it_now_ms() - t0;
+    int64_t took = ts_now_ms() - t0;
     it_assert_msg(took < 3000, "dropped %lld ms after it went silent", (long long)took);
     it_assert_msg(has(m, "party lost") && has(m, "sleepy"), "message: %s", m);
     it_assert(it_stat(admin, "dropped_silent") == 1);
@@ -194,21 +194,21 @@ START_TEST(heartbeat_drop_stopped)
 
     kill(pid, SIGKILL);
     kill(pid, SIGCONT);
-    int st = it_reap(pid, 5000);
+    int st = ts_reap(pid, 5000);
     it_assert(st >= 0 && WIFSIGNALED(st));
     it_close(a);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"heartbeat_pong_keeps", heartbeat_pong_keeps},
-        {"heartbeat_nohello_kept", heartbeat_nohello_kept},
-        {"heartbeat_server_stall_keeps", heartbeat_server_stall_keeps},
-        {"heartbeat_drop_stopped", heartbeat_drop_stopped},
+    const ts_case cases[] = {
+        {"heartbeat_pong_keeps", heartbeat_pong_keeps, 0},
+        {"heartbeat_nohello_kept", heartbeat_nohello_kept, 0},
+        {"heartbeat_server_stall_keeps", heartbeat_server_stall_keeps, 0},
+        {"heartbeat_drop_stopped", heartbeat_drop_stopped, 0},
     };
-    return it_run("heartbeat", cases, sizeof cases / sizeof cases[0], argc, argv);
+    return ts_run_cases("heartbeat", cases, TS_NCASES(cases));
 }

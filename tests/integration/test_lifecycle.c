@@ -19,10 +19,10 @@
  * reply to wait_id (< 0: none expected) must be a "shutdown" error. */
 static void expect_shutdown(it_conn *c, int64_t wait_id, int timeout_ms, const char *who)
 {
-    int64_t deadline = it_now_ms() + timeout_ms;
+    int64_t deadline = ts_now_ms() + timeout_ms;
     int events = 0, replies = 0;
     for (;;) {
-        int64_t left = deadline - it_now_ms();
+        int64_t left = deadline - ts_now_ms();
         bp_reply r;
         int rc = it_recv(c, left > 0 ? (int)left : 0, &r);
         if (rc == IT_EOF)
@@ -47,8 +47,8 @@ static void expect_shutdown(it_conn *c, int64_t wait_id, int timeout_ms, const c
 
 START_TEST(sigterm_shutdown)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *b = it_connect(&s), *c = it_connect(&s);
     it_conn *idle = it_connect(&s), *hello = it_connect(&s);
     it_send_wait(a, 1, "s1", 3, -1, "a", 0);
@@ -61,7 +61,7 @@ START_TEST(sigterm_shutdown)
     it_wait_n_waiting(idle, "s1", 2, IT_TIMEOUT_MS);
     it_wait_n_waiting(idle, "s2", 1, IT_TIMEOUT_MS);
 
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     it_assert(kill(s.pid, SIGTERM) == 0);
     /* The waiters read to the close, then close like a client would. */
     expect_shutdown(a, 1, 5000, "waiter a");
@@ -74,12 +74,12 @@ START_TEST(sigterm_shutdown)
      * the server must not wait for them for ever. */
     expect_shutdown(idle, -1, 5000, "idle connection");
     expect_shutdown(hello, -1, 5000, "hello'd connection");
-    int64_t left = 5000 - (it_now_ms() - t0);
-    int st = it_server_wait(&s, left > 0 ? (int)left : 0);
-    int64_t took = it_now_ms() - t0;
+    int64_t left = 5000 - (ts_now_ms() - t0);
+    int st = ts_server_wait(&s, left > 0 ? (int)left : 0);
+    int64_t took = ts_now_ms() - t0;
     it_assert_msg(st != -1, "barrierd still running %lld ms after SIGTERM", (long long)took);
     it_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "barrierd exit status %d", st);
-    it_assert(it_server_log_contains(&s, "shutting down"));
+    it_assert(ts_server_log_contains(&s, "shutting down"));
     /* Gone: nothing listens any more. */
     errno = 0;
     it_conn *late = it_connect_tcp("127.0.0.1", s.port, 0);
@@ -88,20 +88,21 @@ START_TEST(sigterm_shutdown)
     fprintf(stderr, "sigterm_shutdown: exited 0 %lld ms after SIGTERM\n", (long long)took);
     it_close(idle);
     it_close(hello);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(unix_listener)
 {
-    it_server s = {0};
-    it_server_prepare(&s);
+    ts_server s = {0};
+    ts_server_prepare(&s);
     char listen[200], path[sizeof s.dir + 16];
     snprintf(path, sizeof path, "%s/bd.sock", s.dir);
     snprintf(listen, sizeof listen, "unix:%s", path);
-    it_server_start(&s, "--listen", listen, NULL);
-    it_assert_msg(strcmp(s.unix_path, path) == 0, "unix listener %s, expected %s", s.unix_path,
-                  path);
+    ts_server_up(&s, "--listen", listen, NULL);
+    const char *bound = ts_server_addr(&s, "unix:");
+    it_assert_msg(bound && strcmp(bound + 5, path) == 0, "unix listener %s, expected %s",
+                  bound ? bound : "(none)", path);
     it_conn *u = it_connect_unix(path);
     it_assert_msg(u != NULL, "connect %s: %s", path, strerror(errno));
     it_conn *t = it_connect(&s);
@@ -124,19 +125,19 @@ START_TEST(unix_listener)
     it_close(u);
     it_close(t);
     int64_t took;
-    int st = it_server_stop(&s, 5000, &took);
+    int st = ts_server_stop(&s, 5000, &took);
     it_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
     /* A socket left at the path (a crash, or a stop that keeps it) does not
      * stop the next run. */
-    it_server s2 = {0};
+    ts_server s2 = {0};
     memcpy(s2.dir, s.dir, sizeof s.dir);
-    it_server_start(&s2, "--listen", listen, NULL);
+    ts_server_up(&s2, "--listen", listen, NULL);
     u = it_connect_unix(path);
     it_assert_msg(u != NULL, "connect %s after a restart: %s", path, strerror(errno));
     it_expect_ping(u, 4);
     it_close(u);
-    st = it_server_stop(&s2, 5000, NULL);
+    st = ts_server_stop(&s2, 5000, NULL);
     it_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
     /* A path that holds something else is not clobbered: barrierd refuses to start. */
@@ -144,45 +145,32 @@ START_TEST(unix_listener)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     it_assert(fd >= 0 && write(fd, "keep", 4) == 4);
     close(fd);
-    it_server s3 = {0};
+    ts_server s3 = {0};
     memcpy(s3.dir, s.dir, sizeof s.dir);
     const char *args[] = {"--listen", listen, NULL};
-    it_assert_msg(it_server_try_start(&s3, args) < 0, "barrierd listened over a regular file");
+    it_assert_msg(ts_server_start(&s3, args) < 0, "barrierd listened over a regular file");
     it_assert_msg(WIFEXITED(s3.status) && WEXITSTATUS(s3.status) != 0,
                   "refusing to listen should exit non-zero (status %d)", s3.status);
     struct stat sb;
     it_assert(stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 4);
     unlink(path);
-    it_server_done(&s3);
-    it_server_done(&s);
+    ts_server_down(&s3);
+    ts_server_down(&s);
 }
 END_TEST
 
-static int have_ipv6_loopback(void)
-{
-    int fd = socket(AF_INET6, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in6 a;
-    memset(&a, 0, sizeof a);
-    a.sin6_family = AF_INET6;
-    a.sin6_addr = in6addr_loopback;
-    int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
 START_TEST(ipv6_listener)
 {
-    if (!have_ipv6_loopback()) {
-        fprintf(stderr, "ipv6_listener: skipped: cannot bind [::1] on this host\n");
+    if (!ts_have_ipv6_loopback()) {
+        ts_skip("ipv6_listener: cannot bind [::1] on this host");
         return;
     }
-    it_server s = {0};
-    it_server_start(&s, "--listen", "[::1]:0", NULL);
-    it_assert_msg(s.port6 > 0, "no [::1] port in the log");
-    it_conn *v6 = it_connect_tcp("::1", s.port6, 0);
-    it_assert_msg(v6 != NULL, "connect [::1]:%d: %s", s.port6, strerror(errno));
+    ts_server s = {0};
+    ts_server_up(&s, "--listen", "[::1]:0", NULL);
+    int port6 = ts_server_port(&s, "[::1]:");
+    it_assert_msg(port6 > 0, "no [::1] address in the ready file");
+    it_conn *v6 = it_connect_tcp("::1", port6, 0);
+    it_assert_msg(v6 != NULL, "connect [::1]:%d: %s", port6, strerror(errno));
     it_conn *v4 = it_connect(&s);
     it_expect_ping(v6, 1);
     it_send_wait(v6, 2, "six", 2, -1, "v6", 0);
@@ -201,38 +189,68 @@ START_TEST(ipv6_listener)
     it_expect_release(v4, 3, IT_TIMEOUT_MS, NULL, NULL);
     it_close(v6);
     it_close(v4);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(sigint_shutdown)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *admin = it_connect(&s);
     it_send_wait(a, 1, "si", 2, -1, "a", 0);
     it_wait_n_waiting(admin, "si", 1, IT_TIMEOUT_MS);
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     it_assert(kill(s.pid, SIGINT) == 0);
     expect_shutdown(a, 1, 5000, "waiter");
     expect_shutdown(admin, -1, 5000, "admin");
     it_close(a);
     it_close(admin);
-    int st = it_server_wait(&s, 5000);
+    int st = ts_server_wait(&s, 5000);
     it_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "barrierd after SIGINT: status %d", st);
-    it_assert(it_now_ms() - t0 < 5000);
-    it_server_done(&s);
+    it_assert(ts_now_ms() - t0 < 5000);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+/* The launcher's restart: the same arguments on the same 127.0.0.1 port, so a
+ * client can come back to the address it knew. Barriers do not survive. */
+START_TEST(restart_same_port)
 {
-    const it_case cases[] = {
-        {"sigterm_shutdown", sigterm_shutdown},
-        {"sigint_shutdown", sigint_shutdown},
-        {"unix_listener", unix_listener},
-        {"ipv6_listener", ipv6_listener},
+    ts_server s = {0};
+    ts_server_up(&s, "--max-barriers", "5", NULL);
+    int port = s.port;
+    it_conn *a = it_connect(&s);
+    it_send_wait(a, 1, "before", 1, -1, "a", 0);
+    it_expect_release(a, 1, IT_TIMEOUT_MS, NULL, NULL);
+    it_assert(it_stat(a, "barriers") == 1);
+    it_close(a);
+    ts_server_restart_up(&s);
+    it_assert_msg(s.port == port, "restarted on port %d, not %d", s.port, port);
+    it_conn *b = it_connect(&s);
+    it_expect_ping(b, 2);
+    it_send_op(b, BP_OP_STATUS, 3, "before");
+    it_expect_err(b, 3, BP_ENOTFOUND, IT_TIMEOUT_MS, NULL, 0);
+    it_assert(it_stat(b, "barriers") == 0);
+    it_close(b);
+    /* The log holds both runs; the second one with the same extra arguments. */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "--listen 127.0.0.1:%d --ready-file %s --max-barriers 5", port,
+             s.ready_path);
+    it_assert_msg(ts_server_log_contains(&s, cmd), "no '%s' in the log", cmd);
+    ts_server_down(&s);
+}
+END_TEST
+
+int main(void)
+{
+    const ts_case cases[] = {
+        {"sigterm_shutdown", sigterm_shutdown, 0},
+        {"sigint_shutdown", sigint_shutdown, 0},
+        {"unix_listener", unix_listener, 0},
+        {"ipv6_listener", ipv6_listener, 0},
+        {"restart_same_port", restart_same_port, 0},
     };
-    return it_run("lifecycle", cases, sizeof cases / sizeof cases[0], argc, argv);
+    return ts_run_cases("lifecycle", cases, TS_NCASES(cases));
 }

@@ -8,8 +8,8 @@
 
 START_TEST(max_connections)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-connections", "5", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--max-connections", "5", NULL);
     it_conn *c[5];
     for (int i = 0; i < 5; i++) {
         c[i] = it_connect(&s);
@@ -34,7 +34,7 @@ START_TEST(max_connections)
     /* After one closes, a new one is accepted (the close is noticed
      * asynchronously: retry, bounded). */
     it_close(c[4]);
-    int64_t deadline = it_now_ms() + 5000;
+    int64_t deadline = ts_now_ms() + 5000;
     int tries = 0;
     for (;;) {
         it_conn *n = it_connect(&s);
@@ -52,15 +52,15 @@ START_TEST(max_connections)
             break;
         }
         it_close(n);
-        it_assert_msg(it_now_ms() < deadline, "no connection accepted after one closed (%d tries)",
+        it_assert_msg(ts_now_ms() < deadline, "no connection accepted after one closed (%d tries)",
                       tries);
-        it_sleep_ms(50);
+        ts_sleep_ms(50);
     }
     for (int i = 0; i < 5; i++)
         it_expect_ping(c[i], 10);
     for (int i = 0; i < 5; i++)
         it_close(c[i]);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -69,8 +69,8 @@ END_TEST
 START_TEST(big_list_reply)
 {
     enum { NB = 3000 };
-    it_server s = {0};
-    it_server_start(&s, "--max-output", "65536", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--max-output", "65536", NULL);
     /* A small receive buffer, so most of the reply must wait in the server's queue. */
     it_conn *x = it_connect_tcp("127.0.0.1", s.port, 4096);
     char name[32];
@@ -89,14 +89,14 @@ START_TEST(big_list_reply)
     it_expect_ping(x, 100000); /* still connected */
     it_assert(it_stat(x, "dropped_slow") == 0);
     it_close(x);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
 START_TEST(max_barriers)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-barriers", "3", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--max-barriers", "3", NULL);
     it_conn *w[3], *x = it_connect(&s);
     const char *names[3] = {"b1", "b2", "b3"};
     for (int i = 0; i < 3; i++) {
@@ -119,7 +119,7 @@ START_TEST(max_barriers)
     for (int i = 0; i < 3; i++)
         it_close(w[i]);
     it_close(x);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -145,8 +145,8 @@ static unsigned listed(it_conn *admin, const char *const *names, unsigned n)
 
 START_TEST(idle_ttl)
 {
-    it_server s = {0};
-    it_server_start(&s, "--idle-ttl", "1", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--idle-ttl", "1", NULL);
     it_conn *e = it_connect(&s), *w = it_connect(&s), *k = it_connect(&s);
     it_conn *admin = it_connect(&s);
     const char *names[3] = {"empty", "broken", "busy"};
@@ -164,18 +164,18 @@ START_TEST(idle_ttl)
     it_wait_n_waiting(admin, "busy", 1, IT_TIMEOUT_MS);
     it_assert(listed(admin, names, 3) == 7);
 
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     unsigned bits;
     while ((bits = listed(admin, names, 3)) != 4) {
         it_assert_msg(bits & 4, "the barrier with a waiter was forgotten");
-        it_assert_msg(it_now_ms() - t0 < 5000,
+        it_assert_msg(ts_now_ms() - t0 < 5000,
                       "empty barriers still listed %lld ms later (ttl 1 s): bits %u",
-                      (long long)(it_now_ms() - t0), bits);
-        it_sleep_ms(100);
+                      (long long)(ts_now_ms() - t0), bits);
+        ts_sleep_ms(100);
     }
-    int64_t took = it_now_ms() - t0;
+    int64_t took = ts_now_ms() - t0;
     /* The busy one stays, however long. */
-    it_sleep_ms(1500);
+    ts_sleep_ms(1500);
     it_assert(listed(admin, names, 3) == 4);
     it_wait_n_waiting(admin, "busy", 1, IT_TIMEOUT_MS);
     /* A forgotten name starts afresh: another parties count, generation 0. */
@@ -196,17 +196,17 @@ START_TEST(idle_ttl)
     it_close(w2);
     it_close(k);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"max_connections", max_connections},
-        {"max_barriers", max_barriers},
-        {"big_list_reply", big_list_reply},
-        {"idle_ttl", idle_ttl},
+    const ts_case cases[] = {
+        {"max_connections", max_connections, 0},
+        {"max_barriers", max_barriers, 0},
+        {"big_list_reply", big_list_reply, 0},
+        {"idle_ttl", idle_ttl, 0},
     };
-    return it_run("limits", cases, sizeof cases / sizeof cases[0], argc, argv);
+    return ts_run_cases("limits", cases, TS_NCASES(cases));
 }

@@ -65,8 +65,8 @@ static int party_proc(void *p)
 
 START_TEST(parties_processes)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *admin = it_connect(&s);
     int fds[2];
     it_assert(pipe2(fds, O_CLOEXEC) == 0);
@@ -90,7 +90,7 @@ START_TEST(parties_processes)
     close(fds[1]);
 
     int seen[NPROC] = {0};
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     for (int i = 0; i < NPROC; i++) {
         proc_result res;
         n = read(fds[0], &res, sizeof res);
@@ -102,10 +102,10 @@ START_TEST(parties_processes)
         it_assert_msg(res.generation == 0, "party %d: generation %llu, expected 0", res.slot,
                       (unsigned long long)res.generation);
     }
-    it_assert(it_now_ms() - t0 < IT_TIMEOUT_MS);
+    it_assert(ts_now_ms() - t0 < IT_TIMEOUT_MS);
     close(fds[0]);
     for (int i = 0; i < NPROC; i++) {
-        int st = it_reap(pids[i], 5000);
+        int st = ts_reap(pids[i], 5000);
         it_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "party %d exit status %d",
                       i, st);
     }
@@ -116,7 +116,7 @@ START_TEST(parties_processes)
     it_assert(it_jbool(&r, "broken") == 0);
     bp_reply_free(&r);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -167,8 +167,8 @@ static void *party_thread(void *p)
 
 START_TEST(parties_threads)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, NTHR);
     pthread_t th[NTHR];
@@ -188,7 +188,7 @@ START_TEST(parties_threads)
                       (unsigned long long)args[i].generation);
     }
     pthread_barrier_destroy(&start);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -214,7 +214,7 @@ static void *cyclic_thread(void *p)
         a->rc = -100;
         return NULL;
     }
-    int64_t deadline = it_now_ms() + 30000;
+    int64_t deadline = ts_now_ms() + 30000;
     for (int g = 0; g < CYC_GENS; g++) {
         bp_request q;
         it_req_init(&q, BP_OP_WAIT, 1000 + (uint64_t)g);
@@ -239,7 +239,7 @@ static void *cyclic_thread(void *p)
         bp_reply_free(&r);
         if (bad)
             break;
-        if (it_now_ms() > deadline) {
+        if (ts_now_ms() > deadline) {
             a->rc = -400;
             a->failed_at = g;
             break;
@@ -251,11 +251,11 @@ static void *cyclic_thread(void *p)
 
 START_TEST(cyclic_200)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     static cyc_arg args[CYC_THREADS];
     pthread_t th[CYC_THREADS];
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     for (int i = 0; i < CYC_THREADS; i++) {
         memset(&args[i], 0, sizeof args[i]);
         args[i].port = s.port;
@@ -264,7 +264,7 @@ START_TEST(cyclic_200)
     }
     for (int i = 0; i < CYC_THREADS; i++)
         pthread_join(th[i], NULL);
-    int64_t took = it_now_ms() - t0;
+    int64_t took = ts_now_ms() - t0;
     for (int i = 0; i < CYC_THREADS; i++)
         it_assert_msg(args[i].rc == 0, "thread %d failed at generation %d: %d", i,
                       args[i].failed_at, args[i].rc);
@@ -289,7 +289,7 @@ START_TEST(cyclic_200)
     it_close(admin);
     fprintf(stderr, "cyclic_200: %d generations x %d threads in %lld ms\n", CYC_GENS, CYC_THREADS,
             (long long)took);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -297,8 +297,8 @@ END_TEST
 
 START_TEST(multiplexed_waits)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *m = it_connect(&s), *o = it_connect(&s);
     bp_reply r;
     /* Two waits of one connection fill a barrier of 2 between them. */
@@ -335,30 +335,30 @@ START_TEST(multiplexed_waits)
     it_send_wait(q, 9, "mq", 3, -1, "q2", 0);
     it_wait_n_waiting(o, "mq", 2, IT_TIMEOUT_MS);
     it_close(q);
-    int64_t deadline = it_now_ms() + IT_TIMEOUT_MS;
+    int64_t deadline = ts_now_ms() + IT_TIMEOUT_MS;
     for (;;) { /* the close is noticed asynchronously */
         it_status(o, "mq", &r);
         int broken = it_jbool(&r, "broken");
         bp_reply_free(&r);
         if (broken == 1)
             break;
-        it_assert_msg(it_now_ms() < deadline, "closing a connection with two waits did not break");
-        it_sleep_ms(10);
+        it_assert_msg(ts_now_ms() < deadline, "closing a connection with two waits did not break");
+        ts_sleep_ms(10);
     }
     it_expect_ping(o, 10);
     it_close(m);
     it_close(o);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"parties_processes", parties_processes},
-        {"parties_threads", parties_threads},
-        {"cyclic_200", cyclic_200},
-        {"multiplexed_waits", multiplexed_waits},
+    const ts_case cases[] = {
+        {"parties_processes", parties_processes, 0},
+        {"parties_threads", parties_threads, 0},
+        {"cyclic_200", cyclic_200, 0},
+        {"multiplexed_waits", multiplexed_waits, 0},
     };
-    return it_run("release", cases, sizeof cases / sizeof cases[0], argc, argv);
+    return ts_run_cases("release", cases, TS_NCASES(cases));
 }

@@ -34,7 +34,7 @@ static void *background_run(void *p)
         bg->rc = -100;
         goto out;
     }
-    int64_t deadline = it_now_ms() + 30000;
+    int64_t deadline = ts_now_ms() + 30000;
     for (unsigned g = 0; !atomic_load(&bg->stop) && g < 1000000; g++) {
         for (int i = 0; i < 2; i++) {
             bp_request q;
@@ -62,7 +62,7 @@ static void *background_run(void *p)
             }
         }
         bg->generations = g + 1;
-        if (it_now_ms() > deadline) {
+        if (ts_now_ms() > deadline) {
             bg->rc = -500;
             break;
         }
@@ -85,10 +85,10 @@ static void background_check(background *bg, unsigned min_generations)
 {
     /* On a loaded machine the test's own work may finish first: give the
      * background barrier (bounded) time to show that it still works. */
-    int64_t deadline = it_now_ms() + IT_TIMEOUT_MS;
+    int64_t deadline = ts_now_ms() + IT_TIMEOUT_MS;
     while (atomic_load(&bg->generations) < min_generations && atomic_load(&bg->rc) == 0 &&
-           it_now_ms() < deadline)
-        it_sleep_ms(5);
+           ts_now_ms() < deadline)
+        ts_sleep_ms(5);
     atomic_store(&bg->stop, 1);
     pthread_join(bg->th, NULL);
     int rc = bg->rc;
@@ -214,8 +214,8 @@ static char *build_line(const char *what)
 
 START_TEST(bad_input)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-parties", "1000", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--max-parties", "1000", NULL);
     background bg;
     background_start(&bg, s.port);
     it_conn *c = it_connect(&s), *admin = it_connect(&s);
@@ -254,7 +254,7 @@ START_TEST(bad_input)
     bp_reply_free(&ok);
     /* Half a line, then the rest: still one request. */
     it_assert(it_send_raw(c, "{\"op\":\"pi", 9) == 0);
-    it_sleep_ms(50);
+    ts_sleep_ms(50);
     it_assert(it_send_raw(c, "ng\",\"id\":5000}\n", 15) == 0);
     bp_reply r;
     it_expect_ok(c, 5000, IT_TIMEOUT_MS, &r);
@@ -270,7 +270,7 @@ START_TEST(bad_input)
             n + n_nul, (unsigned)bg.generations);
     it_close(c);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -278,7 +278,7 @@ END_TEST
 
 /* Send a line (terminated or not) that is too long; expect one "limit" error
  * without id, then the close. Writes may fail once the server has closed. */
-static void expect_oversized(const it_server *s, size_t len, int terminated)
+static void expect_oversized(const ts_server *s, size_t len, int terminated)
 {
     it_conn *x = it_connect(s);
     char *big = malloc(len + 1);
@@ -298,8 +298,8 @@ static void expect_oversized(const it_server *s, size_t len, int terminated)
 
 START_TEST(oversized_line)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL); /* default --max-line 65536 */
+    ts_server s = {0};
+    ts_server_up(&s, NULL); /* default --max-line 65536 */
     background bg;
     background_start(&bg, s.port);
     it_conn *a = it_connect(&s), *admin = it_connect(&s);
@@ -336,7 +336,7 @@ START_TEST(oversized_line)
     it_close(a);
     it_close(b2);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -344,8 +344,8 @@ END_TEST
  * leaves (breaking the barrier for the others). */
 START_TEST(oversized_line_small_limit)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-line", "1000", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--max-line", "1000", NULL);
     it_conn *a = it_connect(&s), *admin = it_connect(&s), *x = it_connect(&s);
     it_send_wait(a, 1, "ovs", 3, -1, "bystander", 0);
     it_send_wait(x, 2, "ovs", 3, -1, "framing-lost", 0);
@@ -363,7 +363,7 @@ START_TEST(oversized_line_small_limit)
     it_close(x);
     it_close(a);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -371,12 +371,12 @@ END_TEST
 
 START_TEST(connect_churn)
 {
-    it_server s = {0};
-    it_server_start(&s, NULL);
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
     it_conn *a = it_connect(&s), *admin = it_connect(&s);
     it_send_wait(a, 1, "churn", 2, -1, "steady", 0);
     it_wait_n_waiting(admin, "churn", 1, IT_TIMEOUT_MS);
-    int64_t t0 = it_now_ms();
+    int64_t t0 = ts_now_ms();
     for (int i = 0; i < 200; i++) {
         it_conn *c = it_connect(&s);
         const char *half = "{\"op\":\"wait\",\"id\":1,\"barr";
@@ -401,17 +401,17 @@ START_TEST(connect_churn)
         }
         }
         it_close(c);
-        it_assert_msg(it_now_ms() - t0 < 20000, "churn is too slow (%d cycles)", i);
+        it_assert_msg(ts_now_ms() - t0 < 20000, "churn is too slow (%d cycles)", i);
     }
-    int64_t took = it_now_ms() - t0;
+    int64_t took = ts_now_ms() - t0;
     /* The steady waiter is still waiting, nothing else is, and closes were seen. */
     it_expect_silence(a, 50);
     it_wait_n_waiting(admin, "churn", 1, IT_TIMEOUT_MS);
-    int64_t deadline = it_now_ms() + 5000;
+    int64_t deadline = ts_now_ms() + 5000;
     while (it_stat(admin, "connections") != 2) {
-        it_assert_msg(it_now_ms() < deadline, "connections: %g, expected 2",
+        it_assert_msg(ts_now_ms() < deadline, "connections: %g, expected 2",
                       it_stat(admin, "connections"));
-        it_sleep_ms(20);
+        ts_sleep_ms(20);
     }
     it_assert(it_stat(admin, "waiting") == 1);
     it_assert(it_stat(admin, "connections_total") == 202);
@@ -423,7 +423,7 @@ START_TEST(connect_churn)
     it_close(b);
     it_close(a);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
@@ -434,8 +434,8 @@ END_TEST
 
 START_TEST(slow_reader_dropped)
 {
-    it_server s = {0};
-    it_server_start(&s, "--max-output", "65536", NULL);
+    ts_server s = {0};
+    ts_server_up(&s, "--max-output", "65536", NULL);
     background bg;
     background_start(&bg, s.port);
     it_conn *a = it_connect(&s), *admin = it_connect(&s);
@@ -450,8 +450,8 @@ START_TEST(slow_reader_dropped)
         bp_buf_printf(&chunk, "{\"op\":\"ping\",\"id\":%d}\n", i);
     size_t sent = 0;
     int dropped = 0;
-    int64_t t0 = it_now_ms(), deadline = t0 + 20000;
-    while (!dropped && it_now_ms() < deadline && sent < (256u << 20)) {
+    int64_t t0 = ts_now_ms(), deadline = t0 + 20000;
+    while (!dropped && ts_now_ms() < deadline && sent < (256u << 20)) {
         size_t off = 0;
         while (off < chunk.len) {
             ssize_t w = send(x->fd, chunk.data + off, chunk.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -463,7 +463,7 @@ START_TEST(slow_reader_dropped)
             if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
                 struct pollfd p = {x->fd, POLLOUT, 0};
                 poll(&p, 1, 100);
-                if (it_now_ms() > deadline)
+                if (ts_now_ms() > deadline)
                     break;
                 continue;
             }
@@ -472,14 +472,14 @@ START_TEST(slow_reader_dropped)
         }
     }
     bp_buf_free(&chunk);
-    int64_t took = it_now_ms() - t0;
+    int64_t took = ts_now_ms() - t0;
     /* The server noticed (poll: the drop is counted as it happens). */
     double slow = 0;
-    while ((slow = it_stat(admin, "dropped_slow")) < 1 && it_now_ms() < deadline)
-        it_sleep_ms(20);
+    while ((slow = it_stat(admin, "dropped_slow")) < 1 && ts_now_ms() < deadline)
+        ts_sleep_ms(20);
     it_assert_msg(slow == 1, "dropped_slow %g after sending %zu bytes in %lld ms", slow, sent,
                   (long long)took);
-    it_assert_msg(it_server_log_contains(&s, "unread output"), "no log line for the drop");
+    it_assert_msg(ts_server_log_contains(&s, "unread output"), "no log line for the drop");
     fprintf(stderr, "slow_reader_dropped: dropped after %zu bytes of pings, %lld ms (%s)\n", sent,
             (long long)took, dropped ? "our send failed" : "send still open");
     it_close(x);
@@ -495,18 +495,18 @@ START_TEST(slow_reader_dropped)
     it_close(a);
     it_close(b);
     it_close(admin);
-    it_server_done(&s);
+    ts_server_down(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const it_case cases[] = {
-        {"bad_input", bad_input},
-        {"oversized_line", oversized_line},
-        {"oversized_line_small_limit", oversized_line_small_limit},
-        {"connect_churn", connect_churn},
-        {"slow_reader_dropped", slow_reader_dropped},
+    const ts_case cases[] = {
+        {"bad_input", bad_input, 0},
+        {"oversized_line", oversized_line, 0},
+        {"oversized_line_small_limit", oversized_line_small_limit, 0},
+        {"connect_churn", connect_churn, 0},
+        {"slow_reader_dropped", slow_reader_dropped, 0},
     };
-    return it_run("robust", cases, sizeof cases / sizeof cases[0], argc, argv);
+    return ts_run_cases("robust", cases, TS_NCASES(cases));
 }

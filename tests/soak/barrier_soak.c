@@ -18,14 +18,17 @@
  * Also reported: the time, the rate, and barrierd's memory (VmRSS idle, with
  * the connections open, and VmHWM: the peak), plus its own stats counters.
  *
- * barrierd is started here (fork/exec, --listen 127.0.0.1:0) unless --addr
- * names a running one (then its memory is not reported). Every loop is
+ * barrierd ($BARRIERD, else ../../server/barrierd next to this program) is
+ * started here with tests/support's launcher (a free 127.0.0.1 port, ready
+ * file, dies with the soak) unless --addr names a running one (then its memory is not reported). Every loop is
  * bounded in count and time: --timeout for the whole run, and a run in which
  * no release arrives for --stall seconds fails.
  *
  * Exit status: 0 all releases accounted for, 1 anything else, 64 usage.
  */
-#include "bench_common.h"
+#include "ts_clock.h"
+#include "ts_launch.h"
+#include "ts_proc.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -41,12 +44,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 65536
@@ -72,7 +73,6 @@ typedef struct barrier {
 } barrier;
 
 static struct {
-    const char *barrierd;
     const char *addr;
     unsigned conns, rounds, barriers;
     double timeout_s, stall_s;
@@ -93,20 +93,6 @@ static struct {
     char first_problem[512];
 } tally;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
 static void problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void problem(const char *fmt, ...)
 {
@@ -124,118 +110,23 @@ static void problem(const char *fmt, ...)
 
 /* ---- barrierd ---- */
 
-static struct {
-    pid_t pid;
-    char log[64];
-    int port;
-} srv;
-
-/* VmRSS or VmHWM of a process, in KiB (-1 if it cannot be read). */
-static long proc_kb(pid_t pid, int peak)
-{
-    long rss, hwm;
-    if (bn_proc_mem_kb(pid, &rss, &hwm) < 0)
-        return -1;
-    return peak ? hwm : rss;
-}
-
-static const char *default_barrierd(const char *argv0)
-{
-    const char *env = getenv("BARRIERD");
-    if (env && *env)
-        return env;
-    /* build/tests/soak/barrier-soak -> build/server/barrierd */
-    static char path[4200];
-    char self[4000];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(path, sizeof path, "%.4000s/../../server/barrierd", self);
-            if (access(path, X_OK) == 0)
-                return path;
-        }
-    }
-    (void)argv0;
-    return "barrierd";
-}
+static ts_server srv;
 
 static int server_start(void)
 {
-    snprintf(srv.log, sizeof srv.log, "/tmp/barrier-soak-XXXXXX");
-    int fd = mkstemp(srv.log);
-    if (fd < 0) {
-        perror("barrier-soak: mkstemp");
-        return -1;
-    }
-    const char *argv[40] = {opt.barrierd, "--listen", "127.0.0.1:0"};
-    int n = 3;
+    const char *argv[40];
+    int n = 0;
     for (int i = 0; i < opt.n_server_args; i++)
         argv[n++] = opt.server_args[i];
     argv[n] = NULL;
-    pid_t parent = getpid();
-    srv.pid = fork();
-    if (srv.pid < 0) {
-        perror("barrier-soak: fork");
-        return -1;
-    }
-    if (srv.pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        dup2(fd, 2);
-        dup2(fd, 1);
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, 0);
-        execvp(argv[0], (char *const *)argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(fd);
-    for (double end = now_s() + 10; now_s() < end; sleep_s(0.01)) {
-        char buf[8192];
-        FILE *f = fopen(srv.log, "r");
-        size_t got = 0;
-        if (f) {
-            got = fread(buf, 1, sizeof buf - 1, f);
-            fclose(f);
-        }
-        buf[got] = '\0';
-        const char *p = strstr(buf, "listening on 127.0.0.1:");
-        if (p && strstr(buf, "barrierd ready")) {
-            srv.port = atoi(p + strlen("listening on 127.0.0.1:"));
-            return srv.port > 0 ? 0 : -1;
-        }
-        int st;
-        if (waitpid(srv.pid, &st, WNOHANG) == srv.pid) {
-            fprintf(stderr, "barrier-soak: barrierd exited at start:\n%s\n", buf);
-            srv.pid = 0;
-            return -1;
-        }
-    }
-    fprintf(stderr, "barrier-soak: barrierd did not come up (log %s)\n", srv.log);
-    return -1;
+    srv.keep_dir = opt.keep_log;
+    return ts_server_start(&srv, argv);
 }
 
-/* SIGTERM and reap (bounded); returns the wait status or -1. */
+/* SIGTERM and reap (bounded: SIGKILL after 15 s); returns the wait status or -1. */
 static int server_stop(void)
 {
-    if (srv.pid <= 0)
-        return -1;
-    kill(srv.pid, SIGTERM);
-    int st = -1;
-    for (double end = now_s() + 15; now_s() < end; sleep_s(0.01))
-        if (waitpid(srv.pid, &st, WNOHANG) == srv.pid) {
-            srv.pid = 0;
-            return st;
-        }
-    kill(srv.pid, SIGKILL);
-    waitpid(srv.pid, NULL, 0);
-    srv.pid = 0;
-    return -1;
+    return ts_server_stop(&srv, 15000, NULL);
 }
 
 /* ---- connections ---- */
@@ -430,7 +321,7 @@ static void handle_line(conn *c, const char *line, size_t len)
     b->seen[bit / 8] |= (uint8_t)(1u << (bit % 8));
     b->count[c->round]++;
     tally.good++;
-    last_release_at = now_s();
+    last_release_at = ts_now_s();
     c->round++;
     if (c->round < opt.rounds)
         send_wait(c);
@@ -535,8 +426,8 @@ static void usage(FILE *f)
             "  --rounds R        rounds: waits per connection (default 1000)\n"
             "  --barriers B      barriers the connections are split over (default 4)\n"
             "  --quick           100 connections x 100 rounds\n"
-            "  --barrierd PATH   the server to start (default $BARRIERD, else\n"
-            "                    ../../server/barrierd next to this program)\n"
+            "  --barrierd PATH   the server to start (sets $BARRIERD; default $BARRIERD,\n"
+            "                    else ../../server/barrierd next to this program)\n"
             "  --addr HOST:PORT  use a running server instead (IPv4; memory not reported)\n"
             "  --server-arg ARG  pass ARG to the barrierd started here (repeatable)\n"
             "  --timeout S       give up after S seconds (default 900)\n"
@@ -571,7 +462,7 @@ int main(int argc, char **argv)
         case O_ROUNDS: opt.rounds = (unsigned)strtoul(optarg, NULL, 10); break;
         case O_BARRIERS: opt.barriers = (unsigned)strtoul(optarg, NULL, 10); break;
         case O_QUICK: opt.conns = 100; opt.rounds = 100; break;
-        case O_BARRIERD: opt.barrierd = optarg; break;
+        case O_BARRIERD: setenv("BARRIERD", optarg, 1); break;
         case O_ADDR: opt.addr = optarg; break;
         case O_SARG:
             if (opt.n_server_args >= 16) {
@@ -594,12 +485,14 @@ int main(int argc, char **argv)
         usage(stderr);
         return 64;
     }
-    if (!opt.barrierd)
-        opt.barrierd = default_barrierd(argv[0]);
+    if (!opt.addr && !ts_barrierd_default()) {
+        fprintf(stderr, "barrier-soak: no barrierd: set BARRIERD (or --barrierd PATH)\n");
+        return 64;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     /* Descriptors: as many as allowed; barrierd inherits the limit. */
-    long nofile = bn_raise_nofile();
+    long nofile = ts_raise_nofile();
     long need = (long)opt.conns * (opt.addr ? 1 : 2) + 64;
     if (nofile < need) {
         fprintf(stderr,
@@ -632,22 +525,22 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     struct sockaddr_in sa;
-    char addrbuf[64];
+    char addrbuf[sizeof srv.addr];
     if (opt.addr) {
         snprintf(addrbuf, sizeof addrbuf, "%s", opt.addr);
     } else {
         if (server_start() < 0)
             return 1;
-        snprintf(addrbuf, sizeof addrbuf, "127.0.0.1:%d", srv.port);
+        snprintf(addrbuf, sizeof addrbuf, "%s", srv.addr);
     }
     if (parse_addr(addrbuf, &sa) < 0) {
         fprintf(stderr, "barrier-soak: bad address %s\n", addrbuf);
         server_stop();
         return 64;
     }
-    long rss_idle = srv.pid ? proc_kb(srv.pid, 0) : -1;
+    long rss_idle = srv.pid ? ts_proc_kb(srv.pid, 0) : -1;
 
-    double t_start = now_s(), deadline = t_start + opt.timeout_s;
+    double t_start = ts_now_s(), deadline = t_start + opt.timeout_s;
     ep = epoll_create1(EPOLL_CLOEXEC);
     for (unsigned i = 0; i < opt.conns; i++) {
         conn *c = &conns[i];
@@ -661,8 +554,8 @@ int main(int argc, char **argv)
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
     }
-    double t_connected = now_s();
-    long rss_connected = srv.pid ? proc_kb(srv.pid, 0) : -1;
+    double t_connected = ts_now_s();
+    long rss_connected = srv.pid ? ts_proc_kb(srv.pid, 0) : -1;
     printf("  connected %u in %.2f s (barrierd VmRSS %ld kB idle, %ld kB connected)\n", opt.conns,
            t_connected - t_start, rss_idle, rss_connected);
     fflush(stdout);
@@ -670,9 +563,9 @@ int main(int argc, char **argv)
     n_active = opt.conns;
     for (unsigned i = 0; i < opt.conns; i++)
         send_wait(&conns[i]);
-    last_release_at = now_s();
+    last_release_at = ts_now_s();
     uint64_t expected = (uint64_t)opt.conns * opt.rounds;
-    double next_report = now_s() + 10;
+    double next_report = ts_now_s() + 10;
     struct epoll_event evs[1024];
     const char *stop_why = NULL;
     for (uint64_t iter = 0; tally.good < expected; iter++) {
@@ -694,7 +587,7 @@ int main(int argc, char **argv)
             if (!c->dead && (evs[k].events & EPOLLOUT))
                 flush_out(c);
         }
-        double t = now_s();
+        double t = ts_now_s();
         if (t > deadline) {
             stop_why = "--timeout reached";
             break;
@@ -716,7 +609,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    double t_done = now_s();
+    double t_done = ts_now_s();
     if (stop_why)
         problem("stopped early: %s", stop_why);
 
@@ -735,8 +628,8 @@ int main(int argc, char **argv)
     tally.lost = expected - tally.good;
 
     cJSON *st = server_stats(&sa);
-    long hwm = srv.pid ? proc_kb(srv.pid, 1) : -1;
-    long rss_end = srv.pid ? proc_kb(srv.pid, 0) : -1;
+    long hwm = srv.pid ? ts_proc_kb(srv.pid, 1) : -1;
+    long rss_end = srv.pid ? ts_proc_kb(srv.pid, 0) : -1;
     for (unsigned i = 0; i < opt.conns; i++) {
         close(conns[i].fd);
         free(conns[i].in);
@@ -787,11 +680,11 @@ int main(int argc, char **argv)
                incomplete_gens == 0 && short_conns == 0 && !tally.first_problem[0] && exit_ok;
     printf("  RESULT: %s%s%s\n", pass ? "PASS" : "FAIL", pass ? "" : ": ",
            pass ? "" : tally.first_problem);
-    if (srv.log[0]) {
-        if (!pass || opt.keep_log)
-            printf("  barrierd log: %s\n", srv.log);
-        else
-            unlink(srv.log);
+    if (srv.dir[0]) {
+        srv.keep_dir = !pass || opt.keep_log;
+        if (srv.keep_dir)
+            printf("  barrierd log: %s\n", srv.log_path);
+        ts_server_cleanup(&srv);
     }
     for (unsigned b = 0; b < opt.barriers; b++) {
         free(bars[b].count);
