@@ -85,7 +85,7 @@ bench: build
 	tests/bench/run-bench.sh $(BUILD) $(BENCH_ARGS)
 
 soak: build
-	./$(BUILD)/tests/soak/barrier-soak --barrierd ./$(BUILD)/server/barrierd $(SOAK_ARGS)
+	BARRIERD=./$(BUILD)/server/barrierd ./$(BUILD)/tests/soak/barrier-soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
