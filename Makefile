@@ -18,8 +18,8 @@ WERROR      ?= OFF
 FUZZ_SECONDS      ?= 300
 FUZZ_TEST_SECONDS ?= 30
 FUZZ_TARGETS := frame request
-PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev check netcat-openbsd \
-            valgrind clang libclang-rt-14-dev iproute2
+PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev libcurl4-openssl-dev libssl-dev \
+            check netcat-openbsd valgrind clang libclang-rt-14-dev iproute2 etcd-server
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

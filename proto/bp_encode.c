@@ -7,6 +7,7 @@
 
 #include "bp_error.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void key_str(bp_buf *b, const char *key, const char *s, size_t len)
@@ -99,24 +100,40 @@ void bp_enc_release_shared(bp_buf *b, const char *barrier, size_t barrier_len,
     bp_buf_puts(b, "}\n");
 }
 
-void bp_enc_error_shared(bp_buf *b, int code, const char *message)
+/* "ok":false,"error":"...","message":"..." without the closing brace. */
+static void bp_enc_error_body(bp_buf *b, int code, const char *message)
 {
     bp_buf_puts(b, "\"ok\":false,\"error\":\"");
     bp_buf_puts(b, bp_err_name(code));
     bp_buf_puts(b, "\"");
     key_str(b, "message", message, strlen(message));
+}
+
+void bp_enc_error_shared(bp_buf *b, int code, const char *message)
+{
+    bp_enc_error_body(b, code, message);
     bp_buf_puts(b, "}\n");
 }
 
 void bp_enc_wait_error_shared(bp_buf *b, int code, const char *message, const char *barrier,
                               size_t barrier_len, uint64_t generation)
 {
-    bp_buf_puts(b, "\"ok\":false,\"error\":\"");
-    bp_buf_puts(b, bp_err_name(code));
-    bp_buf_puts(b, "\"");
-    key_str(b, "message", message, strlen(message));
+    bp_enc_error_body(b, code, message);
     key_str(b, "barrier", barrier, barrier_len);
     key_u64(b, "generation", generation);
+    bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_notleader(bp_buf *b, int has_id, uint64_t id, const char *leader)
+{
+    char msg[BP_NAME_MAX + 64];
+    if (leader[0])
+        snprintf(msg, sizeof msg, "this server is a standby; the leader is %.255s", leader);
+    else
+        snprintf(msg, sizeof msg, "this server is a standby; no leader is known yet");
+    bp_enc_reply_start(b, has_id, id);
+    bp_enc_error_body(b, BP_ENOTLEADER, msg);
+    key_str(b, "leader", leader, strlen(leader));
     bp_buf_puts(b, "}\n");
 }
 
@@ -247,5 +264,8 @@ void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v)
     key_u64(b, "resume_guessed", v->resume_guessed);
     key_u64(b, "resume_collisions", v->resume_collisions);
     key_u64(b, "resume_replaced", v->resume_replaced);
+    key_str(b, "role", v->role, strlen(v->role));
+    key_str(b, "leader", v->leader, strlen(v->leader));
+    key_u64(b, "term", v->term);
     bp_buf_printf(b, ",\"uptime_s\":%.3f}\n", v->uptime_s);
 }

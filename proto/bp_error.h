@@ -20,7 +20,8 @@
     X(AUTH, -9, "auth", "authentication failed")                                          \
     X(LIMIT, -10, "limit", "server limit reached")                                        \
     X(SHUTDOWN, -11, "shutdown", "server is shutting down")                               \
-    X(NOMEM, -12, "nomem", "out of memory")
+    X(NOMEM, -12, "nomem", "out of memory")                                               \
+    X(NOTLEADER, -13, "notleader", "this server is a standby; ask the leader")
 
 typedef enum bp_err {
     BP_OK = 0,
@@ -29,7 +30,7 @@ typedef enum bp_err {
 #undef BP__ERR_ENUM
 } bp_err;
 
-#define BP_ERR_MIN (-12) /* the lowest code in the table */
+#define BP_ERR_MIN (-13) /* the lowest code in the table */
 
 /* Wire name of a code ("broken"), or "unknown". Never NULL. */
 const char *bp_err_name(int code);

@@ -112,6 +112,9 @@ void bp_enc_error_shared(bp_buf *b, int code, const char *message);
  *   shared:  "ok":false,"error":"broken","message":"...","barrier":"b","generation":4}\n */
 void bp_enc_wait_error_shared(bp_buf *b, int code, const char *message, const char *barrier,
                               size_t barrier_len, uint64_t generation);
+/* A standby's answer to any request: a notleader error naming the leader's
+ * address ("" when it does not know one yet). */
+void bp_enc_notleader(bp_buf *b, int has_id, uint64_t id, const char *leader);
 /* A whole error reply line. */
 void bp_enc_error(bp_buf *b, int has_id, uint64_t id, int code, const char *message);
 /* A whole {"id":N,"ok":true} line. */
@@ -165,6 +168,9 @@ typedef struct bp_stats_view {
     uint64_t resume_guessed;    /* indexes handed out from the top after a lost server */
     uint64_t resume_collisions; /* of those, ones a party later reported as its own */
     uint64_t resume_replaced;   /* re-announced waits that replaced their stale copy */
+    const char *role;           /* "single" (no HA group), "leader", "standby" */
+    const char *leader;         /* HA: the leader's address, "" when unknown */
+    uint64_t term;              /* HA: the leader key's revision while leading, else 0 */
     double uptime_s;
 } bp_stats_view;
 void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v);
@@ -195,6 +201,7 @@ typedef struct bp_reply {
     int has_generation;
     uint64_t generation;             /* wait release or failure, run_action */
     char barrier[BP_NAME_MAX + 1];   /* wait release, run_action, when given */
+    char leader[BP_NAME_MAX + 1];    /* notleader error: the leader's address, or "" */
     void *json;                      /* owned cJSON object: the whole message, for
                                         status/list/stats fields; free with bp_reply_free */
 } bp_reply;

@@ -63,6 +63,7 @@ static int decode_reply(const cJSON *root, bp_reply *r)
     r->has_generation = num_u64(root, "generation", &r->generation);
     copy_str(root, "barrier", r->barrier, sizeof r->barrier);
     if (cJSON_IsFalse(ok)) {
+        copy_str(root, "leader", r->leader, sizeof r->leader);
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
         r->code = cJSON_IsString(e) ? bp_err_from_name(e->valuestring) : BP_EPROTO;
         return 0;

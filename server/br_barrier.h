@@ -71,6 +71,8 @@ struct br_registry {
     br_sink_fn sink;
     void *ctx;
     int in_sink; /* the sink is running: it must not call back in (asserted) */
+    void (*forget)(void *ctx, const char *name, size_t len); /* see br_set_forget_hook */
+    void *forget_ctx;
     bp_buf scratch; /* message text, reused */
     br_stats stats;
 };

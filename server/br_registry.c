@@ -533,6 +533,8 @@ size_t br_sweep_idle(br_registry *r, int64_t now, int64_t ttl_ms)
     assert(!r->in_sink);
     size_t n = 0;
     while (r->idle_head && now - r->idle_head->idle_since >= ttl_ms) {
+        if (r->forget)
+            r->forget(r->forget_ctx, r->idle_head->name, r->idle_head->name_len);
         barrier_destroy(r, r->idle_head);
         n++;
     }
@@ -545,6 +547,47 @@ void br_shutdown(br_registry *r, const char *message)
     for (size_t i = 0; r->table.buckets && i <= r->table.mask; i++)
         for (br_barrier *b = r->table.buckets[i]; b; b = b->hnext)
             br__fail_all(r, b, BP_ESHUTDOWN, NULL, 0, message);
+}
+
+void br_set_forget_hook(br_registry *r, void (*fn)(void *ctx, const char *name, size_t len),
+                        void *ctx)
+{
+    r->forget = fn;
+    r->forget_ctx = ctx;
+}
+
+int br_restore(br_registry *r, const char *name, size_t len, unsigned parties,
+               uint64_t generation, const char *reason, int64_t now)
+{
+    uint32_t hash = br__hash(r->seed, name, len);
+    if (br__table_find(&r->table, name, len, hash))
+        return BP_EPARTIES;
+    if (r->max_barriers && r->table.count >= r->max_barriers)
+        return BP_ELIMIT;
+    br_barrier *b = barrier_create(r, name, len, hash, parties, now);
+    if (!b)
+        return BP_ENOMEM;
+    b->generation = generation;
+    b->recovering = 1;
+    if (reason) {
+        b->state = BR_BROKEN;
+        b->reason = strdup(reason);
+    }
+    br__idle_touch(r, b, now);
+    return 0;
+}
+
+int br_break(br_registry *r, const char *name, size_t len, const char *why, int64_t now)
+{
+    assert(!r->in_sink);
+    br_barrier *b = find_barrier(r, name, len);
+    if (!b)
+        return BP_ENOTFOUND;
+    if (b->state == BR_BROKEN)
+        return 0;
+    message_start(r, "%s", why);
+    barrier_break(r, b, NULL, 0, message_finish(r, b), now);
+    return 0;
 }
 
 void br_set_recovery(br_registry *r, int64_t until_ms)

@@ -162,6 +162,18 @@ void br_expire(br_registry *r, int64_t now_ms);
 int64_t br_next_deadline(const br_registry *r);
 /* Forget barriers with no waiters that have been idle for ttl_ms or longer. */
 size_t br_sweep_idle(br_registry *r, int64_t now_ms, int64_t ttl_ms);
+/* fn is called with the name of every barrier the idle sweep forgets. */
+void br_set_forget_hook(br_registry *r, void (*fn)(void *ctx, const char *name, size_t len),
+                        void *ctx);
+/* Create a barrier as a predecessor left it (HA failover): its parties and
+ * generation, broken for `reason` unless that is NULL. Rebuilt from
+ * re-announced waits like a restarted server's (br_set_recovery). 0, or
+ * BP_EPARTIES (it exists already), BP_ELIMIT, BP_ENOMEM. */
+int br_restore(br_registry *r, const char *name, size_t len, unsigned parties,
+               uint64_t generation, const char *reason, int64_t now_ms);
+/* Break the barrier, `why` saying what broke it (who had arrived is added).
+ * 0 or BP_ENOTFOUND; a broken barrier stays broken for its first reason. */
+int br_break(br_registry *r, const char *name, size_t len, const char *why, int64_t now_ms);
 /* Fail every waiter with BP_ESHUTDOWN. */
 void br_shutdown(br_registry *r, const char *message);
 

@@ -31,9 +31,9 @@ int main(int argc, char **argv)
         return 1;
     }
     int status = 0;
-    if (sv_server_listen(&srv) < 0) {
+    if (sv_server_listen(&srv) < 0 || (cfg.ha_etcd && sv_ha_start(&srv) < 0)) {
         status = 1;
-        sv_server_shutdown(&srv, "cannot listen");
+        sv_server_shutdown(&srv, "cannot start");
     } else {
         SV_INFO("barrierd ready (max %zu connections, %zu barriers, line %zu bytes, "
                 "heartbeat %llu ms, idle ttl %llu ms%s)",

@@ -35,6 +35,11 @@ static const char usage_text[] =
     "                           this long or is closed; 0 = no limit (default 10)\n"
     "  --resume-window SECONDS  after start, barriers are rebuilt from the waits\n"
     "                           resuming clients re-announce (default 60)\n"
+    "  --ha-etcd URL[,URL...]   join an HA group led through etcd (its v3 JSON\n"
+    "                           gateway, e.g. http://127.0.0.1:2379)\n"
+    "  --ha-group NAME          the group (every member names the same)\n"
+    "  --advertise HOST:PORT    where clients reach this server, as the leader\n"
+    "  --ha-ttl SECONDS         the leader's lease (default 5, at least 1)\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --ready-file F           once every listener is bound, write their addresses\n"
     "                           to F, one a line (written whole: F.tmp, then renamed)\n"
@@ -86,6 +91,33 @@ static char *read_token(const char *path)
     return s;
 }
 
+/* The HA flags come together: a group needs etcd, a name and an address. */
+static int check_ha(sv_config *cfg)
+{
+    int n = !!cfg->ha_etcd + !!cfg->ha_group + !!cfg->advertise;
+    if (n == 0)
+        return 0;
+    if (n != 3) {
+        fprintf(stderr, "barrierd: an HA group needs --ha-etcd, --ha-group and --advertise\n");
+        return -1;
+    }
+    if (cfg->ha_ttl_ms == 0)
+        cfg->ha_ttl_ms = 5000;
+    bp_addr a;
+    char err[512];
+    if (bp_addr_parse(cfg->advertise, strlen(cfg->advertise), 0, &a, err, sizeof err) < 0 ||
+        a.kind != BP_ADDR_TCP) {
+        fprintf(stderr, "barrierd: --advertise: %s\n", a.kind == BP_ADDR_UNIX ? "must be host:port" : err);
+        return -1;
+    }
+    size_t g = strlen(cfg->ha_group);
+    if (g == 0 || g > 128 || !bp_utf8_clean(cfg->ha_group, g) || strchr(cfg->ha_group, '/')) {
+        fprintf(stderr, "barrierd: --ha-group: 1..128 bytes of UTF-8, no '/' or control characters\n");
+        return -1;
+    }
+    return 0;
+}
+
 int sv_config_parse(sv_config *cfg, int argc, char **argv)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -99,10 +131,11 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     cfg->idle_ttl_ms = 300000;
     cfg->hello_timeout_ms = 10000;
     cfg->resume_window_ms = 60000;
+    cfg->ha_ttl_ms = 5000;
     cfg->log_level = SV_LOG_INFO;
 
     enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXWAITS, O_MAXLINE, O_MAXOUT,
-           O_HEART, O_TTL, O_HELLO, O_RESUME, O_LOG, O_READY, O_HELP, O_VERSION };
+           O_HEART, O_TTL, O_HELLO, O_RESUME, O_HA_ETCD, O_HA_GROUP, O_ADVERTISE, O_HA_TTL, O_LOG, O_READY, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"auth-token-file", required_argument, 0, O_TOKEN},
@@ -116,6 +149,10 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         {"idle-ttl", required_argument, 0, O_TTL},
         {"hello-timeout", required_argument, 0, O_HELLO},
         {"resume-window", required_argument, 0, O_RESUME},
+        {"ha-etcd", required_argument, 0, O_HA_ETCD},
+        {"ha-group", required_argument, 0, O_HA_GROUP},
+        {"advertise", required_argument, 0, O_ADVERTISE},
+        {"ha-ttl", required_argument, 0, O_HA_TTL},
         {"log-level", required_argument, 0, O_LOG},
         {"ready-file", required_argument, 0, O_READY},
         {"help", no_argument, 0, O_HELP},
@@ -159,6 +196,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             DURATION_FLAG(O_TTL, "--idle-ttl", 1, 1e9, idle_ttl_ms)
             DURATION_FLAG(O_HELLO, "--hello-timeout", 1, 86400, hello_timeout_ms)
             DURATION_FLAG(O_RESUME, "--resume-window", 1, 86400, resume_window_ms)
+            DURATION_FLAG(O_HA_TTL, "--ha-ttl", 1000, 3600, ha_ttl_ms)
 #undef SIZE_FLAG
 #undef DURATION_FLAG
         case O_LOG:
@@ -167,6 +205,15 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
                         optarg);
                 return -1;
             }
+            break;
+        case O_HA_ETCD:
+            cfg->ha_etcd = optarg;
+            break;
+        case O_HA_GROUP:
+            cfg->ha_group = optarg;
+            break;
+        case O_ADVERTISE:
+            cfg->advertise = optarg;
             break;
         case O_READY:
             cfg->ready_file = optarg;
@@ -197,6 +244,8 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             return -1;
         }
     }
+    if (check_ha(cfg) < 0)
+        return -1;
     if (cfg->auth_token_file && !(cfg->auth_token = read_token(cfg->auth_token_file)))
         return -1;
     return 0;

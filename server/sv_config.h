@@ -28,6 +28,10 @@ typedef struct sv_config {
     uint64_t idle_ttl_ms;     /* 0 = keep empty barriers forever */
     uint64_t hello_timeout_ms; /* with a token: authenticate within this; 0 = no limit */
     uint64_t resume_window_ms; /* after start: barriers are rebuilt from re-announced waits */
+    const char *ha_etcd;       /* HA: etcd endpoints, "http://h:p[,...]"; NULL = no group */
+    const char *ha_group;      /* HA: the group's name */
+    const char *advertise;     /* HA: the address clients reach this server at */
+    uint64_t ha_ttl_ms;        /* HA: the leader lease */
     int log_level;
 } sv_config;
 

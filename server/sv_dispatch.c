@@ -107,7 +107,10 @@ static void do_wait(sv_conn *c, const bp_request *r)
         sv__conn_unlink_wait(c, w);
         sv__wait_free(s, w);
         reply_error(c, r, rc, msg);
+        return;
     }
+    if (s->ha)
+        sv__ha_touch(s, r->barrier, r->barrier_len);
 }
 
 static void do_action_done(sv_conn *c, const bp_request *r)
@@ -115,10 +118,13 @@ static void do_action_done(sv_conn *c, const bp_request *r)
     char msg[BP_MESSAGE_MAX];
     int rc = br_action_done(c->srv->reg, r->barrier, r->barrier_len, r->generation, r->success,
                             c, sv__now(c->srv), msg, sizeof msg);
-    if (rc < 0)
+    if (rc < 0) {
         reply_error(c, r, rc, msg);
-    else
-        reply_ok(c, r);
+        return;
+    }
+    if (c->srv->ha)
+        sv__ha_touch(c->srv, r->barrier, r->barrier_len);
+    reply_ok(c, r);
 }
 
 static void do_abort_reset(sv_conn *c, const bp_request *r)
@@ -136,6 +142,8 @@ static void do_abort_reset(sv_conn *c, const bp_request *r)
     }
     SV_INFO("conn %llu %s: %s barrier '%s'", (unsigned long long)c->serial, c->peer,
             r->op == BP_OP_ABORT ? "aborted" : "reset", r->barrier);
+    if (c->srv->ha)
+        sv__ha_touch(c->srv, r->barrier, r->barrier_len);
     reply_ok(c, r);
 }
 
@@ -224,6 +232,7 @@ static void do_stats(sv_conn *c, const bp_request *r)
                        .resume_collisions = st.collisions,
                        .resume_replaced = st.replaced,
                        .uptime_s = (double)(sv__now(s) - (int64_t)s->start_ms) / 1000.0};
+    sv__ha_stats(s, &v);
     bp_buf *b = &s->out;
     bp_buf_reset(b);
     bp_enc_stats(b, r->has_id, r->id, &v);
@@ -247,8 +256,9 @@ void sv__dispatch(sv_conn *c, const char *line, size_t len)
         return; /* blank lines are ignored */
     bp_request r;
     bp_decode_error err;
+    sv__json_arena_begin();
     int rc = bp_request_decode(line, len, c->srv->cfg->max_parties, &r, &err);
-    sv__json_arena_reset(); /* the decode's cJSON tree is gone: reuse its memory */
+    sv__json_arena_end(); /* the decode's cJSON tree is gone: reuse its memory */
     /* Never log a secret, right or wrong: what the decoder saw decides. */
     if (err.secret)
         SV_DEBUG("conn %llu %s: <- (%zu bytes that may hold a token, not shown)",
@@ -262,6 +272,8 @@ void sv__dispatch(sv_conn *c, const char *line, size_t len)
         reply_error(c, &r, err.code, err.message);
         return;
     }
+    if (c->srv->ha && !sv__ha_gate(c, &r))
+        return; /* a standby: answered with notleader */
     if (!c->authed && r.op != BP_OP_HELLO && r.op != BP_OP_PING && r.op != BP_OP_PONG) {
         reply_error(c, &r, BP_EAUTH, "say hello with the token first");
         sv__conn_close_after_flush(c, "did not authenticate");

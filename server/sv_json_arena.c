@@ -11,9 +11,12 @@
 
 static alignas(max_align_t) unsigned char arena[SV_ARENA_SIZE];
 static size_t arena_used;
+static int arena_on; /* between begin and end: a request is being decoded */
 
 static void *arena_malloc(size_t n)
 {
+    if (!arena_on)
+        return malloc(n);
     size_t at = (arena_used + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
     if (n <= SV_ARENA_SIZE && at <= SV_ARENA_SIZE - n) {
         arena_used = at + n;
@@ -35,7 +38,13 @@ void sv__json_arena_install(void)
     cJSON_InitHooks(&hooks);
 }
 
-void sv__json_arena_reset(void)
+void sv__json_arena_begin(void)
 {
+    arena_on = 1;
+}
+
+void sv__json_arena_end(void)
+{
+    arena_on = 0;
     arena_used = 0;
 }

@@ -328,6 +328,7 @@ void sv_server_shutdown(sv_server *s, const char *why)
         return;
     s->shutting_down = 1;
     SV_INFO("shutting down (%s): %zu connections, telling every waiter", why, s->n_conns);
+    sv_ha_stop(s);
     for (size_t i = 0; i < s->n_listeners; i++)
         close_handle(&s->listeners[i].h.handle);
     br_shutdown(s->reg, "server is shutting down");
@@ -372,18 +373,47 @@ static void on_signal(uv_signal_t *h, int signum)
     on_stop_timer(&s->stop_timer);
 }
 
+/* A new, empty registry whose name hash has a seed of its own. */
+static br_registry *registry_new(sv_server *s)
+{
+    br_registry *reg = br_new(s->cfg->max_barriers, sv__notify, s);
+    if (!reg)
+        return NULL;
+    uint32_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
+        seed = (uint32_t)uv_hrtime() ^ (uint32_t)getpid();
+    br_set_hash_seed(reg, seed);
+    return reg;
+}
+
+void sv__drop_everything(sv_server *s, const char *why)
+{
+    br_registry *fresh = registry_new(s);
+    if (!fresh) { /* cannot start over: stop, rather than serve a stale state */
+        SV_ERROR("out of memory dropping the barriers; exiting");
+        exit(1);
+    }
+    br_free(s->reg); /* its waiters are forgotten, not told */
+    s->reg = fresh;
+    for (sv_conn *c = s->conns; c; c = c->next) {
+        while (c->waits) {
+            sv_wait *w = c->waits;
+            sv__conn_unlink_wait(c, w);
+            sv__wait_free(s, w);
+        }
+        sv__conn_close(c, why);
+    }
+    sv__arm_deadline(s);
+}
+
 int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg)
 {
     memset(s, 0, sizeof *s);
     s->loop = loop;
     s->cfg = cfg;
     s->armed_deadline = -1;
-    if (!(s->reg = br_new(cfg->max_barriers, sv__notify, s)))
+    if (!(s->reg = registry_new(s)))
         return UV_ENOMEM;
-    uint32_t seed;
-    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
-        seed = (uint32_t)uv_hrtime() ^ (uint32_t)getpid();
-    br_set_hash_seed(s->reg, seed);
     s->start_ms = uv_now(loop);
     br_set_recovery(s->reg, (int64_t)s->start_ms + (int64_t)cfg->resume_window_ms);
     uv_timer_init(loop, &s->deadline_timer);

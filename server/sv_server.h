@@ -7,6 +7,7 @@
 #include "bp_msg.h"
 #include "br_registry.h"
 #include "sv_config.h"
+#include "sv_ha.h"
 
 #include <uv.h>
 
@@ -109,6 +110,7 @@ struct sv_server {
     int shutting_down;          /* 1 after the first signal, 2 after the second */
     uint64_t start_ms;
     sv_counters counters;
+    struct sv_ha *ha;           /* HA group membership, NULL without --ha-etcd */
     bp_buf out;                 /* encoding scratch for replies, reused */
     bp_buf prefix;              /* encoding scratch for per-waiter prefixes */
     sv_wreq *free_wreqs;        /* recycled write requests */
@@ -123,6 +125,10 @@ int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg);
 int sv_server_listen(sv_server *s);
 void sv_server_shutdown(sv_server *s, const char *why);
 void sv_server_free(sv_server *s);
+/* Forget every barrier and close every connection at once, telling nobody
+ * anything: a fenced leader must not answer even with an error (its parties
+ * resume with the next leader). */
+void sv__drop_everything(sv_server *s, const char *why);
 int64_t sv__now(const sv_server *s);
 void sv__arm_deadline(sv_server *s);
 

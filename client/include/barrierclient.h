@@ -72,6 +72,8 @@ extern "C" {
 #define BC_ELIMIT (-10)    /* a server limit: connections, barriers, line length */
 #define BC_ESHUTDOWN (-11) /* the server is shutting down */
 #define BC_ENOMEM (-12)    /* out of memory (here or in the server) */
+#define BC_ENOTLEADER (-13) /* a standby of an HA group answered; the library follows
+                               the leader it names, so callers rarely see this */
 
 /* One connection to barrierd. Opaque. */
 typedef struct bc_client bc_client;

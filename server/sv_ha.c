@@ -1,0 +1,578 @@
+/* sv_ha.c - an HA group member's I/O: lease, election, fencing, mirror.
+ *
+ * One timer ticks at a third of the lease: it renews the lease, asks who leads
+ * (as a standby) and fences when the lease may have run out. A campaign is a
+ * long request that etcd answers when this server is elected; the new leader
+ * then loads the mirror and serves, taking re-announcements for 2 x ttl, and
+ * then breaks the barriers whose recorded parties did not come back. Changed
+ * barriers are written in one guarded transaction at a time (only while the
+ * election's leader key is still ours), at most every HA_FLUSH_MS.
+ */
+#include "sv_ha.h"
+
+#include "bp_error.h"
+#include "ha_etcd.h"
+#include "ha_mirror.h"
+#include "ha_role.h"
+#include "sv_log.h"
+#include "sv_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HA_FLUSH_MS 20            /* records are written at most this often */
+#define HA_TXN_OPS 100            /* etcd allows 128 operations in one transaction */
+#define HA_TXN_BYTES (1u << 20)   /* and a request of 1.5 MiB */
+#define HA_CAMPAIGN_MS 3600000    /* a campaign waits this long, then starts again */
+#define HA_CALL_MS 2000           /* every other request */
+
+typedef struct ha_expect {         /* a recorded generation and who waited in it */
+    struct ha_expect *next;
+    char *name;
+    uint64_t generation;
+    ha_mirror_rec rec;
+} ha_expect;
+
+struct sv_ha {
+    sv_server *srv;
+    ha_etcd *etcd;
+    ha_role role;
+    char election[200];            /* the election's name */
+    char prefix[200];              /* the mirror's key prefix */
+    char *leader_key;              /* ours while elected (decoded bytes) */
+    size_t leader_key_len;
+    uv_timer_t tick, flush, expect_timer;
+    ha_http_req *grant, *keepalive, *campaign, *query, *txn, *load;
+    int64_t grant_sent, keepalive_sent;
+    ha_dirty dirty;
+    ha_expect *expect;
+    int stopping;
+    int refs;                      /* while stopping: closes and the revoke to wait for */
+};
+
+/* The clock of every decision: fresh, not the loop's cached time, so that a
+ * leader that was stopped (SIGSTOP) sees how long it was away before it serves. */
+static int64_t now_ms(void)
+{
+    return (int64_t)(uv_hrtime() / 1000000u);
+}
+
+static void fence(sv_ha *h, const char *why);
+static void campaign(sv_ha *h);
+static void flush_soon(sv_ha *h);
+
+/* ---- lease ---- */
+
+static void on_grant(void *arg, int rc, const cJSON *reply, const char *err)
+{
+    sv_ha *h = arg;
+    h->grant = NULL;
+    int64_t id = rc == 0 ? ha_etcd_get_i64(reply, "ID") : 0;
+    int64_t ttl = rc == 0 ? ha_etcd_get_i64(reply, "TTL") : 0;
+    if (!id || ttl <= 0) {
+        SV_WARN("ha: no lease from etcd (%s); serving nothing, trying again",
+                rc ? err : "no ID in the answer");
+        return;
+    }
+    ha_role_granted(&h->role, id, ttl * 1000, h->grant_sent);
+    SV_INFO("ha: lease %llx for %lld s from %s; campaigning in group '%s'",
+            (unsigned long long)id, (long long)ttl, ha_etcd_endpoint(h->etcd),
+            h->srv->cfg->ha_group);
+    campaign(h);
+}
+
+static void ask_lease(sv_ha *h)
+{
+    if (h->grant || h->stopping)
+        return;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddNumberToObject(body, "TTL", (double)((h->role.ttl_ms + 999) / 1000));
+    h->grant_sent = now_ms();
+    h->grant = ha_etcd_call(h->etcd, "/v3/lease/grant", body, HA_CALL_MS, on_grant, h);
+}
+
+static void on_keepalive(void *arg, int rc, const cJSON *reply, const char *err)
+{
+    sv_ha *h = arg;
+    h->keepalive = NULL;
+    if (rc < 0) {
+        SV_WARN("ha: lease keepalive: %s", err);
+        return; /* the lease runs on our clock; the tick fences when it is over */
+    }
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(reply, "result");
+    int64_t ttl = ha_etcd_get_i64(res ? res : reply, "TTL");
+    if (ha_role_renewed(&h->role, ttl * 1000, h->keepalive_sent)) {
+        if (h->role.state == HA_LEADING || h->role.state == HA_LOADING)
+            fence(h, "etcd no longer knows our lease");
+        else
+            ha_role_reset(&h->role);
+        ask_lease(h);
+    }
+}
+
+static void renew(sv_ha *h)
+{
+    if (h->keepalive || !h->role.lease_id)
+        return;
+    cJSON *body = cJSON_CreateObject();
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)h->role.lease_id);
+    cJSON_AddStringToObject(body, "ID", id);
+    h->keepalive_sent = now_ms();
+    h->keepalive = ha_etcd_call(h->etcd, "/v3/lease/keepalive", body, HA_CALL_MS, on_keepalive, h);
+}
+
+/* ---- who leads ---- */
+
+static void on_query(void *arg, int rc, const cJSON *reply, const char *err)
+{
+    (void)err;
+    sv_ha *h = arg;
+    h->query = NULL;
+    const cJSON *kv = rc == 0 ? cJSON_GetObjectItemCaseSensitive(reply, "kv") : NULL;
+    char *addr = kv ? ha_etcd_get_b64(kv, "value", NULL) : NULL;
+    if (rc == 0 || addr) {
+        if (strcmp(addr ? addr : "", h->role.leader) != 0)
+            SV_INFO("ha: the leader is %s", addr && addr[0] ? addr : "(none)");
+        ha_role_leader_seen(&h->role, addr ? addr : "");
+    }
+    free(addr);
+}
+
+static void query_leader(sv_ha *h)
+{
+    if (h->query)
+        return;
+    cJSON *body = cJSON_CreateObject();
+    ha_etcd_add_b64(body, "name", h->election, strlen(h->election));
+    h->query = ha_etcd_call(h->etcd, "/v3/election/leader", body, HA_CALL_MS, on_query, h);
+}
+
+/* ---- leading: load the predecessor's barriers, then serve ---- */
+
+static void expect_free(sv_ha *h)
+{
+    while (h->expect) {
+        ha_expect *e = h->expect;
+        h->expect = e->next;
+        ha_mirror_rec_free(&e->rec);
+        free(e->name);
+        free(e);
+    }
+}
+
+/* One recorded barrier into the registry, as the predecessor left it. */
+static void restore_one(sv_ha *h, const char *name, size_t len, const char *value, size_t vlen)
+{
+    sv_server *s = h->srv;
+    ha_mirror_rec rec;
+    if (len == 0 || len > BP_NAME_MAX || ha_mirror_decode(value, vlen, &rec) < 0) {
+        SV_WARN("ha: skipping a mirror record that is not one (%zu bytes)", vlen);
+        return;
+    }
+    int rc = br_restore(s->reg, name, len, rec.parties, rec.generation,
+                        rec.broken ? rec.reason : NULL, sv__now(s));
+    if (rc < 0 || rec.broken || rec.n_listed == 0) {
+        ha_mirror_rec_free(&rec);
+        return;
+    }
+    ha_expect *e = calloc(1, sizeof *e);
+    if (!e || !(e->name = strndup(name, len))) {
+        free(e);
+        ha_mirror_rec_free(&rec);
+        return;
+    }
+    e->generation = rec.generation;
+    e->rec = rec;
+    e->next = h->expect;
+    h->expect = e;
+}
+
+/* The resume window is over: a recorded party that has not come back to its
+ * generation is lost, and its barrier breaks, naming it. */
+static void on_expect_timer(uv_timer_t *t)
+{
+    sv_ha *h = t->data;
+    sv_server *s = h->srv;
+    for (ha_expect *e = h->expect; e; e = e->next) {
+        const br_barrier *b = br_find(s->reg, e->name, strlen(e->name));
+        br_info in;
+        if (!b || (br_barrier_info(b, &in), in.generation != e->generation || in.state == BR_BROKEN))
+            continue;
+        unsigned n;
+        br_waiter *const *ws = br_barrier_waiters(b, &n);
+        char *taken = calloc(n ? n : 1, 1);
+        bp_buf why = BP_BUF_INIT;
+        unsigned missing = 0;
+        for (unsigned i = 0; i < e->rec.n_listed && taken; i++) {
+            unsigned j = 0;
+            while (j < n && (taken[j] || strcmp(ws[j]->client, e->rec.clients[i]) != 0))
+                j++;
+            if (j < n) {
+                taken[j] = 1;
+                continue;
+            }
+            bp_buf_puts(&why, missing++ ? ", " : "party lost (");
+            bp_buf_puts(&why, e->rec.clients[i][0] ? e->rec.clients[i] : "anonymous");
+        }
+        free(taken);
+        if (missing && !why.oom) {
+            bp_buf_puts(&why, missing > 1 ? " did not come back after the failover)"
+                                          : " did not come back after the failover)");
+            SV_WARN("barrier '%s': %s", e->name, why.data);
+            br_break(s->reg, e->name, strlen(e->name), why.data, sv__now(s));
+            sv__ha_touch(s, e->name, strlen(e->name));
+        }
+        bp_buf_free(&why);
+    }
+    expect_free(h);
+    sv__arm_deadline(s);
+}
+
+static void on_load(void *arg, int rc, const cJSON *reply, const char *err)
+{
+    sv_ha *h = arg;
+    sv_server *s = h->srv;
+    h->load = NULL;
+    if (h->role.state != HA_LOADING)
+        return;
+    if (rc < 0) {
+        fence(h, err);
+        return;
+    }
+    size_t plen = strlen(h->prefix), n = 0;
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(reply, "kvs")) {
+        size_t klen, vlen;
+        char *key = ha_etcd_get_b64(kv, "key", &klen);
+        char *value = ha_etcd_get_b64(kv, "value", &vlen);
+        if (key && value && klen > plen)
+            restore_one(h, key + plen, klen - plen, value, vlen), n++;
+        free(key);
+        free(value);
+    }
+    int64_t resume = 2 * h->role.ttl_ms;
+    br_set_recovery(s->reg, sv__now(s) + (int64_t)(s->cfg->resume_window_ms > (uint64_t)resume
+                                                       ? s->cfg->resume_window_ms
+                                                       : (uint64_t)resume));
+    ha_role_serving(&h->role, now_ms(), resume);
+    uv_timer_start(&h->expect_timer, on_expect_timer, (uint64_t)resume, 0);
+    SV_INFO("ha: leading group '%s' as %s (term %lld): %zu barriers from the mirror, "
+            "parties re-announce for %lld ms", s->cfg->ha_group, s->cfg->advertise,
+            (long long)h->role.term, n, (long long)resume);
+}
+
+static void on_campaign(void *arg, int rc, const cJSON *reply, const char *err)
+{
+    sv_ha *h = arg;
+    h->campaign = NULL;
+    if (h->role.state != HA_CAMPAIGNING)
+        return;
+    const cJSON *leader = rc == 0 ? cJSON_GetObjectItemCaseSensitive(reply, "leader") : NULL;
+    size_t klen = 0;
+    char *key = leader ? ha_etcd_get_b64(leader, "key", &klen) : NULL;
+    if (!key) {
+        SV_WARN("ha: campaign: %s; trying again", rc ? err : "no leader key in the answer");
+        return; /* the tick campaigns again while the lease lasts */
+    }
+    free(h->leader_key);
+    h->leader_key = key;
+    h->leader_key_len = klen;
+    ha_role_elected(&h->role, ha_etcd_get_i64(leader, "rev"), h->srv->cfg->advertise);
+    cJSON *body = cJSON_CreateObject();
+    ha_etcd_add_prefix(body, h->prefix);
+    h->load = ha_etcd_call(h->etcd, "/v3/kv/range", body, HA_CALL_MS * 5, on_load, h);
+}
+
+static void campaign(sv_ha *h)
+{
+    if (h->campaign || h->role.state != HA_CAMPAIGNING || h->stopping)
+        return;
+    cJSON *body = cJSON_CreateObject();
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)h->role.lease_id);
+    ha_etcd_add_b64(body, "name", h->election, strlen(h->election));
+    cJSON_AddStringToObject(body, "lease", id);
+    ha_etcd_add_b64(body, "value", h->srv->cfg->advertise, strlen(h->srv->cfg->advertise));
+    h->campaign = ha_etcd_call(h->etcd, "/v3/election/campaign", body, HA_CAMPAIGN_MS,
+                               on_campaign, h);
+}
+
+/* ---- fencing ---- */
+
+static void cancel(ha_http_req **r)
+{
+    ha_http_cancel(*r);
+    *r = NULL;
+}
+
+/* Stop leading at once: no request is served from here on. Every client is
+ * cut off (they resume with whoever leads next), the barriers are dropped, and
+ * the server asks for a new lease to campaign again. */
+static void fence(sv_ha *h, const char *why)
+{
+    sv_server *s = h->srv;
+    SV_WARN("ha: stop leading group '%s' (term %lld): %s; closing %zu connections",
+            s->cfg->ha_group, (long long)h->role.term, why, s->n_conns);
+    cancel(&h->campaign);
+    cancel(&h->txn);
+    cancel(&h->load);
+    cancel(&h->keepalive);
+    uv_timer_stop(&h->flush);
+    uv_timer_stop(&h->expect_timer);
+    expect_free(h);
+    ha_dirty_free(&h->dirty);
+    ha_role_reset(&h->role);
+    sv__drop_everything(s, "the server stopped leading its HA group");
+    ask_lease(h);
+}
+
+/* ---- the mirror ---- */
+
+typedef struct batch {
+    sv_ha *h;
+    cJSON *ops;
+    size_t n, bytes;
+} batch;
+
+static void add_op(batch *bt, const char *name)
+{
+    sv_ha *h = bt->h;
+    sv_server *s = h->srv;
+    char key[512];
+    int klen = snprintf(key, sizeof key, "%s%s", h->prefix, name);
+    cJSON *op = cJSON_CreateObject(), *req = cJSON_CreateObject();
+    const br_barrier *b = br_find(s->reg, name, strlen(name));
+    ha_etcd_add_b64(req, "key", key, (size_t)klen);
+    if (b) {
+        br_info in;
+        br_barrier_info(b, &in);
+        unsigned n;
+        br_waiter *const *ws = br_barrier_waiters(b, &n);
+        bp_buf v = BP_BUF_INIT;
+        ha_mirror_begin(&v, in.parties, in.generation, in.state == BR_BROKEN, in.reason, n);
+        for (unsigned i = 0; i < n; i++)
+            ha_mirror_waiter(&v, i, ws[i]->client, ws[i]->peer);
+        ha_mirror_end(&v);
+        ha_etcd_add_b64(req, "value", v.data ? v.data : "", v.len);
+        bt->bytes += v.len * 4 / 3 + (size_t)klen * 4 / 3 + 64;
+        bp_buf_free(&v);
+    } else {
+        bt->bytes += (size_t)klen * 4 / 3 + 64;
+    }
+    cJSON_AddItemToObject(op, b ? "request_put" : "request_delete_range", req);
+    cJSON_AddItemToArray(bt->ops, op);
+    bt->n++;
+}
+
+static int take_one(void *ctx, char *name)
+{
+    batch *bt = ctx;
+    add_op(bt, name);
+    free(name);
+    return bt->n < HA_TXN_OPS && bt->bytes < HA_TXN_BYTES;
+}
+
+static void resync_all(void *ctx, const br_barrier *b)
+{
+    br_info in;
+    br_barrier_info(b, &in);
+    ha_dirty_add(ctx, in.name, in.name_len);
+}
+
+static void on_txn(void *arg, int rc, const cJSON *reply, const char *err)
+{
+    sv_ha *h = arg;
+    h->txn = NULL;
+    if (h->role.state != HA_LEADING)
+        return;
+    if (rc < 0) {
+        /* Not known to be written: write every record again. */
+        SV_WARN("ha: writing the mirror: %s", err);
+        br_foreach(h->srv->reg, resync_all, &h->dirty);
+    } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "succeeded"))) {
+        fence(h, "the election's leader key is no longer ours");
+        return;
+    }
+    if (h->dirty.n)
+        flush_soon(h);
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    sv_ha *h = t->data;
+    if (h->txn || h->role.state != HA_LEADING || !h->dirty.n)
+        return;
+    cJSON *body = cJSON_CreateObject(), *cmp = cJSON_CreateObject();
+    cJSON *compare = cJSON_AddArrayToObject(body, "compare");
+    ha_etcd_add_b64(cmp, "key", h->leader_key, h->leader_key_len);
+    cJSON_AddStringToObject(cmp, "target", "CREATE");
+    cJSON_AddStringToObject(cmp, "result", "EQUAL");
+    char rev[32];
+    snprintf(rev, sizeof rev, "%lld", (long long)h->role.term);
+    cJSON_AddStringToObject(cmp, "create_revision", rev);
+    cJSON_AddItemToArray(compare, cmp);
+    batch bt = {h, cJSON_AddArrayToObject(body, "success"), 0, 0};
+    ha_dirty_take(&h->dirty, take_one, &bt);
+    h->txn = ha_etcd_call(h->etcd, "/v3/kv/txn", body, HA_CALL_MS, on_txn, h);
+}
+
+static void flush_soon(sv_ha *h)
+{
+    if (!uv_is_active((uv_handle_t *)&h->flush) && !h->txn)
+        uv_timer_start(&h->flush, on_flush, HA_FLUSH_MS, 0);
+}
+
+void sv__ha_touch(sv_server *s, const char *name, size_t len)
+{
+    sv_ha *h = s->ha;
+    if (!h || h->role.state != HA_LEADING)
+        return;
+    ha_dirty_add(&h->dirty, name, len);
+    flush_soon(h);
+}
+
+static void on_forget(void *ctx, const char *name, size_t len)
+{
+    sv__ha_touch(ctx, name, len);
+}
+
+/* ---- the tick and the gate ---- */
+
+static void on_tick(uv_timer_t *t)
+{
+    sv_ha *h = t->data;
+    int64_t now = now_ms();
+    if (ha_role_must_fence(&h->role, now)) {
+        fence(h, "the lease could not be renewed in time");
+        return;
+    }
+    if (ha_role_lease_expired(&h->role, now)) {
+        SV_WARN("ha: our lease ran out while campaigning");
+        cancel(&h->campaign);
+        cancel(&h->keepalive);
+        ha_role_reset(&h->role);
+    }
+    if (h->role.state == HA_NO_LEASE)
+        ask_lease(h);
+    else
+        renew(h);
+    if (h->role.state == HA_CAMPAIGNING) {
+        campaign(h);
+        query_leader(h);
+    }
+}
+
+int sv__ha_gate(sv_conn *c, const bp_request *r)
+{
+    sv_ha *h = c->srv->ha;
+    int64_t now = now_ms();
+    if (ha_role_may_serve(&h->role, now))
+        return 1;
+    if (ha_role_must_fence(&h->role, now)) {
+        fence(h, "the lease may have run out (was this process stopped?)");
+        return 0;
+    }
+    if (r->op == BP_OP_PONG)
+        return 0;
+    bp_buf *b = &c->srv->out;
+    bp_buf_reset(b);
+    bp_enc_notleader(b, r->has_id, r->id, h->role.leader);
+    sv__conn_send_buf(c, b);
+    return 0;
+}
+
+void sv__ha_stats(const sv_server *s, bp_stats_view *v)
+{
+    const sv_ha *h = s->ha;
+    v->role = h ? ha_role_name(&h->role) : "single";
+    v->leader = h ? h->role.leader : "";
+    v->term = h && h->role.state == HA_LEADING ? (uint64_t)h->role.term : 0;
+}
+
+int sv_ha_start(sv_server *s)
+{
+    const sv_config *cfg = s->cfg;
+    sv_ha *h = calloc(1, sizeof *h);
+    if (!h)
+        return BP_ENOMEM;
+    char err[512];
+    int rc = ha_etcd_new(s->loop, cfg->ha_etcd, &h->etcd, err, sizeof err);
+    if (rc < 0) {
+        SV_ERROR("%s", err);
+        free(h);
+        return rc;
+    }
+    h->srv = s;
+    ha_role_init(&h->role, (int64_t)cfg->ha_ttl_ms);
+    snprintf(h->election, sizeof h->election, "barrierd/%s/leader", cfg->ha_group);
+    snprintf(h->prefix, sizeof h->prefix, "barrierd/%s/barriers/", cfg->ha_group);
+    uv_timer_t *ts[] = {&h->tick, &h->flush, &h->expect_timer};
+    for (size_t i = 0; i < 3; i++) {
+        uv_timer_init(s->loop, ts[i]);
+        ts[i]->data = h;
+    }
+    s->ha = h;
+    br_set_forget_hook(s->reg, on_forget, s);
+    uint64_t every = (uint64_t)ha_role_tick_ms(&h->role);
+    uv_timer_start(&h->tick, on_tick, 0, every);
+    SV_INFO("ha: member of group '%s' through etcd %s, advertising %s, lease %llu ms; "
+            "serving nothing until elected", cfg->ha_group, cfg->ha_etcd, cfg->advertise,
+            (unsigned long long)cfg->ha_ttl_ms);
+    return 0;
+}
+
+static void unref(sv_ha *h)
+{
+    if (--h->refs > 0)
+        return;
+    ha_etcd_free(h->etcd);
+    free(h->leader_key);
+    free(h);
+}
+
+static void on_revoked(void *arg, int rc, const cJSON *reply, const char *err)
+{
+    (void)reply;
+    if (rc < 0)
+        SV_WARN("ha: giving the lease back: %s", err);
+    unref(arg);
+}
+
+static void on_timer_closed(uv_handle_t *t)
+{
+    unref(t->data);
+}
+
+void sv_ha_stop(sv_server *s)
+{
+    sv_ha *h = s->ha;
+    if (!h)
+        return;
+    s->ha = NULL;
+    h->stopping = 1;
+    cancel(&h->grant);
+    cancel(&h->keepalive);
+    cancel(&h->campaign);
+    cancel(&h->query);
+    cancel(&h->txn);
+    cancel(&h->load);
+    expect_free(h);
+    ha_dirty_free(&h->dirty);
+    h->refs = 4; /* three timers and the revoke */
+    uv_close((uv_handle_t *)&h->tick, on_timer_closed);
+    uv_close((uv_handle_t *)&h->flush, on_timer_closed);
+    uv_close((uv_handle_t *)&h->expect_timer, on_timer_closed);
+    /* Revoking the lease deletes our leader key: a standby takes over now
+     * rather than when the lease would have run out. */
+    if (h->role.lease_id) {
+        cJSON *body = cJSON_CreateObject();
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long)h->role.lease_id);
+        cJSON_AddStringToObject(body, "ID", id);
+        if (ha_etcd_call(h->etcd, "/v3/lease/revoke", body, 1000, on_revoked, h))
+            return;
+    }
+    unref(h);
+}
