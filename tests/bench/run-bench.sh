@@ -1,5 +1,5 @@
 #!/bin/sh
-# Build barrierd, barrier-bench and floor-server, then run the benchmark (issue 5).
+# Build barrierd, barrier-bench and floor-server, then run the benchmark.
 #   tests/bench/run-bench.sh [BUILD_DIR] [barrier-bench options...]
 # BUILD_DIR defaults to build/ (configured RelWithDebInfo if it is not yet). Options go
 # to barrier-bench: --help lists them (--quick, --n 2,16, --only barrierd, --pause S...).

@@ -1,9 +1,9 @@
-/* test_abi.c - issue 8's groundwork, against a real barrierd:
+/* test_abi.c - the public ABI's promises, against a real barrierd:
  *
  *   token_rule            bp_token_normalize and bp_token_read_file, by table
  *   token_everywhere      one token file holding "sekrit \n" works for barrierd,
  *                         barrierctl --token-file, $BARRIERD_TOKEN and
- *                         bc_options.auth_token (the regression of issue 8)
+ *                         bc_options.auth_token (once read two ways)
  *   struct_sizes          the public structs keep their sizes; reserved words of
  *                         bc_options must be zero, those the library fills are
  *   status_reason         bc_status_detail's reason after an abort and a reset
@@ -157,7 +157,7 @@ START_TEST(token_rule)
 }
 END_TEST
 
-/* The regression of issue 8: barrierd kept "sekrit " while barrierctl sent
+/* A regression: barrierd kept "sekrit " while barrierctl sent
  * "sekrit", and the library sent $BARRIERD_TOKEN as is. */
 START_TEST(token_everywhere)
 {

@@ -1,4 +1,4 @@
-/* barrier_soak.c - barrier-soak: a bounded soak of barrierd (issue 4).
+/* barrier_soak.c - barrier-soak: a bounded soak of barrierd.
  *
  * One process, N non-blocking loopback connections on one epoll loop (a load
  * generator, not the library: a thousand threads would measure the scheduler).

@@ -8,7 +8,7 @@
  * reads a released waiter then crashes or misbehaves visibly.
  *
  * The last test case is a seeded, bounded, deterministic random walk checked
- * against a small reference model of the semantics in SPEC.md.
+ * against a small reference model of the semantics in docs/semantics.md.
  *
  * Regressions: arrivals during an action that fill whole generations by
  * themselves (once an unbounded recursion in join_pending), and releases of
