@@ -6,6 +6,8 @@
 
 #include "bp_error.h"
 
+#include "ts_run.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,17 +146,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("ha");
-    TCase *tc = tcase_create("decisions");
-    tcase_add_test(tc, role_serves_only_leading_within_lease);
-    tcase_add_test(tc, role_lease_lost);
-    tcase_add_test(tc, mirror_round_trip);
-    tcase_add_test(tc, mirror_lists_at_most_max_waiters);
-    tcase_add_test(tc, dirty_set_dedups_and_drains_in_batches);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const ts_case cases[] = {
+        {"role_serves_only_leading_within_lease", role_serves_only_leading_within_lease, 0},
+        {"role_lease_lost", role_lease_lost, 0},
+        {"mirror_round_trip", mirror_round_trip, 0},
+        {"mirror_lists_at_most_max_waiters", mirror_lists_at_most_max_waiters, 0},
+        {"dirty_set_dedups_and_drains_in_batches", dirty_set_dedups_and_drains_in_batches, 0},
+    };
+    return ts_run_cases("ha", cases, TS_NCASES(cases));
 }

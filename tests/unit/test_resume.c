@@ -6,6 +6,8 @@
 
 #include "bp_error.h"
 
+#include "ts_run.h"
+
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -361,21 +363,16 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("resume");
-    TCase *tc = tcase_create("rules");
-    tcase_add_test(tc, generations_continue);
-    tcase_add_test(tc, fanout_untold_first);
-    tcase_add_test(tc, fanout_told_first);
-    tcase_add_test(tc, collision_counted);
-    tcase_add_test(tc, failure_report_fails_waiters);
-    tcase_add_test(tc, action_not_run_twice);
-    tcase_add_test(tc, live_late_outcomes);
-    tcase_add_test(tc, take_place_of_stale_wait);
-    tcase_add_test(tc, old_clients_unchanged);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const ts_case cases[] = {
+        {"generations_continue", generations_continue, 0},
+        {"fanout_untold_first", fanout_untold_first, 0},
+        {"fanout_told_first", fanout_told_first, 0},
+        {"collision_counted", collision_counted, 0},
+        {"failure_report_fails_waiters", failure_report_fails_waiters, 0},
+        {"action_not_run_twice", action_not_run_twice, 0},
+        {"live_late_outcomes", live_late_outcomes, 0},
+        {"take_place_of_stale_wait", take_place_of_stale_wait, 0},
+        {"old_clients_unchanged", old_clients_unchanged, 0},
+    };
+    return ts_run_cases("resume", cases, TS_NCASES(cases));
 }
