@@ -122,7 +122,7 @@ static void srv_restart(srv *s)
 static int srv_signal(srv *s, int sig)
 {
     if (!s->pid) return -1;
-    kill(s->pid, SIGCONT);
+    if (sig != SIGKILL) kill(s->pid, SIGCONT); /* SIGKILL takes a stopped one as it is */
     kill(s->pid, sig);
     int st = -1;
     for (double end = bd_now() + 10; bd_now() < end; bd_sleep(0.005)) {
@@ -165,13 +165,30 @@ static bc_client *connect_opts(const char *addr, double resume_s)
     return c;
 }
 
-static void start_waiters(tc_waiter *w, int n, bc_client *c, const char *name, unsigned parties,
-                          double timeout_s)
+/* n threads of c wait at name; returns once the server at addr shows them. */
+static void wait_there(tc_waiter *w, int n, bc_client *c, const char *addr, const char *name,
+                       unsigned parties, double timeout_s)
 {
     for (int i = 0; i < n; i++) {
         w[i] = (tc_waiter){.c = c, .name = name, .parties = parties, .timeout_s = timeout_s};
         tc_waiter_start(&w[i]);
     }
+    ck_assert_msg(tc_await_waiting(addr, name, (unsigned)n, 10), "%s: not waiting", name);
+}
+
+static void join_ok(tc_waiter *w)
+{
+    tc_waiter_join(w);
+    ck_assert_msg(w->rc == BC_OK, "%s: %s: %s", w->name, bc_strerror(w->rc), w->msg);
+}
+
+/* The missing party: a handle of its own on addr arrives, and is released. */
+static void arrive(const char *addr, const char *name, unsigned parties)
+{
+    bc_client *b = connect_opts(addr, 0);
+    int rc = bc_wait(b, name, parties, 10, NULL, NULL, NULL);
+    ck_assert_msg(rc == BC_OK, "last party: %s: %s", bc_strerror(rc), bc_last_error_message());
+    bc_close(b);
 }
 
 /* ---- restarts ---- */
@@ -185,8 +202,7 @@ static void restart_case(int sig)
     srv_start(&s, "127.0.0.1:0");
     bc_client *a = connect_opts(s.addr, 0), *b = connect_opts(s.addr, 0);
     tc_waiter w[2];
-    start_waiters(w, 2, a, "rs", 3, -1);
-    ck_assert(tc_await_waiting(s.addr, "rs", 2, 10));
+    wait_there(w, 2, a, s.addr, "rs", 3, -1);
     int st = srv_signal(&s, sig);
     ck_assert(sig == SIGKILL ? WIFSIGNALED(st) : WIFEXITED(st) && WEXITSTATUS(st) == 0);
     bd_sleep(0.3);
@@ -198,8 +214,7 @@ static void restart_case(int sig)
     ck_assert_msg(rc == BC_OK, "third party: %s: %s", bc_strerror(rc), bc_last_error_message());
     unsigned seen = 1u << r.index;
     for (int i = 0; i < 2; i++) {
-        tc_waiter_join(&w[i]);
-        ck_assert_msg(w[i].rc == BC_OK, "waiter %d: %s: %s", i, bc_strerror(w[i].rc), w[i].msg);
+        join_ok(&w[i]);
         ck_assert_uint_eq(w[i].res.generation, r.generation);
         seen |= 1u << w[i].res.index;
     }
@@ -234,8 +249,7 @@ static void give_up_case(int sig, int code)
     srv_start(&s, "127.0.0.1:0");
     bc_client *c = connect_opts(s.addr, 0.5);
     tc_waiter w[2];
-    start_waiters(w, 2, c, "gu", 3, -1);
-    ck_assert(tc_await_waiting(s.addr, "gu", 2, 10));
+    wait_there(w, 2, c, s.addr, "gu", 3, -1);
     double t0 = bd_now();
     srv_signal(&s, sig);
     for (int i = 0; i < 2; i++) {
@@ -270,8 +284,7 @@ START_TEST(resume_off)
     srv_start(&s, "127.0.0.1:0");
     bc_client *c = connect_opts(s.addr, -1);
     tc_waiter w;
-    start_waiters(&w, 1, c, "off", 2, -1);
-    ck_assert(tc_await_waiting(s.addr, "off", 1, 10));
+    wait_there(&w, 1, c, s.addr, "off", 2, -1);
     double t0 = bd_now();
     srv_signal(&s, SIGKILL);
     tc_waiter_join(&w);
@@ -316,15 +329,11 @@ START_TEST(addr_list)
     snprintf(list, sizeof list, "%s,%s", s1.addr, s2.addr);
     c = connect_opts(list, 0);
     tc_waiter w;
-    start_waiters(&w, 1, c, "fo", 2, 20);
-    ck_assert(tc_await_waiting(s1.addr, "fo", 1, 10));
+    wait_there(&w, 1, c, s1.addr, "fo", 2, 20);
     srv_signal(&s1, SIGKILL);
     ck_assert_msg(tc_await_waiting(s2.addr, "fo", 1, 10), "wait not re-announced to s2");
-    bc_client *b = connect_opts(s2.addr, 0);
-    ck_assert_int_eq(bc_wait(b, "fo", 2, 10, NULL, NULL, NULL), BC_OK);
-    tc_waiter_join(&w);
-    ck_assert_msg(w.rc == BC_OK, "%s: %s", bc_strerror(w.rc), w.msg);
-    bc_close(b);
+    arrive(s2.addr, "fo", 2);
+    join_ok(&w);
     bc_close(c);
     srv_done(&s1);
     srv_done(&s2);
@@ -356,8 +365,7 @@ START_TEST(in_flight)
     srv_start(&s, "127.0.0.1:0");
     bc_client *c = connect_opts(s.addr, 0);
     tc_waiter w;
-    start_waiters(&w, 1, c, "e", 2, -1);
-    ck_assert(tc_await_waiting(s.addr, "e", 1, 10));
+    wait_there(&w, 1, c, s.addr, "e", 2, -1);
     /* A stopped server reads nothing: both requests are in flight when it dies. */
     kill(s.pid, SIGSTOP);
     call_thread reset = {.c = c, .reset = 1}, status = {.c = c};
@@ -374,11 +382,8 @@ START_TEST(in_flight)
     /* The re-announced wait went first, so the new server knows the barrier. */
     ck_assert_uint_eq(status.st.parties, 2);
     ck_assert_uint_eq(status.st.n_waiting, 1);
-    bc_client *b = connect_opts(s.addr, 0);
-    ck_assert_int_eq(bc_wait(b, "e", 2, 10, NULL, NULL, NULL), BC_OK);
-    tc_waiter_join(&w);
-    ck_assert_msg(w.rc == BC_OK, "%s: %s", bc_strerror(w.rc), w.msg);
-    bc_close(b);
+    arrive(s.addr, "e", 2);
+    join_ok(&w);
     bc_close(c);
     srv_done(&s);
 }
@@ -390,9 +395,8 @@ START_TEST(remaining_timeout)
     srv_start(&s, "127.0.0.1:0");
     bc_client *c = connect_opts(s.addr, 0);
     tc_waiter w;
-    start_waiters(&w, 1, c, "rt", 2, 2.0);
     double t0 = bd_now();
-    ck_assert(tc_await_waiting(s.addr, "rt", 1, 10));
+    wait_there(&w, 1, c, s.addr, "rt", 2, 2.0);
     srv_signal(&s, SIGKILL);
     bd_sleep(1.0 - (bd_now() - t0)); /* about 1 s after the call */
     srv_restart(&s);
@@ -428,14 +432,12 @@ START_TEST(action_once)
     srv_start(&s, "127.0.0.1:0");
     bc_client *a = connect_opts(s.addr, 0), *b = connect_opts(s.addr, 0);
     tc_waiter w;
-    start_waiters(&w, 1, b, "ac", 2, 20);
-    ck_assert(tc_await_waiting(s.addr, "ac", 1, 10));
+    wait_there(&w, 1, b, s.addr, "ac", 2, 20);
     slow_action act = {.s = &s};
     bc_wait_result r;
     int rc = bc_wait(a, "ac", 2, 20, slow_action_fn, &act, &r);
     ck_assert_msg(rc == BC_OK, "%s: %s", bc_strerror(rc), bc_last_error_message());
-    tc_waiter_join(&w);
-    ck_assert_msg(w.rc == BC_OK, "%s: %s", bc_strerror(w.rc), w.msg);
+    join_ok(&w);
     /* Whichever party the new server saw last, the action ran once: the
      * re-announced wait says action_generation, and a second run_action for
      * the same generation gets the first outcome again. */
@@ -463,8 +465,7 @@ START_TEST(barrierctl_list)
     bd_sleep(0.3);
     srv_restart(&s);
     ck_assert_msg(tc_await_waiting(s.addr, "g", 1, 10), "barrierctl's wait not re-announced");
-    bc_client *c = connect_opts(s.addr, 0);
-    ck_assert_int_eq(bc_wait(c, "g", 2, 10, NULL, NULL, NULL), BC_OK);
+    arrive(s.addr, "g", 2);
     int st = tc_ctl_finish(&r, 20);
     ck_assert_msg(st == 0, "exit %d: %s", st, r.err);
     ck_assert_msg(strstr(r.out, "\"index\""), "%s", r.out);
@@ -483,7 +484,6 @@ START_TEST(barrierctl_list)
     const char *argv3[] = {"barrierctl", "--resume", "soon", "ping", NULL};
     ck_assert_int_eq(tc_ctl_start(&r, getenv("BARRIERCTL"), argv3, 1), 0);
     ck_assert_int_eq(tc_ctl_finish(&r, 20), 64);
-    bc_close(c);
     srv_done(&s);
 }
 END_TEST
