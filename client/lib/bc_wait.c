@@ -104,7 +104,9 @@ int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s, 
              ack = {0};
     snprintf(call.req.barrier, sizeof call.req.barrier, "%s", name);
     client_name(c, call.req.client, sizeof call.req.client);
-    if (call.req.timeout_ms >= 0)
+    /* A re-announced wait sends what is left of its timeout. Past 1e6 s there
+     * is nothing to count (and no int64 room for it): it goes as it was. */
+    if (call.req.timeout_ms >= 0 && call.req.timeout_ms < (int64_t)(BC__MAX_OPTION_S * 1000))
         call.deadline_ns = bc__now_ns() + call.req.timeout_ms * (BC__NS_PER_S / 1000);
 
     pthread_mutex_lock(&c->mu);
