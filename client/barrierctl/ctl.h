@@ -22,6 +22,7 @@ typedef struct ctl {
     const char *addr;       /* -a; NULL = $BARRIERD_ADDR or the default */
     const char *token_file; /* --token-file */
     int json;               /* --json */
+    const char *resume;     /* --resume SECONDS; NULL = $BARRIERD_RESUME or the library's */
 } ctl;
 
 /* A command: parses its own argv (argv[0] is its name) and returns an exit status. */

@@ -1,6 +1,6 @@
 /* main.c - barrierctl: wait at, inspect and repair barrierd's barriers.
  *
- *   barrierctl [-a ADDR] [--token-file F] [--json] COMMAND [ARGS]
+ *   barrierctl [-a ADDR[,ADDR...]] [--token-file F] [--resume SECONDS] [--json] COMMAND [ARGS]
  */
 #include "ctl.h"
 
@@ -9,7 +9,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: barrierctl [-a ADDR] [--token-file F] [--json] COMMAND [ARGS]\n"
+    "usage: barrierctl [-a ADDR[,ADDR...]] [--token-file F] [--resume SECONDS] [--json]\n"
+    "                  COMMAND [ARGS]\n"
     "\n"
     "Wait at, inspect and repair the named barriers of a barrierd server.\n"
     "\n"
@@ -24,8 +25,13 @@ static const char usage[] =
     "  ping               check that the server answers\n"
     "\n"
     "options:\n"
-    "  -a, --addr ADDR    host:port, [v6addr]:port or unix:/path\n"
-    "                     (default: $BARRIERD_ADDR, else 127.0.0.1:7411)\n"
+    "  -a, --addr ADDR    host:port, [v6addr]:port or unix:/path, or a comma-\n"
+    "                     separated list of them: the servers of one deployment,\n"
+    "                     tried in order (default: $BARRIERD_ADDR, else\n"
+    "                     127.0.0.1:7411)\n"
+    "  --resume SECONDS   how long to keep reconnecting when the server is lost\n"
+    "                     (restart, failover) before giving up with exit 4\n"
+    "                     (default: $BARRIERD_RESUME, else 30; negative: never)\n"
     "  --token-file F     auth token for the server (default: $BARRIERD_TOKEN)\n"
     "  --json             machine-readable output on stdout\n"
     "  -h, --help         this help; 'barrierctl COMMAND --help' for a command's\n"
@@ -49,7 +55,8 @@ int main(int argc, char **argv)
     static const struct option longs[] = {
         {"addr", required_argument, NULL, 'a'}, {"token-file", required_argument, NULL, 'T'},
         {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},    {0}};
+        {"version", no_argument, NULL, 'V'},    {"resume", required_argument, NULL, 'R'},
+        {0}};
     ctl g = {0};
     int ch;
     /* '+': stop at the command; what follows belongs to it. */
@@ -63,6 +70,9 @@ int main(int argc, char **argv)
             break;
         case 'j':
             g.json = 1;
+            break;
+        case 'R':
+            g.resume = optarg;
             break;
         case 'h':
             fputs(usage, stdout);

@@ -4,15 +4,40 @@
 #include "bp_token.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* --resume, else $BARRIERD_RESUME (when set and not empty), else 0: the
+ * library's default. Returns 0, or -1 after saying what is wrong. */
+static int pick_resume(const ctl *g, double *out)
+{
+    const char *text = g->resume, *what = "--resume";
+    if (!text) {
+        text = getenv("BARRIERD_RESUME");
+        what = "$BARRIERD_RESUME";
+    }
+    *out = 0;
+    if (!text || !*text) return 0;
+    char *end;
+    *out = strtod(text, &end);
+    if (*end || end == text || !isfinite(*out)) {
+        fprintf(stderr, "barrierctl: %s wants seconds (negative: never reconnect), not '%s'\n",
+                what, text);
+        return -1;
+    }
+    /* 0 would mean the default to the library; "--resume 0" means no time at all. */
+    if (*out == 0) *out = -1;
+    return 0;
+}
+
 int ctl_connect(ctl *g, const char *client_name, bc_client **out)
 {
     char token[BP_TOKEN_MAX + 1], err[256];
     bc_options o = {.client_name = client_name};
+    if (pick_resume(g, &o.resume_s) < 0) return CTL_EXIT_USAGE;
     if (g->token_file) {
         if (bp_token_read_file(g->token_file, token, err, sizeof err) < 0) {
             fprintf(stderr, "barrierctl: --token-file %s: %s\n", g->token_file, err);

@@ -13,16 +13,18 @@
  *   block in bc_wait on it together: their requests share its one connection,
  *   matched by id. Only bc_close must not race with other calls on the handle.
  * - The library never raises SIGPIPE and never blocks forever on a dead,
- *   stopped or vanished server: blocked calls return BC_ECONN when the
- *   connection is lost. A handle whose connection is lost stays unusable (every
- *   call returns BC_ECONN, or BC_ESHUTDOWN if the server said it was shutting
- *   down); close it and connect again.
+ *   stopped or vanished server. A lost connection is taken back by itself
+ *   (bc_options.resume_s, 30 s by default): the handle reconnects, through
+ *   the address list, and blocked calls go on as if nothing happened. Only
+ *   when no server takes it back in time do they return BC_ECONN (or
+ *   BC_ESHUTDOWN if the server said it was shutting down), and the handle then
+ *   stays unusable (every call returns that code); close it and connect again.
  * - Liveness rule, for every blocked call whatever its timeout (timeout_s < 0
  *   included) and for bc_wait's action helper thread: when the server has sent
  *   nothing at all for a silence limit, the library sends it a ping and waits
  *   io_grace_s more. Any byte from the server counts as alive and restarts the
- *   clock; if none comes, the server is dead and every blocked caller on the
- *   handle gets BC_ECONN. The silence limit of a wait is 3 x the server's
+ *   clock; if none comes, the server is dead: the connection is lost (see
+ *   above: a reconnect, or BC_ECONN for every blocked caller). The silence limit of a wait is 3 x the server's
  *   heartbeat interval (from hello; a server with heartbeats off counts 0) +
  *   io_grace_s; other requests, answered at once, use io_grace_s. So a dead
  *   server is noticed within silence limit + io_grace_s (plus up to a second),
@@ -101,8 +103,21 @@ typedef struct bc_options {
      * a write the server does not read. 0: 15 s; values above 1e6 (~11.6
      * days) count as 1e6. */
     double io_grace_s;
+    /* Restart transparency: how long a handle whose connection is lost (the
+     * server died, restarted, shut down, or stopped answering) keeps trying to
+     * reconnect, through the address list with backoff, before the calls
+     * blocked on it fail. Counted from the loss. While it reconnects, blocked
+     * calls see nothing; on success it says hello again and re-announces
+     * every outstanding wait (its timeout still counted from its call), so a
+     * bc_wait across a restart just returns its release. bc_abort and
+     * bc_reset in flight at the loss are not sent again (the server may have
+     * done them): they fail with BC_ECONN. Read-only calls are sent again.
+     * 0: 30 s; < 0: off (a lost connection makes the handle unusable, every
+     * call failing with BC_ECONN or BC_ESHUTDOWN); values above 1e6 count as
+     * 1e6. (It took the place of reserved[0].) */
+    double resume_s;
     /* Room for later options: must be zero. */
-    uint64_t reserved[28];
+    uint64_t reserved[27];
 } bc_options;
 
 /* The outcome of a released wait. 128 bytes, now and later. */
@@ -154,8 +169,12 @@ typedef struct bc_detail bc_detail;
 typedef int (*bc_action_fn)(void *arg);
 
 /* Connect to barrierd and say hello.
- * addr: "host:port", "[v6addr]:port" or "unix:/path"; NULL means $BARRIERD_ADDR,
- *       else "127.0.0.1:7411".
+ * addr: "host:port", "[v6addr]:port" or "unix:/path", or a comma-separated
+ *       list of them (at most 16; the servers of one deployment):
+ *       "10.0.0.5:7411,[fd00::6]:7411,unix:/run/barrierd.sock". They are
+ *       tried in order, each within connect_timeout_s; the first that says
+ *       hello wins, and a reconnect later goes round the same list. NULL means
+ *       $BARRIERD_ADDR (a list too), else "127.0.0.1:7411".
  *       A numeric address is used as is; a host name is resolved first with
  *       getaddrinfo(), which blocks as long as the system resolver takes (not
  *       bounded by connect_timeout_s).

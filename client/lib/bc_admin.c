@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Send op (on name, if the op takes one) and wait for its reply. */
+/* Send op (on name, if the op takes one) and wait for its reply. Abort and
+ * reset are not idempotent, so a reconnect does not send them again; the
+ * read-only requests it does. */
 static int request(bc_client *c, bp_op op, const char *name, bp_reply *reply)
 {
     if (!c) return bc__fail(BC_EINVAL, "client is NULL");
@@ -17,7 +19,8 @@ static int request(bc_client *c, bp_op op, const char *name, bp_reply *reply)
         if (rc < 0) return rc;
         snprintf(r.barrier, sizeof r.barrier, "%s", name);
     }
-    return bc__roundtrip(c, &r, reply, 0);
+    bc__kind kind = op == BP_OP_ABORT || op == BP_OP_RESET ? BC__CALL_ONCE : BC__CALL_QUERY;
+    return bc__roundtrip(c, kind, &r, reply);
 }
 
 static int simple(bc_client *c, bp_op op, const char *name)

@@ -27,6 +27,55 @@ void bc__call_remove(bc_client *c, bc__call *call)
     }
 }
 
+/* 1 if some registered call still waits for its answer. */
+static int any_pending(const bc_client *c)
+{
+    for (const bc__call *k = c->calls; k; k = k->next)
+        if (!k->done) return 1;
+    return 0;
+}
+
+void bc__encode_call(bc_client *c, const bc__call *call, int resume, bp_buf *b)
+{
+    bp_request r = call->req;
+    r.has_id = 1;
+    r.id = call->id;
+    if (call->kind == BC__CALL_WAIT) {
+        bc__last_fill(c, &r);
+        r.resume = resume;
+        /* The timeout counts from the original call: send what is left of it. */
+        if (resume && call->deadline_ns) {
+            int64_t left = call->deadline_ns - bc__now_ns();
+            r.timeout_ms = left > 0 ? (left + 999999) / 1000000 : 0;
+        }
+        r.has_action_generation = call->action_seen;
+        r.action_generation = call->action_seen ? call->action_gen : 0;
+    }
+    bp_request_encode(b, &r);
+}
+
+int bc__submit(bc_client *c, bc__call *call)
+{
+    /* Nobody was waiting for the lost connection to come back: the window
+     * starts now, for this call. */
+    if (c->lost && !any_pending(c)) c->lost_ns = bc__now_ns();
+    bc__call_add(c, call);
+    if (c->dead) return bc__fail(c->dead_code, "%s", c->dead_msg);
+    if (c->lost) return 0; /* the reconnect sends it */
+    bp_buf b = BP_BUF_INIT;
+    bc__encode_call(c, call, 0, &b);
+    if (b.oom) {
+        bp_buf_free(&b);
+        return bc__fail(BC_ENOMEM, "out of memory");
+    }
+    uint64_t epoch = call->epoch = c->epoch;
+    pthread_mutex_unlock(&c->mu);
+    bc__send_on(c, epoch, b.data, b.len); /* a failure loses the connection */
+    bp_buf_free(&b);
+    pthread_mutex_lock(&c->mu);
+    return 0;
+}
+
 static int settled(const bc_client *c, const bc__call *call, const int *stop)
 {
     if (c->dead) return 1;
@@ -41,7 +90,8 @@ static void sleep_until(bc_client *c, int64_t deadline_ns)
     pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 }
 
-/* Wait as leader or follower until settled or deadline_ns (0 = none). */
+/* Wait as leader or follower until settled, deadline_ns (0 = none) or a
+ * reconnect. The reader of a lost connection reconnects instead of reading. */
 static void wait_role(bc_client *c, const bc__call *call, const int *stop, int64_t deadline_ns)
 {
     if (c->reading) {
@@ -49,8 +99,14 @@ static void wait_role(bc_client *c, const bc__call *call, const int *stop, int64
         return;
     }
     c->reading = 1;
-    while (!settled(c, call, stop) && (!deadline_ns || bc__now_ns() < deadline_ns))
-        bc__read_step(c, deadline_ns);
+    uint64_t epoch = c->epoch;
+    while (!settled(c, call, stop) && c->epoch == epoch &&
+           (!deadline_ns || bc__now_ns() < deadline_ns)) {
+        if (c->lost)
+            bc__resume_step(c);
+        else
+            bc__read_step(c, deadline_ns);
+    }
     c->reading = 0;
     pthread_cond_broadcast(&c->cv); /* hand the role on */
 }
@@ -61,8 +117,9 @@ static void wait_role(bc_client *c, const bc__call *call, const int *stop, int64
  * When the server has been silent for limit_ns (counted from `since`, the start
  * of this wait, if that is later), send a ping and allow grace_ns more: any
  * byte from the server in that time proves it alive and restarts the clock;
- * none means it is gone, and the connection with it: every caller gets
- * BC_ECONN. Returns when to check next, or 0 if the connection was killed.
+ * none means it is gone, and the connection with it (bc__lose: a reconnect, or
+ * BC_ECONN for every caller). Returns when to check next, or 0 if the
+ * connection was lost. A new connection starts with no probe pending.
  * c->mu held; dropped while the probe is sent. */
 static int64_t check_alive(bc_client *c, int64_t since, int64_t limit_ns)
 {
@@ -70,7 +127,7 @@ static int64_t check_alive(bc_client *c, int64_t since, int64_t limit_ns)
     if (c->probe_ns && c->last_heard_ns >= c->probe_ns) c->probe_ns = 0; /* answered */
     if (c->probe_ns) {
         if (now - c->probe_ns < c->grace_ns) return c->probe_ns + c->grace_ns;
-        bc__kill(c, BC_ECONN,
+        bc__lose(c, BC_ECONN,
                  "%s has said nothing for %.1f s and did not answer a ping within %.1f s; "
                  "giving the connection up",
                  c->addr, (double)(now - c->last_heard_ns) / BC__NS_PER_S,
@@ -83,25 +140,21 @@ static int64_t check_alive(bc_client *c, int64_t since, int64_t limit_ns)
     bp_request ping = {.op = BP_OP_PING}; /* no id: its reply is ignored */
     bp_buf b = BP_BUF_INIT;
     bp_request_encode(&b, &ping);
+    uint64_t epoch = c->epoch;
     pthread_mutex_unlock(&c->mu);
-    if (!b.oom) bc__send_quiet(c, b.data, b.len); /* a failure kills the connection */
+    if (!b.oom) bc__send_on(c, epoch, b.data, b.len); /* a failure loses the connection */
     bp_buf_free(&b);
     pthread_mutex_lock(&c->mu);
     return now + c->grace_ns;
 }
 
-/* deadline_ns > 0: a hard deadline (hello); else the liveness rule. */
-static int await(bc_client *c, bc__call *call, const int *stop, int64_t deadline_ns,
-                 int64_t limit_ns)
+/* Under the liveness rule; a lost connection is the reader's to take back. */
+static int await(bc_client *c, bc__call *call, const int *stop, int64_t limit_ns)
 {
     int64_t since = bc__now_ns();
     while (!settled(c, call, stop)) {
-        int64_t next = deadline_ns;
-        if (!deadline_ns)
-            next = check_alive(c, since, limit_ns);
-        else if (bc__now_ns() >= deadline_ns)
-            bc__kill(c, BC_ECONN, "no reply from %s in time", c->addr);
-        if (next && !settled(c, call, stop)) wait_role(c, call, stop, next);
+        int64_t next = c->lost ? 0 : check_alive(c, since, limit_ns);
+        if (!settled(c, call, stop)) wait_role(c, call, stop, next);
     }
     if (call && (call->done || call->action_due)) return 0;
     return c->dead ? bc__fail(c->dead_code, "%s", c->dead_msg) : 0;
@@ -109,12 +162,12 @@ static int await(bc_client *c, bc__call *call, const int *stop, int64_t deadline
 
 int bc__await(bc_client *c, bc__call *call, int64_t silence_ns)
 {
-    return await(c, call, NULL, 0, silence_ns);
+    return await(c, call, NULL, silence_ns);
 }
 
 void bc__read_until(bc_client *c, const int *stop)
 {
-    await(c, NULL, stop, 0, c->silence_ns);
+    await(c, NULL, stop, c->silence_ns);
 }
 
 int bc__reply_code(const bp_reply *reply)
@@ -124,23 +177,12 @@ int bc__reply_code(const bp_reply *reply)
                     reply->message[0] ? reply->message : bc_strerror(reply->code));
 }
 
-int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns)
+int bc__roundtrip(bc_client *c, bc__kind kind, const bp_request *r, bp_reply *reply)
 {
-    bc__call call = {0};
-    bp_buf b = BP_BUF_INIT;
+    bc__call call = {.kind = kind, .req = *r};
     pthread_mutex_lock(&c->mu);
-    bc__call_add(c, &call);
-    r->has_id = 1;
-    r->id = call.id;
-    pthread_mutex_unlock(&c->mu);
-
-    bp_request_encode(&b, r);
-    int rc = b.oom ? bc__fail(BC_ENOMEM, "out of memory") : bc__send(c, b.data, b.len);
-    bp_buf_free(&b);
-
-    pthread_mutex_lock(&c->mu);
-    if (rc == 0)
-        rc = await(c, &call, NULL, deadline_ns, c->grace_ns);
+    int rc = bc__submit(c, &call);
+    if (rc == 0) rc = bc__await(c, &call, c->grace_ns);
     bc__call_remove(c, &call);
     pthread_mutex_unlock(&c->mu);
     if (rc < 0) {

@@ -1,8 +1,8 @@
-/* bc_client.c - open and close a handle: dial, set up, say hello. */
+/* bc_client.c - open and close a handle: parse the address list, set up,
+ * connect to the first server of the list that answers hello. */
 #include "bc_internal.h"
 #include "bp_token.h"
 
-#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@ static int check_opts(const bc_options *o)
         return bc__fail(BC_EINVAL, "connect_timeout_s must be >= 0");
     if (o->io_grace_s < 0 || o->io_grace_s != o->io_grace_s)
         return bc__fail(BC_EINVAL, "io_grace_s must be >= 0");
+    if (o->resume_s != o->resume_s) return bc__fail(BC_EINVAL, "resume_s is NaN");
     const char *n = o->client_name;
     if (n && (strlen(n) > BP_CLIENT_MAX || !bp_utf8_clean(n, strlen(n))))
         return bc__fail(BC_EINVAL,
@@ -53,7 +54,7 @@ static int64_t option_ns(double s, double dflt)
     return (int64_t)(s * BC__NS_PER_S);
 }
 
-static bc_client *client_new(const char *addr, const bc_options *o)
+static bc_client *client_new(const bc_options *o)
 {
     bc_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -62,9 +63,10 @@ static bc_client *client_new(const char *addr, const bc_options *o)
         free(c);
         return NULL;
     }
-    snprintf(c->addr, sizeof c->addr, "%s", addr);
     if (o->client_name) snprintf(c->name, sizeof c->name, "%s", o->client_name);
     c->grace_ns = option_ns(o->io_grace_s, BC__GRACE_S);
+    c->connect_ns = option_ns(o->connect_timeout_s, BC__CONNECT_TIMEOUT_S);
+    c->resume_ns = o->resume_s < 0 ? -1 : option_ns(o->resume_s, BC__RESUME_S);
     c->silence_ns = c->grace_ns; /* until hello tells the heartbeat interval */
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->wmu, NULL);
@@ -74,29 +76,33 @@ static bc_client *client_new(const char *addr, const bc_options *o)
     pthread_cond_init(&c->cv, &ca);
     pthread_condattr_destroy(&ca);
     bp_framer_init(&c->framer, BC__MAX_LINE);
+    bc__rand_seed(c);
     c->last_heard_ns = bc__now_ns();
     return c;
 }
 
-static int hello(bc_client *c, const char *token, int64_t deadline_ns)
+/* Try the addresses in order, each within the connect timeout; the first that
+ * says hello wins. On failure the message names every attempt, and the code is
+ * the most telling one: a server's refusal (auth, limit) over unreachable. */
+static int connect_first(bc_client *c)
 {
-    bp_request r = {.op = BP_OP_HELLO, .version = BP_PROTOCOL_VERSION};
-    if (token[0]) {
-        r.has_token = 1;
-        snprintf(r.token, sizeof r.token, "%s", token);
+    char msgs[BC__MSG_MAX] = "";
+    int rc = BC_ECONN;
+    for (size_t i = 0; i < c->n_addrs; i++) {
+        int fd = bc__open(c, i, bc__now_ns() + c->connect_ns, &c->silence_ns);
+        if (fd >= 0) {
+            c->fd = fd;
+            c->cur = i;
+            c->epoch = 1;
+            bp_addr_format(&c->addrs[i], c->addr, sizeof c->addr);
+            return 0;
+        }
+        if (rc == BC_ECONN) rc = fd;
+        size_t used = strlen(msgs);
+        snprintf(msgs + used, sizeof msgs - used, "%s%s", used ? "; " : "",
+                 bc_last_error_message());
     }
-    bp_reply reply;
-    int rc = bc__roundtrip(c, &r, &reply, deadline_ns);
-    memset(r.token, 0, sizeof r.token);
-    if (rc < 0) return rc;
-    /* How long the server may stay silent while we wait: three of its
-     * heartbeat intervals (0 or absent: no heartbeats), plus the grace. */
-    const cJSON *hb = cJSON_GetObjectItemCaseSensitive(reply.json, "heartbeat_ms");
-    double hb_ms = cJSON_IsNumber(hb) && hb->valuedouble > 0 ? hb->valuedouble : 0;
-    if (hb_ms > BC__MAX_OPTION_S * 1000) hb_ms = BC__MAX_OPTION_S * 1000;
-    c->silence_ns = 3 * (int64_t)(hb_ms * 1e6) + c->grace_ns;
-    bp_reply_free(&reply);
-    return 0;
+    return bc__fail(rc, "%s", msgs);
 }
 
 int bc_connect(const char *addr, const bc_options *opts, bc_client **out)
@@ -106,17 +112,15 @@ int bc_connect(const char *addr, const bc_options *opts, bc_client **out)
     if (!out) return bc__fail(BC_EINVAL, "out is NULL");
     if (!addr) addr = getenv("BARRIERD_ADDR");
     if (!addr || !*addr) addr = BC__DEFAULT_ADDR;
-    char token[BP_TOKEN_MAX + 1];
     int rc = check_opts(&o);
-    if (rc == 0) rc = pick_token(&o, token);
     if (rc < 0) return rc;
-    int64_t deadline = bc__now_ns() + option_ns(o.connect_timeout_s, BC__CONNECT_TIMEOUT_S);
-
-    bc_client *c = client_new(addr, &o);
+    bc_client *c = client_new(&o);
     if (!c) return bc__fail(BC_ENOMEM, "out of memory");
-    c->fd = bc__dial(addr, deadline - bc__now_ns());
-    rc = c->fd < 0 ? c->fd : hello(c, token, deadline);
-    memset(token, 0, sizeof token);
+    char err[BC__MSG_MAX];
+    if (bp_addr_parse_list(addr, 0, c->addrs, BP_ADDR_LIST_MAX, &c->n_addrs, err, sizeof err) < 0)
+        rc = bc__fail(BC_EINVAL, "%s", err);
+    if (rc == 0) rc = pick_token(&o, c->token);
+    if (rc == 0) rc = connect_first(c);
     if (rc < 0) {
         bc_close(c);
         return rc;
@@ -133,6 +137,8 @@ void bc_close(bc_client *c)
     close(c->wake[1]);
     bp_framer_free(&c->framer);
     bp_buf_free(&c->outbox);
+    bc__last_free(c);
+    memset(c->token, 0, sizeof c->token);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->wmu);
     pthread_mutex_destroy(&c->mu);

@@ -1,4 +1,4 @@
-/* bc_dial.c - parse an address and connect to it within a deadline.
+/* bc_dial.c - connect to a parsed address within a deadline.
  *
  * Sockets are nonblocking from the start: connect() then waits in poll(), so
  * the connect timeout holds for every address a host name resolves to (but not
@@ -105,13 +105,8 @@ static int dial_tcp(const char *addr, const char *host, unsigned port_num, int64
     return fd;
 }
 
-int bc__dial(const char *addr, int64_t timeout_ns)
+int bc__dial(const bp_addr *a, const char *text, int64_t deadline_ns)
 {
-    int64_t deadline = bc__now_ns() + timeout_ns;
-    bp_addr a;
-    char err[BC__MSG_MAX];
-    if (bp_addr_parse(addr, strlen(addr), 0, &a, err, sizeof err) < 0)
-        return bc__fail(BC_EINVAL, "%s", err);
-    if (a.kind == BP_ADDR_UNIX) return dial_unix(addr, a.path, deadline);
-    return dial_tcp(addr, a.host, a.port, deadline);
+    if (a->kind == BP_ADDR_UNIX) return dial_unix(text, a->path, deadline_ns);
+    return dial_tcp(text, a->host, a->port, deadline_ns);
 }

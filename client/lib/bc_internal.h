@@ -8,6 +8,14 @@
  * nobody reads unless someone is blocked, and heartbeats get answered by
  * whichever blocked thread is reading. The action runner is not blocked, so it
  * starts a helper thread that stands in for it (bc__pump_*).
+ *
+ * Resuming (bc_resume.c): a lost connection makes the handle `lost`, not dead.
+ * The reader role then means reconnecting: whoever holds it dials the address
+ * list (one attempt per step, so the role can pass on), says hello, swaps the
+ * new socket in (a new epoch) and re-sends every outstanding call from its
+ * stored request. Every call remembers the epoch it was sent on, and a write
+ * goes out only on the epoch it was meant for, so no request reaches one
+ * connection twice. Lock order: c->wmu before c->mu.
  */
 #ifndef BC_INTERNAL_H
 #define BC_INTERNAL_H
@@ -29,29 +37,65 @@
 #define BC__MAX_LINE (64u << 20)   /* replies (list) can be big; this only bounds junk */
 #define BC__MSG_MAX 1024
 
+#define BC__RESUME_S 30.0          /* bc_options.resume_s 0 */
+#define BC__BACKOFF_BASE_NS (20 * 1000000ll) /* first reconnect round's delay bound */
+#define BC__BACKOFF_CAP_NS (1000 * 1000000ll)
+#define BC__LAST_MAX 1024          /* barriers remembered per handle (bc_last.c) */
+
+/* What happens to a call whose connection is lost while resuming. */
+typedef enum bc__kind {
+    BC__CALL_WAIT = 1, /* re-announced first, with the resume fields */
+    BC__CALL_ACK,      /* action_done: re-sent after the waits */
+    BC__CALL_QUERY,    /* read-only (status, list, stats, ping): re-sent */
+    BC__CALL_ONCE,     /* abort, reset: not idempotent; fails when lost in flight */
+} bc__kind;
+
 /* One request in flight; lives on its caller's stack. Guarded by c->mu. */
 typedef struct bc__call {
     uint64_t id;
     struct bc__call *next;
+    bc__kind kind;
+    bp_request req;      /* what to (re)send; req.id is id */
+    uint64_t epoch;      /* the connection it went out on; 0: not sent yet */
+    int64_t deadline_ns; /* a wait's timeout as a monotonic time; 0: none */
     int done; /* reply holds the answer (its json is ours to free) */
     bp_reply reply;
     int action_due;      /* a run_action event arrived for this wait */
     uint64_t action_gen; /* its generation */
+    int action_seen;     /* some run_action arrived: re-announce action_gen */
 } bc__call;
 
+/* The last outcome this handle saw for a wait on one barrier (bc_last.c). */
+typedef struct bc__last {
+    struct bc__last *next; /* hash chain */
+    uint64_t stamp;        /* when it was last written: the oldest goes first */
+    uint64_t generation;
+    int released;          /* index is valid */
+    unsigned index;
+    char name[];
+} bc__last;
+
+#define BC__LAST_BUCKETS 256
+
 struct bc_client {
-    int fd;                       /* nonblocking socket, closed by bc_close only */
+    int fd;                       /* nonblocking socket; replaced only by the reader
+                                     holding c->wmu and c->mu (bc_resume.c) */
     int wake[2];                  /* self-pipe: interrupts the reader's poll() */
-    char addr[300];               /* as given, for messages */
+    char addr[300];               /* the current address, for messages */
     char name[BP_CLIENT_MAX + 1]; /* client name for waits; "" = hostname:pid */
+    char token[BP_TOKEN_MAX + 1]; /* for every hello; wiped by bc_close */
+    bp_addr addrs[BP_ADDR_LIST_MAX]; /* the servers, as given */
+    size_t n_addrs;
     int64_t grace_ns;             /* see bc_options.io_grace_s */
+    int64_t connect_ns;           /* see bc_options.connect_timeout_s */
+    int64_t resume_ns;            /* see bc_options.resume_s; < 0: off */
     int64_t silence_ns;           /* how long a wait tolerates a silent server before
                                      it probes with a ping: 3 heartbeat intervals (as
                                      hello said; 0 if off) + grace_ns */
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* broadcast when a call settles, the reader leaves,
-                           or the connection dies */
+                           or the connection dies, is lost or comes back */
     uint64_t next_id;
     bc__call *calls;       /* outstanding requests */
     int reading;           /* some thread is the reader */
@@ -59,14 +103,32 @@ struct bc_client {
     bp_buf outbox;         /* lines queued during dispatch (pong), sent by the reader */
     int64_t last_heard_ns; /* monotonic time of the last bytes from the server */
     int64_t probe_ns;      /* when the liveness ping went out; 0: none pending */
-    int dead;              /* the connection is lost: every call fails with dead_code */
+    uint64_t epoch;        /* the connection's number: 1, then +1 per reconnect */
+    size_t cur;            /* index in addrs of the connected server */
+    int dead;              /* the connection is lost for good: every call fails */
     int dead_code;
     char dead_msg[BC__MSG_MAX];
     int close_code; /* a reason heard before the close (shutdown event, an
                        error reply without id), used as dead_code */
     char close_msg[BC__MSG_MAX];
 
-    pthread_mutex_t wmu; /* serializes writes; taken without mu held */
+    /* Resuming (bc_resume.c); meaningful while lost. */
+    int lost;              /* the connection is gone; the reader reconnects */
+    int64_t lost_ns;       /* when: the resume window counts from here */
+    int lost_code;         /* BC_ECONN, or BC_ESHUTDOWN if the server said so */
+    char lost_msg[BC__MSG_MAX];
+    char attempt_msg[BC__MSG_MAX]; /* why the last reconnect attempt failed */
+    size_t next_addr;      /* the address the next attempt dials */
+    size_t round_tries;    /* attempts in this round (a round tries every address) */
+    unsigned round;        /* rounds that failed: the backoff's exponent */
+    int64_t retry_ns;      /* no attempt before this time (the backoff) */
+
+    uint64_t rng;               /* splitmix64 state: tickets, jitter */
+    bc__last *last[BC__LAST_BUCKETS]; /* bc_last.c */
+    size_t n_last;
+    uint64_t last_stamp;
+
+    pthread_mutex_t wmu; /* serializes writes; taken before c->mu, never after */
 };
 
 /* ---- bc_error.c ---- */
@@ -80,39 +142,80 @@ int64_t bc__now_ns(void); /* CLOCK_MONOTONIC */
  * loop), 0 if it has passed. */
 int bc__poll_ms(int64_t deadline_ns);
 
+/* ---- bc_time.c ---- */
+/* Seed the handle's generator (from getrandom, else the clock and pid). */
+void bc__rand_seed(bc_client *c);
+/* 64 random bits (c->mu held): tickets and backoff jitter, not secrets. */
+uint64_t bc__rand(bc_client *c);
+
 /* ---- bc_dial.c ---- */
-/* Open a connected nonblocking socket to addr within timeout_ns. Returns the fd
- * or a negative BC_E* code with the thread's message set. */
-int bc__dial(const char *addr, int64_t timeout_ns);
+/* Open a connected nonblocking socket to a by deadline_ns (text names it in
+ * messages). Returns the fd or a negative BC_E* code with the thread's message
+ * set. */
+int bc__dial(const bp_addr *a, const char *text, int64_t deadline_ns);
 
 /* ---- bc_io.c ---- */
-/* Write a whole line; the connection is marked dead on failure. Takes c->wmu;
- * must be called without c->mu held. */
-int bc__send(bc_client *c, const char *data, size_t len);
-/* The same without touching the thread's last error message: for writes that
- * are not the calling thread's own request (pongs, pings, action_done), whose
- * failure must not overwrite the message of a call that succeeds. */
-int bc__send_quiet(bc_client *c, const char *data, size_t len);
-/* Mark the connection lost (c->mu held): wakes every caller. */
+/* Write all of data to fd by deadline_ns. Returns NULL, or why it failed. */
+const char *bc__write_fd(int fd, const char *data, size_t len, int64_t deadline_ns);
+/* Write a whole line on connection `epoch`, quietly (the thread's message is
+ * left alone): only if that connection is still the current one and not lost
+ * (else the line belongs to a connection that is gone, and the reconnect
+ * re-sends what still matters). A failure loses the connection. Takes c->wmu,
+ * then c->mu briefly; must be called without either held. */
+void bc__send_on(bc_client *c, uint64_t epoch, const char *data, size_t len);
+/* The connection is lost for good (c->mu held): every call fails with code. */
 void bc__kill(bc_client *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- bc_resume.c ---- */
+/* The connection is gone (c->mu held). With resuming off this is bc__kill;
+ * else the handle turns lost: abort and reset in flight fail (BC_ECONN,
+ * outcome unknown), everything else waits for the reader to reconnect.
+ * BC_ESHUTDOWN as code (or heard before) is what the callers get if no server
+ * comes back in time. Wakes every caller. */
+void bc__lose(bc_client *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* One step of reconnecting, for the reader while c->lost (c->mu held, dropped
+ * while dialing): give up when the resume window is over, else wait out the
+ * backoff (at most a second) or try the next address once. */
+void bc__resume_step(bc_client *c);
+/* Dial addrs[i] and say hello by deadline_ns (c->mu not held). Returns the
+ * socket, or a negative BC_E* code with the thread's message set; *silence_ns
+ * gets the new server's silence limit. */
+int bc__open(bc_client *c, size_t i, int64_t deadline_ns, int64_t *silence_ns);
+
+/* ---- bc_last.c ---- */
+/* Remember the outcome of a wait on name: a reply with a generation, as the
+ * reader routes it, so the latest to arrive wins (c->mu held). */
+void bc__last_note(bc_client *c, const char *name, const bp_reply *reply);
+/* Put the last outcome of r->barrier into r's last_* fields (c->mu held). */
+void bc__last_fill(bc_client *c, bp_request *r);
+void bc__last_free(bc_client *c);
 
 /* ---- bc_call.c ---- */
 /* Register a call under a fresh id (c->mu held). */
 void bc__call_add(bc_client *c, bc__call *call);
 void bc__call_remove(bc_client *c, bc__call *call);
+/* Register call (kind and req filled in) and send it (c->mu held; dropped
+ * while writing). While the handle is lost it is only registered: the
+ * reconnect sends it. Returns 0, or BC_ENOMEM / the dead handle's code with the
+ * message set (the call is registered either way). */
+int bc__submit(bc_client *c, bc__call *call);
+/* Append call's request to b (c->mu held): a wait's resume fields (its
+ * ticket, last outcome, action generation) and, when resume is set, its
+ * remaining timeout and "resume":true. */
+void bc__encode_call(bc_client *c, const bc__call *call, int resume, bp_buf *b);
 /* Block until `call` is done or has an action due, or the connection dies.
  * c->mu held on entry and exit. The liveness rule applies (bc_call.c): when the
  * server has been silent for silence_ns, a ping probes it, and if nothing at
- * all arrives within grace_ns more the connection is killed as dead (BC_ECONN).
- * Returns 0 when the call is settled, else the connection's error code. */
+ * all arrives within grace_ns more the connection is lost (BC_ECONN, or a
+ * reconnect when resuming). Returns 0 when the call is settled, else the
+ * handle's error code. */
 int bc__await(bc_client *c, bc__call *call, int64_t silence_ns);
-/* Encode r with a fresh id, send it, and wait for the reply (no actions
- * involved). deadline_ns > 0 is a hard deadline (hello, within the connect
- * timeout); 0 means the liveness rule with grace_ns as the silence limit (these
- * requests are answered at once, no heartbeats expected). On BC_OK *reply
- * holds it (free with bp_reply_free); an error reply is returned as its code
- * with the message set. */
-int bc__roundtrip(bc_client *c, bp_request *r, bp_reply *reply, int64_t deadline_ns);
+/* Send r as a call of this kind (no actions involved) and wait for the reply,
+ * under the liveness rule with grace_ns as the silence limit (these requests
+ * are answered at once, no heartbeats expected). On BC_OK *reply holds it
+ * (free with bp_reply_free); an error reply is returned as its code with the
+ * message set. */
+int bc__roundtrip(bc_client *c, bc__kind kind, const bp_request *r, bp_reply *reply);
 /* The reply's error code, setting the thread's message to the server's. */
 int bc__reply_code(const bp_reply *reply);
 

@@ -1,7 +1,9 @@
-/* bc_io.c - writing lines and losing the connection.
+/* bc_io.c - writing lines and losing the connection for good.
  *
  * Writes are serialized by c->wmu alone, so a thread that writes never holds
  * c->mu: a full socket buffer then delays only other writers, not dispatch.
+ * Each line is meant for one connection (an epoch): after a reconnect, a line
+ * for the old one is dropped, since the reconnect re-sends what still matters.
  */
 #include "bc_internal.h"
 
@@ -37,58 +39,44 @@ void bc__kill(bc_client *c, int code, const char *fmt, ...)
     pthread_cond_broadcast(&c->cv);
 }
 
-/* The connection's error code if it is lost, else 0. Quiet: the thread's
- * message is left alone. */
-static int dead_code(bc_client *c)
+const char *bc__write_fd(int fd, const char *data, size_t len, int64_t deadline_ns)
 {
-    pthread_mutex_lock(&c->mu);
-    int code = c->dead ? c->dead_code : 0;
-    pthread_mutex_unlock(&c->mu);
-    return code;
-}
-
-static int lose(bc_client *c, const char *why)
-{
-    pthread_mutex_lock(&c->mu);
-    bc__kill(c, BC_ECONN, "connection to %s lost: %s", c->addr, why);
-    pthread_mutex_unlock(&c->mu);
-    return dead_code(c);
-}
-
-int bc__send_quiet(bc_client *c, const char *data, size_t len)
-{
-    int rc = dead_code(c);
-    if (rc < 0) return rc;
-    pthread_mutex_lock(&c->wmu);
-    int64_t deadline = bc__now_ns() + c->grace_ns;
-    const char *why = NULL;
-    while (len > 0 && !why) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    while (len > 0) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
         if (n > 0) {
             data += n;
             len -= (size_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            why = strerror(errno);
-            break;
-        }
-        /* The server is not reading; give it the grace period, no more. */
-        int64_t left = deadline - bc__now_ns();
-        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-        if (left <= 0 || (poll(&p, 1, bc__poll_ms(deadline)) < 0 && errno != EINTR))
-            why = "write timed out";
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return strerror(errno);
+        /* The server is not reading; give it until the deadline, no more. */
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        if (bc__now_ns() >= deadline_ns ||
+            (poll(&p, 1, bc__poll_ms(deadline_ns)) < 0 && errno != EINTR))
+            return "write timed out";
     }
-    pthread_mutex_unlock(&c->wmu);
-    return why ? lose(c, why) : 0;
+    return NULL;
 }
 
-int bc__send(bc_client *c, const char *data, size_t len)
+/* 1 if connection `epoch` is the current one and up. */
+static int current(bc_client *c, uint64_t epoch)
 {
-    if (bc__send_quiet(c, data, len) == 0) return 0;
     pthread_mutex_lock(&c->mu);
-    int code = bc__fail(c->dead_code, "%s", c->dead_msg);
+    int ok = !c->dead && !c->lost && c->epoch == epoch;
     pthread_mutex_unlock(&c->mu);
-    return code;
+    return ok;
+}
+
+void bc__send_on(bc_client *c, uint64_t epoch, const char *data, size_t len)
+{
+    pthread_mutex_lock(&c->wmu);
+    /* c->fd changes only under wmu, so it stays this epoch's while we write. */
+    const char *why = current(c, epoch) ? bc__write_fd(c->fd, data, len, bc__now_ns() + c->grace_ns)
+                                        : NULL;
+    pthread_mutex_unlock(&c->wmu);
+    if (!why) return;
+    pthread_mutex_lock(&c->mu);
+    if (c->epoch == epoch) bc__lose(c, BC_ECONN, "connection to %s lost: %s", c->addr, why);
+    pthread_mutex_unlock(&c->mu);
 }

@@ -28,16 +28,48 @@ static void queue_action_done(bc_client *c, const bp_reply *ev)
     bp_request_encode(&c->outbox, &r);
 }
 
-/* Route one decoded message (c->mu held). Takes ownership of m->json. */
+/* A shutdown answer to a call that a restarted server can take back: with
+ * resuming on, it means the connection is going away, not that the call failed. */
+static int shutdown_answer(const bc_client *c, const bc__call *call, const bp_reply *m)
+{
+    return m->code == BC_ESHUTDOWN && c->resume_ns >= 0 && call->kind != BC__CALL_ONCE;
+}
+
+static void settle(bc_client *c, bc__call *call, bp_reply *m)
+{
+    if (call->kind == BC__CALL_WAIT) bc__last_note(c, call->req.barrier, m);
+    call->reply = *m;
+    call->done = 1;
+    pthread_cond_broadcast(&c->cv);
+}
+
+static void note_shutdown(bc_client *c, const char *message)
+{
+    char msg[BC__MSG_MAX];
+    snprintf(msg, sizeof msg, "server is shutting down%s%.960s", message[0] ? ": " : "",
+             message);
+    if (c->resume_ns < 0) {
+        /* The close follows; it fails the calls with this reason. */
+        c->close_code = BC_ESHUTDOWN;
+        snprintf(c->close_msg, sizeof c->close_msg, "%s", msg);
+    } else {
+        bc__lose(c, BC_ESHUTDOWN, "%s", msg);
+    }
+}
+
+/* Route one decoded message (c->mu held). Takes ownership of m->json. A reply
+ * for a call already settled (or gone) is a duplicate and is dropped. */
 static void dispatch(bc_client *c, bp_reply *m)
 {
     bc__call *call = m->has_id ? find_call(c, m->id) : NULL;
     switch (m->kind) {
     case BP_MSG_REPLY:
+        if (call && !call->done && shutdown_answer(c, call, m)) {
+            note_shutdown(c, m->message);
+            break;
+        }
         if (call && !call->done) {
-            call->reply = *m;
-            call->done = 1;
-            pthread_cond_broadcast(&c->cv);
+            settle(c, call, m);
             return;
         }
         /* An error without an id precedes a close (auth, limit): keep its reason
@@ -52,6 +84,7 @@ static void dispatch(bc_client *c, bp_reply *m)
         if (call && !call->done) {
             call->action_due = 1;
             call->action_gen = m->generation;
+            call->action_seen = 1;
             pthread_cond_broadcast(&c->cv);
         } else {
             /* Nobody here can run it; say so rather than leave the barrier stuck. */
@@ -62,9 +95,7 @@ static void dispatch(bc_client *c, bp_reply *m)
         bp_request_encode(&c->outbox, &(bp_request){.op = BP_OP_PONG});
         break;
     case BP_MSG_SHUTDOWN:
-        c->close_code = BC_ESHUTDOWN;
-        snprintf(c->close_msg, sizeof c->close_msg, "server is shutting down%s%.960s",
-                 m->message[0] ? ": " : "", m->message);
+        note_shutdown(c, m->message);
         break;
     }
     bp_reply_free(m);
@@ -92,14 +123,20 @@ static void consume(bc_client *c, const char *data, size_t n)
     }
 }
 
-/* Send what dispatch queued (pongs). c->mu held; dropped while writing. */
+/* Send what dispatch queued (pongs). c->mu held; dropped while writing. What
+ * was meant for a lost connection is dropped with it. */
 static void flush_outbox(bc_client *c)
 {
     if (c->outbox.len == 0 || c->dead) return;
+    if (c->lost) {
+        bp_buf_reset(&c->outbox);
+        return;
+    }
     size_t len;
+    uint64_t epoch = c->epoch;
     char *data = bp_buf_take(&c->outbox, &len);
     pthread_mutex_unlock(&c->mu);
-    if (data) bc__send_quiet(c, data, len); /* a failure kills the connection */
+    if (data) bc__send_on(c, epoch, data, len); /* a failure loses the connection */
     free(data);
     pthread_mutex_lock(&c->mu);
 }
@@ -133,9 +170,9 @@ void bc__read_step(bc_client *c, int64_t deadline_ns)
         c->last_heard_ns = bc__now_ns();
         consume(c, buf, (size_t)n);
     } else if (n == 0) {
-        bc__kill(c, BC_ECONN, "connection to %s closed by the server", c->addr);
+        bc__lose(c, BC_ECONN, "connection to %s closed by the server", c->addr);
     } else if (n == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-        bc__kill(c, BC_ECONN, "connection to %s lost: %s", c->addr, strerror(err));
+        bc__lose(c, BC_ECONN, "connection to %s lost: %s", c->addr, strerror(err));
     }
     flush_outbox(c);
 }

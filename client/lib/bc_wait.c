@@ -33,22 +33,29 @@ static int64_t timeout_ms(double s)
     return s > 0 && r < 1 ? 1 : r;
 }
 
-/* Run the action while a pump reads for us, then tell the server how it went
- * (the answer to action_done lands in ack; the wait's own reply follows). */
-static void run_action(bc_client *c, const char *name, uint64_t gen, uint64_t ack_id,
-                       bc_action_fn fn, void *arg)
+/* Run the action while a pump reads for us; returns its verdict. */
+static int run_action(bc_client *c, bc_action_fn fn, void *arg)
 {
     bc__pump pump;
     bc__pump_start(&pump, c);
     int ok = fn ? fn(arg) == 0 : 1;
-    bp_request r = {
-        .op = BP_OP_ACTION_DONE, .has_id = 1, .id = ack_id, .generation = gen, .success = ok};
-    snprintf(r.barrier, sizeof r.barrier, "%s", name);
-    bp_buf b = BP_BUF_INIT;
-    bp_request_encode(&b, &r);
-    if (!b.oom) bc__send_quiet(c, b.data, b.len); /* a failure kills the connection */
-    bp_buf_free(&b);
     bc__pump_stop(&pump);
+    return ok;
+}
+
+/* Tell the server how the action of generation gen went, as a call of its own
+ * (ack), so that a reconnect re-sends it until it is answered. The answer lands
+ * in ack; the wait's own reply follows. c->mu held. */
+static void report_action(bc_client *c, bc__call *ack, const char *name, uint64_t gen, int ok)
+{
+    if (ack->id) {
+        bc__call_remove(c, ack);
+        if (ack->done) bp_reply_free(&ack->reply);
+    }
+    *ack = (bc__call){.kind = BC__CALL_ACK,
+                      .req = {.op = BP_OP_ACTION_DONE, .generation = gen, .success = ok}};
+    snprintf(ack->req.barrier, sizeof ack->req.barrier, "%s", name);
+    bc__submit(c, ack); /* a failure shows in the wait's own await */
 }
 
 static int check_args(bc_client *c, const char *name, unsigned parties, double timeout_s)
@@ -64,18 +71,23 @@ static int check_args(bc_client *c, const char *name, unsigned parties, double t
 
 /* Block until the wait's reply, running the action whenever the server asks.
  * No local deadline: the server enforces the timeout (and holds it off while an
- * action runs); the liveness rule only catches a dead server. c->mu held. */
-static int await_release(bc_client *c, bc__call *call, bc__call *ack, const char *name,
-                         bc_action_fn fn, void *arg)
+ * action runs); the liveness rule only catches a dead server. A second request
+ * for a generation whose action already ran (a server that did not hear the
+ * outcome) gets the same outcome again, without running it twice. c->mu held. */
+static int await_release(bc_client *c, bc__call *call, bc__call *ack, bc_action_fn fn, void *arg)
 {
     for (;;) {
         int rc = bc__await(c, call, c->silence_ns);
         if (rc < 0 || call->done) return rc;
         call->action_due = 0;
-        if (!ack->id) bc__call_add(c, ack);
-        pthread_mutex_unlock(&c->mu);
-        run_action(c, name, call->action_gen, ack->id, fn, arg);
-        pthread_mutex_lock(&c->mu);
+        uint64_t gen = call->action_gen;
+        int ok = ack->req.success;
+        if (!ack->id || ack->req.generation != gen) {
+            pthread_mutex_unlock(&c->mu);
+            ok = run_action(c, fn, arg);
+            pthread_mutex_lock(&c->mu);
+        }
+        report_action(c, ack, call->req.barrier, gen, ok);
     }
 }
 
@@ -84,27 +96,24 @@ int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s, 
 {
     int rc = check_args(c, name, parties, timeout_s);
     if (rc < 0) return rc;
-    bp_request r = {.op = BP_OP_WAIT,
-                    .parties = parties,
-                    .timeout_ms = timeout_ms(timeout_s),
-                    .action = action != NULL,
-                    .has_id = 1};
-    snprintf(r.barrier, sizeof r.barrier, "%s", name);
-    client_name(c, r.client, sizeof r.client);
-
-    bc__call call = {0}, ack = {0};
-    pthread_mutex_lock(&c->mu);
-    bc__call_add(c, &call);
-    r.id = call.id;
-    pthread_mutex_unlock(&c->mu);
-
-    bp_buf b = BP_BUF_INIT;
-    bp_request_encode(&b, &r);
-    rc = b.oom ? bc__fail(BC_ENOMEM, "out of memory") : bc__send(c, b.data, b.len);
-    bp_buf_free(&b);
+    bc__call call = {.kind = BC__CALL_WAIT,
+                     .req = {.op = BP_OP_WAIT,
+                             .parties = parties,
+                             .timeout_ms = timeout_ms(timeout_s),
+                             .action = action != NULL}},
+             ack = {0};
+    snprintf(call.req.barrier, sizeof call.req.barrier, "%s", name);
+    client_name(c, call.req.client, sizeof call.req.client);
+    /* A re-announced wait sends what is left of its timeout. Past 1e6 s there
+     * is nothing to count (and no int64 room for it): it goes as it was. */
+    if (call.req.timeout_ms >= 0 && call.req.timeout_ms < (int64_t)(BC__MAX_OPTION_S * 1000))
+        call.deadline_ns = bc__now_ns() + call.req.timeout_ms * (BC__NS_PER_S / 1000);
 
     pthread_mutex_lock(&c->mu);
-    if (rc == 0) rc = await_release(c, &call, &ack, name, action, action_arg);
+    /* Who this party is, across a restart: random, non-zero, exact in JSON. */
+    call.req.ticket = bc__rand(c) % BP_ID_MAX + 1;
+    rc = bc__submit(c, &call);
+    if (rc == 0) rc = await_release(c, &call, &ack, action, action_arg);
     bc__call_remove(c, &call);
     if (ack.id) bc__call_remove(c, &ack);
     pthread_mutex_unlock(&c->mu);

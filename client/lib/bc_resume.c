@@ -1,0 +1,303 @@
+/* bc_resume.c - opening a connection, losing it, and taking it back.
+ *
+ * bc__open dials one address of the list and says hello on the new socket
+ * before anyone else may use it, with the handle's token; bc_connect and the
+ * reconnect both use it. When a connection is lost and resuming is on
+ * (bc_options.resume_s >= 0), the handle is `lost` rather than dead: the
+ * thread holding the reader role calls bc__resume_step until a server takes
+ * the handle back or the resume window (counted from the loss) is over.
+ *
+ * Backoff: the addresses are tried round robin, starting with the one after
+ * the lost one; a round tries each once, back to back. After the k-th round
+ * that failed, the next waits a random time in [0, min(1 s, 20 ms * 2^(k-1))]
+ * (full jitter: parties that lost the same server do not come back in step).
+ * Each attempt is bounded by connect_timeout_s and by the window's end.
+ *
+ * Taking the handle back: the new socket is swapped in under c->wmu and c->mu
+ * (a new epoch), then every outstanding call is re-sent in one write before any
+ * other: the waits (same id, "resume":true, the remaining timeout, ticket, last
+ * outcome, action generation), then the action_done replies not yet
+ * acknowledged, then the rest (read-only requests, and abort or reset made
+ * while lost, which never went out). Abort and reset already sent on the lost
+ * connection failed at the loss: whether the server did them is unknown.
+ */
+#include "bc_internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HELLO_REPLY_MAX 8192
+
+/* ---- hello on a fresh socket ---- */
+
+/* Read one line (without its '\n') into buf by deadline_ns, consuming exactly
+ * that line: the server sends nothing else before we speak again. Returns its
+ * length, or -1 with why set. */
+static ssize_t read_line(int fd, char *buf, size_t cap, int64_t deadline_ns, const char **why)
+{
+    for (;;) {
+        if (bc__now_ns() >= deadline_ns) {
+            *why = "no answer to hello in time";
+            return -1;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, bc__poll_ms(deadline_ns)) <= 0) continue;
+        ssize_t n = recv(fd, buf, cap, MSG_PEEK);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+        if (n <= 0) {
+            *why = n == 0 ? "closed by the server" : strerror(errno);
+            return -1;
+        }
+        const char *nl = memchr(buf, '\n', (size_t)n);
+        if (nl) {
+            size_t len = (size_t)(nl - buf);
+            ssize_t got = recv(fd, buf, len + 1, 0);
+            (void)got; /* peeked: it is there */
+            return (ssize_t)len;
+        }
+        if ((size_t)n == cap) {
+            *why = "hello reply too long";
+            return -1;
+        }
+        /* Half a line: the rest is on its way (rare; a reply is one small write). */
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    }
+}
+
+/* The silence limit a server's hello reply implies: three of its heartbeat
+ * intervals (0 or absent: no heartbeats), plus the grace. */
+static int64_t silence_of(const bc_client *c, const bp_reply *reply)
+{
+    const cJSON *hb = cJSON_GetObjectItemCaseSensitive(reply->json, "heartbeat_ms");
+    double hb_ms = cJSON_IsNumber(hb) && hb->valuedouble > 0 ? hb->valuedouble : 0;
+    if (hb_ms > BC__MAX_OPTION_S * 1000) hb_ms = BC__MAX_OPTION_S * 1000;
+    return 3 * (int64_t)(hb_ms * 1e6) + c->grace_ns;
+}
+
+static int handshake(const bc_client *c, int fd, const char *text, int64_t deadline_ns,
+                     int64_t *silence_ns)
+{
+    bp_request r = {.op = BP_OP_HELLO, .has_id = 1, .version = BP_PROTOCOL_VERSION};
+    if (c->token[0]) {
+        r.has_token = 1;
+        snprintf(r.token, sizeof r.token, "%s", c->token);
+    }
+    bp_buf b = BP_BUF_INIT;
+    bp_request_encode(&b, &r);
+    memset(r.token, 0, sizeof r.token);
+    const char *werr = b.oom ? "out of memory" : bc__write_fd(fd, b.data, b.len, deadline_ns);
+    if (b.data) memset(b.data, 0, b.len);
+    bp_buf_free(&b);
+    /* Even when the write failed, the server may have said why it closed
+     * (a connection limit) before we spoke: read that first. */
+    char line[HELLO_REPLY_MAX];
+    const char *rerr = NULL;
+    ssize_t n = read_line(fd, line, sizeof line, deadline_ns, &rerr);
+    if (n < 0) return bc__fail(BC_ECONN, "connect %s: %s", text, werr ? werr : rerr);
+    bp_reply reply;
+    if (bp_reply_decode(line, (size_t)n, &reply) < 0 || reply.kind != BP_MSG_REPLY) {
+        bp_reply_free(&reply); /* zeroed on failure */
+        return bc__fail(BC_EPROTO, "%s does not speak the barrierd protocol: %.*s", text,
+                        (int)(n > 80 ? 80 : n), line);
+    }
+    int rc = 0;
+    if (reply.code < 0 && reply.has_id)
+        rc = bc__reply_code(&reply);
+    else if (reply.code < 0) /* said before closing, without waiting for hello */
+        rc = bc__fail(reply.code, "%s: %.960s", bc_strerror(reply.code), reply.message);
+    else
+        *silence_ns = silence_of(c, &reply);
+    bp_reply_free(&reply);
+    return rc;
+}
+
+int bc__open(bc_client *c, size_t i, int64_t deadline_ns, int64_t *silence_ns)
+{
+    char text[300];
+    bp_addr_format(&c->addrs[i], text, sizeof text);
+    int fd = bc__dial(&c->addrs[i], text, deadline_ns);
+    if (fd < 0) return fd;
+    int rc = handshake(c, fd, text, deadline_ns, silence_ns);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* ---- losing the connection ---- */
+
+static void fail_unknown(bc_client *c, bc__call *call)
+{
+    call->reply = (bp_reply){.kind = BP_MSG_REPLY, .code = BC_ECONN};
+    snprintf(call->reply.message, sizeof call->reply.message,
+             "connection to %s lost with the %s in flight: whether the server did it is "
+             "unknown, and it is not retried",
+             c->addr, bp_op_name(call->req.op));
+    call->done = 1;
+}
+
+void bc__lose(bc_client *c, int code, const char *fmt, ...)
+{
+    if (c->dead || c->lost) return;
+    char msg[BC__MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->resume_ns < 0) {
+        bc__kill(c, code, "%s", msg);
+        return;
+    }
+    c->lost = 1;
+    c->lost_ns = bc__now_ns();
+    /* A reason the server gave before closing says more than "lost". */
+    int heard = c->close_code && code == BC_ECONN;
+    c->lost_code = code == BC_ESHUTDOWN || c->close_code == BC_ESHUTDOWN ? BC_ESHUTDOWN : BC_ECONN;
+    snprintf(c->lost_msg, sizeof c->lost_msg, "%s", heard ? c->close_msg : msg);
+    c->close_code = 0;
+    c->attempt_msg[0] = '\0';
+    c->next_addr = (c->cur + 1) % c->n_addrs;
+    c->round_tries = 0;
+    c->round = 0;
+    c->retry_ns = 0;
+    c->probe_ns = 0;
+    for (bc__call *k = c->calls; k; k = k->next)
+        if (k->kind == BC__CALL_ONCE && !k->done && k->epoch == c->epoch) fail_unknown(c, k);
+    /* Wake the reader from poll() and every caller from the condvar. */
+    shutdown(c->fd, SHUT_RDWR);
+    ssize_t w = write(c->wake[1], "x", 1);
+    (void)w;
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* ---- taking the handle back ---- */
+
+/* Append every outstanding call of one kind (kind 0: those not WAIT or ACK)
+ * in the order they were made (c->mu held). */
+static void encode_kind(bc_client *c, bc__call **v, size_t n, bc__kind kind, bp_buf *b)
+{
+    for (size_t i = n; i-- > 0;) {
+        bc__call *k = v[i];
+        int match = kind ? k->kind == kind : k->kind != BC__CALL_WAIT && k->kind != BC__CALL_ACK;
+        if (!match || k->done) continue;
+        bc__encode_call(c, k, k->kind == BC__CALL_WAIT, b);
+        k->epoch = c->epoch;
+    }
+}
+
+/* The re-announcement: waits, then action_done, then the rest (c->mu held). */
+static void reannounce(bc_client *c, bp_buf *b)
+{
+    size_t n = 0;
+    for (bc__call *k = c->calls; k; k = k->next)
+        n++;
+    bc__call **v = n ? malloc(n * sizeof *v) : NULL;
+    if (n && !v) {
+        b->oom = 1;
+        return;
+    }
+    n = 0; /* newest first, as listed; encode_kind walks it backwards */
+    for (bc__call *k = c->calls; k; k = k->next)
+        v[n++] = k;
+    encode_kind(c, v, n, BC__CALL_WAIT, b);
+    encode_kind(c, v, n, BC__CALL_ACK, b);
+    encode_kind(c, v, n, 0, b);
+    free(v);
+}
+
+/* Swap the new socket in and re-send (called without c->mu; returns with it). */
+static void take_back(bc_client *c, int fd, size_t i, int64_t silence_ns)
+{
+    pthread_mutex_lock(&c->wmu);
+    pthread_mutex_lock(&c->mu);
+    close(c->fd);
+    c->fd = fd;
+    c->epoch++;
+    c->cur = i;
+    c->lost = 0;
+    bp_addr_format(&c->addrs[i], c->addr, sizeof c->addr);
+    c->silence_ns = silence_ns;
+    c->last_heard_ns = bc__now_ns();
+    c->probe_ns = 0;
+    bp_framer_free(&c->framer);
+    bp_framer_init(&c->framer, BC__MAX_LINE);
+    bp_buf_reset(&c->outbox);
+    bp_buf b = BP_BUF_INIT;
+    reannounce(c, &b);
+    uint64_t epoch = c->epoch;
+    pthread_mutex_unlock(&c->mu);
+    /* Still under wmu: nothing goes out on the new connection before this. */
+    const char *why = b.oom ? "out of memory"
+                            : bc__write_fd(fd, b.data, b.len, bc__now_ns() + c->grace_ns);
+    pthread_mutex_unlock(&c->wmu);
+    bp_buf_free(&b);
+    pthread_mutex_lock(&c->mu);
+    if (why && c->epoch == epoch) bc__lose(c, BC_ECONN, "connection to %s lost: %s", c->addr, why);
+    pthread_cond_broadcast(&c->cv);
+}
+
+static void give_up(bc_client *c)
+{
+    double s = (double)c->resume_ns / BC__NS_PER_S;
+    bc__kill(c, c->lost_code, "%s; no server took the connection back within %.1f s%s%s%s",
+             c->lost_msg, s, c->attempt_msg[0] ? " (last attempt: " : "", c->attempt_msg,
+             c->attempt_msg[0] ? ")" : "");
+}
+
+/* The backoff after a round of attempts that all failed (c->mu held). */
+static void back_off(bc_client *c)
+{
+    c->round_tries = 0;
+    if (c->round < 16) c->round++;
+    int64_t bound = BC__BACKOFF_BASE_NS << (c->round - 1);
+    if (bound > BC__BACKOFF_CAP_NS) bound = BC__BACKOFF_CAP_NS;
+    c->retry_ns = bc__now_ns() + (int64_t)(bc__rand(c) % (uint64_t)(bound + 1));
+}
+
+static void sleep_until(bc_client *c, int64_t t)
+{
+    int64_t cap = bc__now_ns() + BC__NS_PER_S;
+    if (t > cap) t = cap;
+    struct timespec ts = {.tv_sec = t / BC__NS_PER_S, .tv_nsec = t % BC__NS_PER_S};
+    pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
+void bc__resume_step(bc_client *c)
+{
+    int64_t now = bc__now_ns(), end = c->lost_ns + c->resume_ns;
+    if (now >= end) {
+        give_up(c);
+        return;
+    }
+    if (now < c->retry_ns) {
+        sleep_until(c, c->retry_ns < end ? c->retry_ns : end);
+        return;
+    }
+    size_t i = c->next_addr;
+    c->next_addr = (i + 1) % c->n_addrs;
+    int64_t deadline = now + c->connect_ns < end ? now + c->connect_ns : end;
+    pthread_mutex_unlock(&c->mu);
+    /* This thread's own message must not change for an attempt it did not ask for. */
+    char saved[BC__MSG_MAX], why[BC__MSG_MAX];
+    snprintf(saved, sizeof saved, "%s", bc_last_error_message());
+    int64_t silence_ns = c->grace_ns;
+    int fd = bc__open(c, i, deadline, &silence_ns);
+    snprintf(why, sizeof why, "%s", bc_last_error_message());
+    bc__fail(0, "%s", saved);
+    if (fd >= 0) {
+        take_back(c, fd, i, silence_ns);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->attempt_msg, sizeof c->attempt_msg, "%s", why);
+    if (++c->round_tries >= c->n_addrs) back_off(c);
+}
