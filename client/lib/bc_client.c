@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int check_opts(const bc_options *o)
@@ -83,24 +84,37 @@ static bc_client *client_new(const bc_options *o)
 
 /* Try the addresses in order, each within the connect timeout; the first that
  * says hello wins. On failure the message names every attempt, and the code is
- * the most telling one: a server's refusal (auth, limit) over unreachable. */
+ * the most telling one: a server's refusal (auth, limit) over unreachable. A
+ * round in which a standby answered but knew no leader (an election under
+ * way) is tried again, within the connect timeout. */
 static int connect_first(bc_client *c)
 {
     char msgs[BC__MSG_MAX] = "";
     int rc = BC_ECONN;
-    for (size_t i = 0; i < c->n_addrs; i++) {
-        int fd = bc__open(c, i, bc__now_ns() + c->connect_ns, &c->silence_ns);
-        if (fd >= 0) {
-            c->fd = fd;
-            c->cur = i;
-            c->epoch = 1;
-            bp_addr_format(&c->addrs[i], c->addr, sizeof c->addr);
-            return 0;
+    int64_t end = bc__now_ns() + c->connect_ns;
+    for (int round = 0;; round++) {
+        int electing = 0;
+        msgs[0] = '\0';
+        for (size_t k = 0; k < c->n_addrs; k++) {
+            size_t i = k;
+            int fd = bc__open(c, &i, end, &c->silence_ns);
+            if (fd >= 0) {
+                c->fd = fd;
+                c->cur = i;
+                c->epoch = 1;
+                bp_addr_format(&c->addrs[i], c->addr, sizeof c->addr);
+                return 0;
+            }
+            electing |= fd == BC_ENOTLEADER;
+            if (rc == BC_ECONN || rc == BC_ENOTLEADER) rc = fd;
+            size_t used = strlen(msgs);
+            snprintf(msgs + used, sizeof msgs - used, "%s%s", used ? "; " : "",
+                     bc_last_error_message());
         }
-        if (rc == BC_ECONN) rc = fd;
-        size_t used = strlen(msgs);
-        snprintf(msgs + used, sizeof msgs - used, "%s%s", used ? "; " : "",
-                 bc_last_error_message());
+        int64_t pause = BC__BACKOFF_BASE_NS << (round < 5 ? round : 5);
+        if (!electing || bc__now_ns() + pause >= end) break;
+        struct timespec ts = {.tv_sec = pause / BC__NS_PER_S, .tv_nsec = pause % BC__NS_PER_S};
+        nanosleep(&ts, NULL);
     }
     return bc__fail(rc, "%s", msgs);
 }

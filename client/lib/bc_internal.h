@@ -177,10 +177,13 @@ void bc__lose(bc_client *c, int code, const char *fmt, ...) __attribute__((forma
  * while dialing): give up when the resume window is over, else wait out the
  * backoff (at most a second) or try the next address once. */
 void bc__resume_step(bc_client *c);
-/* Dial addrs[i] and say hello by deadline_ns (c->mu not held). Returns the
+/* Dial addrs[*i] and say hello by deadline_ns (c->mu not held). Returns the
  * socket, or a negative BC_E* code with the thread's message set; *silence_ns
- * gets the new server's silence limit. */
-int bc__open(bc_client *c, size_t i, int64_t deadline_ns, int64_t *silence_ns);
+ * gets the new server's silence limit. A standby that names its leader sends
+ * it there: *i becomes the leader's index, added to addrs if it was not in the
+ * list (addrs and n_addrs change only here, and only the thread connecting or
+ * reconnecting runs it). */
+int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns);
 
 /* ---- bc_last.c ---- */
 /* Remember the outcome of a wait on name: a reply with a generation, as the

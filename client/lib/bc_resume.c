@@ -83,7 +83,7 @@ static int64_t silence_of(const bc_client *c, const bp_reply *reply)
 }
 
 static int handshake(const bc_client *c, int fd, const char *text, int64_t deadline_ns,
-                     int64_t *silence_ns)
+                     int64_t *silence_ns, char leader[BP_NAME_MAX + 1])
 {
     bp_request r = {.op = BP_OP_HELLO, .has_id = 1, .version = BP_PROTOCOL_VERSION};
     if (c->token[0]) {
@@ -109,6 +109,7 @@ static int handshake(const bc_client *c, int fd, const char *text, int64_t deadl
                         (int)(n > 80 ? 80 : n), line);
     }
     int rc = 0;
+    snprintf(leader, BP_NAME_MAX + 1, "%s", reply.code == BC_ENOTLEADER ? reply.leader : "");
     if (reply.code < 0 && reply.has_id)
         rc = bc__reply_code(&reply);
     else if (reply.code < 0) /* said before closing, without waiting for hello */
@@ -119,18 +120,41 @@ static int handshake(const bc_client *c, int fd, const char *text, int64_t deadl
     return rc;
 }
 
-int bc__open(bc_client *c, size_t i, int64_t deadline_ns, int64_t *silence_ns)
+/* The index of a in the list, adding it (a group member learned from a
+ * standby) when it is not there and there is room; -1 if there is none. */
+static long addr_index(bc_client *c, const bp_addr *a)
 {
-    char text[300];
-    bp_addr_format(&c->addrs[i], text, sizeof text);
-    int fd = bc__dial(&c->addrs[i], text, deadline_ns);
-    if (fd < 0) return fd;
-    int rc = handshake(c, fd, text, deadline_ns, silence_ns);
-    if (rc < 0) {
+    for (size_t i = 0; i < c->n_addrs; i++)
+        if (c->addrs[i].kind == a->kind && c->addrs[i].port == a->port &&
+            strcmp(c->addrs[i].host, a->host) == 0 && strcmp(c->addrs[i].path, a->path) == 0)
+            return (long)i;
+    if (c->n_addrs == BP_ADDR_LIST_MAX) return -1;
+    c->addrs[c->n_addrs] = *a;
+    return (long)c->n_addrs++;
+}
+
+/* Dial addrs[i] and say hello; a standby of an HA group that names its
+ * leader sends us there (at most twice, so two confused standbys cannot
+ * bounce us around). */
+int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns)
+{
+    for (int hops = 0;; hops++) {
+        char text[300], leader[BP_NAME_MAX + 1];
+        bp_addr_format(&c->addrs[*i], text, sizeof text);
+        int fd = bc__dial(&c->addrs[*i], text, deadline_ns);
+        if (fd < 0) return fd;
+        int rc = handshake(c, fd, text, deadline_ns, silence_ns, leader);
+        if (rc == 0) return fd;
         close(fd);
-        return rc;
+        bp_addr to;
+        char err[BC__MSG_MAX];
+        long j = -1;
+        if (rc != BC_ENOTLEADER || !leader[0] || hops == 2 ||
+            bp_addr_parse(leader, strlen(leader), 0, &to, err, sizeof err) < 0 ||
+            (j = addr_index(c, &to)) < 0 || (size_t)j == *i)
+            return rc;
+        *i = (size_t)j;
     }
-    return fd;
 }
 
 /* ---- losing the connection ---- */
@@ -290,7 +314,7 @@ void bc__resume_step(bc_client *c)
     char saved[BC__MSG_MAX], why[BC__MSG_MAX];
     snprintf(saved, sizeof saved, "%s", bc_last_error_message());
     int64_t silence_ns = c->grace_ns;
-    int fd = bc__open(c, i, deadline, &silence_ns);
+    int fd = bc__open(c, &i, deadline, &silence_ns);
     snprintf(why, sizeof why, "%s", bc_last_error_message());
     bc__fail(0, "%s", saved);
     if (fd >= 0) {
