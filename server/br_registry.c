@@ -250,7 +250,8 @@ static void action_finished(br_registry *r, br_barrier *b, br_waiter *runner, in
 
 /* The generation is complete: run the last arriver's action, or release. A
  * re-announced party that was already running this generation's action when
- * the server was lost goes on with it: nobody runs it twice. */
+ * the server was lost is the runner again, whoever came last: nobody else
+ * runs it, so it never runs twice. */
 static void barrier_full(br_registry *r, br_barrier *b, int64_t now)
 {
     br_waiter *hint = b->runner_hint, *last = b->waiters[b->parties - 1];
@@ -267,8 +268,9 @@ static void barrier_full(br_registry *r, br_barrier *b, int64_t now)
     b->state = BR_RUNNING_ACTION;
     b->runner = hint ? hint : last;
     b->runner_hint = NULL;
-    if (!hint)
-        emit(r, BR_RUN_ACTION, b, &b->runner, 1, 0, NULL, 0, NULL);
+    /* The hinted runner is asked too: its action is running or has run, and
+     * its library answers with that outcome rather than running it again. */
+    emit(r, BR_RUN_ACTION, b, &b->runner, 1, 0, NULL, 0, NULL);
 }
 
 /* Put w into the current generation of a FILLING barrier. */

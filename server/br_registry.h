@@ -100,7 +100,7 @@ typedef struct br_stats {
                             generation that had already ended */
     uint64_t guessed;    /* indexes handed out without knowing which the parties
                             told before the loss got (from the top, see docs/ha.md) */
-    uint64_t collisions; /* of those, ones a party later reported as its own */
+    uint64_t collisions; /* of those, ones handed out with no index left free */
     uint64_t replaced;   /* re-announced waits that took the place of their own
                             earlier wait, still held on a connection not yet closed */
 } br_stats;

@@ -9,10 +9,12 @@
  * twice), and a wait whose generation already ended gets that outcome.
  *
  * Indexes of a generation released on the lost server are known only for the
- * parties that report them. The others get indexes from the top down: barrierd
- * tells a release's waiters in index order, so a crash in the middle of one
- * leaves the low indexes told and the high ones not. A party that later
- * reports an index handed out this way is counted in stats.collisions.
+ * parties that report them. The others get free indexes from the top down:
+ * barrierd tells a release's waiters in index order, so a crash in the middle
+ * of one usually leaves the low indexes told and the high ones not. It is not
+ * certain (a connection reset by the dying server loses what it had queued),
+ * so an index may be given twice; stats.collisions counts the cases where no
+ * index was left free at all.
  */
 #include "br_barrier.h"
 
@@ -86,7 +88,7 @@ static unsigned take_top(br_registry *r, br_barrier *b)
 }
 
 /* What w saw is the newest news of the barrier's history, or confirms an index. */
-static void note_report(br_registry *r, br_barrier *b, const br_waiter *w)
+static void note_report(br_barrier *b, const br_waiter *w)
 {
     br_ended *e = &b->ended;
     if (!e->kind || w->last_gen > e->gen) {
@@ -102,10 +104,10 @@ static void note_report(br_registry *r, br_barrier *b, const br_waiter *w)
     if (e->kind != BR_ENDED_RELEASED || w->last_gen != e->gen || !w->last_released ||
         w->last_index >= b->parties || ensure_slots(b) < 0)
         return;
+    /* A guessed slot stays as it is: the party reporting it may well be the
+     * one it was handed to (its report cannot say). */
     uint64_t *slot = &e->slots[w->last_index];
-    if (*slot == BR_SLOT_GUESSED)
-        r->stats.collisions++;
-    else if (*slot == 0)
+    if (*slot == 0)
         *slot = BR_SLOT_TAKEN;
 }
 
@@ -208,7 +210,7 @@ int br__resume_arrive(br_registry *r, br_barrier *b, br_waiter *w, int64_t now)
     if (w->has_last && b->recovering) {
         if (w->last_gen >= b->generation && (b->n_waiting || b->runner))
             end_by_proof(r, b, w, now);
-        note_report(r, b, w);
+        note_report(b, w);
     }
     if (w->resume && w->has_last && w->last_gen + 1 < b->generation) {
         answer_late(r, b, w);

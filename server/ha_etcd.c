@@ -14,12 +14,14 @@ struct ha_etcd {
     size_t n, cur;
 };
 
-typedef struct call {
+struct ha_etcd_req {
     ha_etcd *e;
+    ha_http_req *http;
     size_t endpoint;
     ha_etcd_cb cb;
     void *arg;
-} call;
+};
+typedef struct ha_etcd_req call;
 
 int ha_etcd_new(uv_loop_t *loop, const char *endpoints, ha_etcd **out, char *err, size_t cap)
 {
@@ -90,7 +92,15 @@ static void on_done(void *arg, int rc, long status, const char *body, size_t len
     free(c);
 }
 
-ha_http_req *ha_etcd_call(ha_etcd *e, const char *path, cJSON *body, long timeout_ms,
+void ha_etcd_cancel(ha_etcd_req *r)
+{
+    if (!r)
+        return;
+    ha_http_cancel(r->http);
+    free(r);
+}
+
+ha_etcd_req *ha_etcd_call(ha_etcd *e, const char *path, cJSON *body, long timeout_ms,
                           ha_etcd_cb cb, void *arg)
 {
     char *text = cJSON_PrintUnformatted(body);
@@ -100,13 +110,15 @@ ha_http_req *ha_etcd_call(ha_etcd *e, const char *path, cJSON *body, long timeou
     snprintf(url, sizeof url, "%s%s", e->endpoints[e->cur], path);
     ha_http_req *r = NULL;
     if (text && c) {
-        *c = (call){e, e->cur, cb, arg};
-        r = ha_http_post(e->http, url, text, timeout_ms, on_done, c);
+        *c = (call){e, NULL, e->cur, cb, arg};
+        r = c->http = ha_http_post(e->http, url, text, timeout_ms, on_done, c);
     }
-    if (!r)
-        free(c);
     free(text);
-    return r;
+    if (!r) {
+        free(c);
+        return NULL;
+    }
+    return c;
 }
 
 void ha_etcd_add_b64(cJSON *obj, const char *key, const void *data, size_t len)

@@ -27,11 +27,15 @@ void ha_etcd_free(ha_etcd *e);
 /* The endpoint calls go to now. */
 const char *ha_etcd_endpoint(const ha_etcd *e);
 
+typedef struct ha_etcd_req ha_etcd_req;
+
 /* POST body (consumed) to path ("/v3/lease/grant"). Returns the request, to
- * cancel with ha_http_cancel before its callback runs, or NULL (out of memory;
+ * cancel with ha_etcd_cancel before its callback runs, or NULL (out of memory;
  * no callback). */
-ha_http_req *ha_etcd_call(ha_etcd *e, const char *path, cJSON *body, long timeout_ms,
+ha_etcd_req *ha_etcd_call(ha_etcd *e, const char *path, cJSON *body, long timeout_ms,
                           ha_etcd_cb cb, void *arg);
+/* Forget a request in flight: its callback is not called. NULL is ignored. */
+void ha_etcd_cancel(ha_etcd_req *r);
 
 /* base64 of len bytes, added to obj under key. */
 void ha_etcd_add_b64(cJSON *obj, const char *key, const void *data, size_t len);

@@ -17,6 +17,7 @@ int64_t ha_role_tick_ms(const ha_role *r)
 
 void ha_role_granted(ha_role *r, int64_t lease_id, int64_t ttl_ms, int64_t sent_ms)
 {
+    r->ttl_ms = ttl_ms; /* etcd may grant more than asked (it has a minimum) */
     r->lease_id = lease_id;
     r->lease_until_ms = sent_ms + ttl_ms;
     r->state = HA_CAMPAIGNING;

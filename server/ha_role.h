@@ -39,7 +39,8 @@ void ha_role_init(ha_role *r, int64_t ttl_ms);
 /* How often to renew the lease, and to ask a standby's question of who leads. */
 int64_t ha_role_tick_ms(const ha_role *r);
 
-/* A lease of ttl_ms was granted by a request sent at sent_ms. */
+/* A lease of ttl_ms (what etcd granted, which becomes the TTL from now on)
+ * was granted by a request sent at sent_ms. */
 void ha_role_granted(ha_role *r, int64_t lease_id, int64_t ttl_ms, int64_t sent_ms);
 /* A keepalive sent at sent_ms was answered: ttl_ms left, or 0 when etcd no
  * longer knows the lease. Returns 1 when the lease is gone (fence if leading). */

@@ -43,7 +43,7 @@ struct sv_ha {
     char *leader_key;              /* ours while elected (decoded bytes) */
     size_t leader_key_len;
     uv_timer_t tick, flush, expect_timer;
-    ha_http_req *grant, *keepalive, *campaign, *query, *txn, *load;
+    ha_etcd_req *grant, *keepalive, *campaign, *query, *txn, *load;
     int64_t grant_sent, keepalive_sent;
     ha_dirty dirty;
     ha_expect *expect;
@@ -218,8 +218,7 @@ static void on_expect_timer(uv_timer_t *t)
         }
         free(taken);
         if (missing && !why.oom) {
-            bp_buf_puts(&why, missing > 1 ? " did not come back after the failover)"
-                                          : " did not come back after the failover)");
+            bp_buf_puts(&why, " did not come back after the failover)");
             SV_WARN("barrier '%s': %s", e->name, why.data);
             br_break(s->reg, e->name, strlen(e->name), why.data, sv__now(s));
             sv__ha_touch(s, e->name, strlen(e->name));
@@ -301,9 +300,9 @@ static void campaign(sv_ha *h)
 
 /* ---- fencing ---- */
 
-static void cancel(ha_http_req **r)
+static void cancel(ha_etcd_req **r)
 {
-    ha_http_cancel(*r);
+    ha_etcd_cancel(*r);
     *r = NULL;
 }
 
@@ -476,9 +475,13 @@ int sv__ha_gate(sv_conn *c, const bp_request *r)
     }
     if (r->op == BP_OP_PONG)
         return 0;
+    if (r->op == BP_OP_STATS)
+        return 1; /* the server's own view, role included: no barrier state */
     bp_buf *b = &c->srv->out;
     bp_buf_reset(b);
-    bp_enc_notleader(b, r->has_id, r->id, h->role.leader);
+    /* An elected member still loading names no leader: itself would only
+     * send the client straight back. */
+    bp_enc_notleader(b, r->has_id, r->id, h->role.state == HA_LOADING ? "" : h->role.leader);
     sv__conn_send_buf(c, b);
     return 0;
 }

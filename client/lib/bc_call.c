@@ -35,13 +35,19 @@ static int any_pending(const bc_client *c)
     return 0;
 }
 
-void bc__encode_call(bc_client *c, const bc__call *call, int resume, bp_buf *b)
+void bc__encode_call(bc_client *c, bc__call *call, int resume, bp_buf *b)
 {
+    /* The last outcome is the one known when the wait first goes out: by the
+     * time it is re-announced, another thread of the handle may have seen the
+     * very generation this one still waits in. */
+    if (call->kind == BC__CALL_WAIT && !call->last_taken) {
+        bc__last_fill(c, &call->req);
+        call->last_taken = 1;
+    }
     bp_request r = call->req;
     r.has_id = 1;
     r.id = call->id;
     if (call->kind == BC__CALL_WAIT) {
-        bc__last_fill(c, &r);
         r.resume = resume;
         /* The timeout counts from the original call: send what is left of it. */
         if (resume && call->deadline_ns) {

@@ -63,6 +63,7 @@ typedef struct bc__call {
     int action_due;      /* a run_action event arrived for this wait */
     uint64_t action_gen; /* its generation */
     int action_seen;     /* some run_action arrived: re-announce action_gen */
+    int last_taken;      /* req holds the barrier's last outcome as of the first send */
 } bc__call;
 
 /* The last outcome this handle saw for a wait on one barrier (bc_last.c). */
@@ -114,6 +115,7 @@ struct bc_client {
 
     /* Resuming (bc_resume.c); meaningful while lost. */
     int lost;              /* the connection is gone; the reader reconnects */
+    int drained;           /* lost: what the old connection still held was read */
     int64_t lost_ns;       /* when: the resume window counts from here */
     int lost_code;         /* BC_ECONN, or BC_ESHUTDOWN if the server said so */
     char lost_msg[BC__MSG_MAX];
@@ -205,7 +207,7 @@ int bc__submit(bc_client *c, bc__call *call);
 /* Append call's request to b (c->mu held): a wait's resume fields (its
  * ticket, last outcome, action generation) and, when resume is set, its
  * remaining timeout and "resume":true. */
-void bc__encode_call(bc_client *c, const bc__call *call, int resume, bp_buf *b);
+void bc__encode_call(bc_client *c, bc__call *call, int resume, bp_buf *b);
 /* Block until `call` is done or has an action due, or the connection dies.
  * c->mu held on entry and exit. The liveness rule applies (bc_call.c): when the
  * server has been silent for silence_ns, a ping probes it, and if nothing at
@@ -226,6 +228,8 @@ int bc__reply_code(const bp_reply *reply);
 /* One round of reading and routing, until input or deadline_ns (0 = none, but
  * at most a second). c->mu held; the caller holds the reader role. */
 void bc__read_step(bc_client *c, int64_t deadline_ns);
+/* Frame and route bytes from the server (c->mu held; the reader role). */
+void bc__consume(bc_client *c, const char *data, size_t n);
 
 /* ---- bc_pump.c ---- */
 /* A helper thread that reads for the handle while the action runs. */

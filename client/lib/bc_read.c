@@ -101,7 +101,7 @@ static void dispatch(bc_client *c, bp_reply *m)
     bp_reply_free(m);
 }
 
-static void consume(bc_client *c, const char *data, size_t n)
+void bc__consume(bc_client *c, const char *data, size_t n)
 {
     if (bp_framer_feed(&c->framer, data, n) < 0) {
         bc__kill(c, BC_EPROTO, "reply from %s longer than %u bytes", c->addr, BC__MAX_LINE);
@@ -168,7 +168,7 @@ void bc__read_step(bc_client *c, int64_t deadline_ns)
     pthread_mutex_lock(&c->mu);
     if (n > 0) {
         c->last_heard_ns = bc__now_ns();
-        consume(c, buf, (size_t)n);
+        bc__consume(c, buf, (size_t)n);
     } else if (n == 0) {
         bc__lose(c, BC_ECONN, "connection to %s closed by the server", c->addr);
     } else if (n == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {

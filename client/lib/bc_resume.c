@@ -182,6 +182,7 @@ void bc__lose(bc_client *c, int code, const char *fmt, ...)
         return;
     }
     c->lost = 1;
+    c->drained = 0;
     c->lost_ns = bc__now_ns();
     /* A reason the server gave before closing says more than "lost". */
     int heard = c->close_code && code == BC_ECONN;
@@ -212,7 +213,9 @@ static void encode_kind(bc_client *c, bc__call **v, size_t n, bc__kind kind, bp_
     for (size_t i = n; i-- > 0;) {
         bc__call *k = v[i];
         int match = kind ? k->kind == kind : k->kind != BC__CALL_WAIT && k->kind != BC__CALL_ACK;
-        if (!match || k->done) continue;
+        /* An action_done goes again even when answered, as long as its wait is
+         * outstanding: the server that answered it may be the one lost. */
+        if (!match || (k->done && k->kind != BC__CALL_ACK)) continue;
         bc__encode_call(c, k, k->kind == BC__CALL_WAIT, b);
         k->epoch = c->epoch;
     }
@@ -295,8 +298,25 @@ static void sleep_until(bc_client *c, int64_t t)
     pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 }
 
+/* Read what the lost connection still holds (c->mu held): a release the
+ * server sent before it died is in the socket's buffer even when a write
+ * found the connection gone first; routed now, it settles its wait instead of
+ * being re-announced into a generation the server has to guess at. */
+static void drain_old(bc_client *c)
+{
+    c->drained = 1;
+    char buf[32768];
+    for (int i = 0; i < 64; i++) { /* bounded: at most 2 MiB */
+        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0) break;
+        bc__consume(c, buf, (size_t)n);
+    }
+}
+
 void bc__resume_step(bc_client *c)
 {
+    if (!c->drained)
+        drain_old(c);
     int64_t now = bc__now_ns(), end = c->lost_ns + c->resume_ns;
     if (now >= end) {
         give_up(c);
