@@ -76,8 +76,31 @@
 
 #define BARRIER "rs"
 #define NPARTIES 8
-#define NPROCS 4
-static const int proc_threads[NPROCS] = {1, 1, 3, 3};
+#define NPROCS_MAX NPARTIES
+/* Threads of each party process (each process has one handle). */
+static int proc_threads[NPROCS_MAX] = {1, 1, 3, 3};
+static int nprocs = 4;
+
+/* $TS_RESTART_LAYOUT ("1,1,3,3", "8", "1,1,1,1,1,1,1,1"): another split of
+ * the 8 parties into processes; 0 when it does not add up to 8. */
+static int set_layout(void)
+{
+    const char *e = getenv("TS_RESTART_LAYOUT");
+    if (!e || !*e)
+        return 1;
+    int n = 0, sum = 0;
+    for (const char *p = e; *p && n < NPROCS_MAX;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1)
+            return 0;
+        proc_threads[n++] = (int)v;
+        sum += (int)v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    nprocs = n;
+    return sum == NPARTIES;
+}
 
 #define ROUNDS_MAX 100000
 #define PACE_MS 12            /* each party sleeps 0..PACE_MS before a wait */
@@ -90,6 +113,7 @@ static const int proc_threads[NPROCS] = {1, 1, 3, 3};
 #define WAIT_TIMEOUT_S (ts_slow() > 1 ? 40.0 : 20.0)
 #define RUN_BOUND_S 150.0     /* the whole run of rounds */
 #define ARM_BOUND_S (3.0 * (ts_slow() > 1 ? 3 : 1)) /* an armed fault that does not fire */
+#define STALL_S (5.0 * (ts_slow() > 1 ? 3 : 1)) /* no release for so long: stop the faults */
 
 /* ---- seeded choices, the same in every process ---- */
 
@@ -151,14 +175,10 @@ typedef struct shared {
     _Atomic int server_pid;
     _Atomic uint64_t fired_ns;  /* when: ts_now_ns() just before the kill */
     _Atomic int fired_party;
-    _Atomic unsigned fired_in;  /* REC_RELEASE: parties already back from the round */
     _Atomic int stop;           /* the test saw a failure: parties stop after this round */
     _Atomic int progress[NPARTIES]; /* last round each party completed, -1 none */
 } shared;
 
-/* Per round: how many parties came back from it (for the mid-release log).
- * A separate shared array, sized by the number of rounds. */
-static _Atomic unsigned *g_back;
 
 typedef struct run_cfg {
     uint64_t seed;
@@ -187,13 +207,12 @@ static void send_rec(int fd, const rec *r)
     while (n < 0 && errno == EINTR);
 }
 
-static void fire(shared *sh, uint64_t armed, int party, unsigned back)
+static void fire(shared *sh, uint64_t armed, int party)
 {
     uint64_t expect = armed;
     if (!atomic_compare_exchange_strong(&sh->arm, &expect, 0))
         return; /* the test disarmed it, or another party fired it */
     atomic_store(&sh->fired_party, party);
-    atomic_store(&sh->fired_in, back);
     atomic_store(&sh->fired_ns, ts_now_ns());
     int pid = atomic_load(&sh->server_pid);
     if (pid > 0)
@@ -212,7 +231,7 @@ static int party_action(void *arg)
     if (ARM_KIND(armed) == ARM_ACTION && ARM_ROUND(armed) == pt->round) {
         int off = ARM_OFFSET(armed) % (total + 1);
         ts_sleep_ms(off);
-        fire(cfg->sh, armed, pt->party, 0);
+        fire(cfg->sh, armed, pt->party);
         ts_sleep_ms(total - off);
     } else {
         ts_sleep_ms(total);
@@ -235,11 +254,10 @@ static void *party_thread_main(void *arg)
         int rc = bc_wait(pt->c, BARRIER, NPARTIES, WAIT_TIMEOUT_S, act ? party_action : NULL, pt,
                          &res);
         double t = ts_now_s();
-        unsigned back = atomic_fetch_add(&g_back[k], 1);
         if (rc == BC_OK) {
             uint64_t armed = atomic_load(&sh->arm);
             if (ARM_KIND(armed) == ARM_RELEASE && ARM_ROUND(armed) == k)
-                fire(sh, armed, pt->party, back);
+                fire(sh, armed, pt->party);
         }
         atomic_store(&sh->progress[pt->party], (int)k);
         rec r = {.type = REC_ROUND, .party = (uint8_t)pt->party, .runs = (uint16_t)pt->runs,
@@ -318,7 +336,6 @@ typedef struct fault {
     int progress;      /* the highest round completed by some party at that time */
     unsigned round;    /* armed faults: the round aimed at */
     int party;         /* who fired it (armed faults) */
-    unsigned back;     /* mid-release: parties already back from the round */
     int down_ms;
     double restart_s;  /* how long ts_server_restart took */
     double up;         /* since the start: when it was back (0 while down) */
@@ -336,8 +353,8 @@ typedef struct run {
     int graceful;
     run_cfg cfg;
     ts_server s;
-    pid_t pids[NPROCS];
-    int rfd[NPROCS];
+    pid_t pids[NPROCS_MAX];
+    int rfd[NPROCS_MAX];
     int open_fds;
     slot *slots;              /* [party][round] */
     unsigned *action_marks;   /* REC_ACTION records per round */
@@ -353,7 +370,7 @@ typedef struct run {
     double sum_guessed, sum_collisions, sum_proven, sum_late, sum_replaced;
     inst_stats st;
     uint64_t rng;
-    int pending_release_fault; /* index of the last fault still waiting for a release, or -1 */
+    int stalled;              /* no release for STALL_S: no more faults */
 } run;
 
 static uint64_t rnd(run *r)
@@ -436,9 +453,9 @@ static void handle_rec(run *r, const rec *x)
 /* Read what is there (within wait_ms for the first record). */
 static void drain(run *r, int wait_ms)
 {
-    struct pollfd pfd[NPROCS];
+    struct pollfd pfd[NPROCS_MAX];
     int n = 0;
-    for (int i = 0; i < NPROCS; i++)
+    for (int i = 0; i < nprocs; i++)
         if (r->rfd[i] >= 0) {
             pfd[n].fd = r->rfd[i];
             pfd[n].events = POLLIN;
@@ -462,7 +479,7 @@ static void drain(run *r, int wait_ms)
                 continue;
             }
             if (got == 0) { /* the process is gone */
-                for (int i = 0; i < NPROCS; i++)
+                for (int i = 0; i < nprocs; i++)
                     if (r->rfd[i] == pfd[j].fd) {
                         close(r->rfd[i]);
                         r->rfd[i] = -1;
@@ -535,6 +552,40 @@ static void stats_poll(run *r, int force)
     stats_close(r);
 }
 
+/* One request on the stats connection; its reply line, raw, to stderr. */
+static void dump_request(run *r, const char *req, unsigned id)
+{
+    if (!r->st.conn || it_sendf(r->st.conn, "%s", req) != 0) {
+        fprintf(stderr, "(no connection)\n");
+        return;
+    }
+    char tag[32];
+    snprintf(tag, sizeof tag, "\"id\":%u", id);
+    for (int tries = 0; tries < 8; tries++) {
+        const char *line;
+        size_t len;
+        if (it_read_line(r->st.conn, 1000, &line, &len) != IT_LINE)
+            break;
+        if (memmem(line, len, tag, strlen(tag))) {
+            fprintf(stderr, "%.*s\n", (int)len, line);
+            return;
+        }
+    }
+    fprintf(stderr, "(no answer)\n");
+    stats_close(r);
+}
+
+/* The barrier and the counters as the current instance sees them (a stall). */
+static void dump_status(run *r, const char *why)
+{
+    if (!r->st.conn)
+        stats_open(r);
+    fprintf(stderr, "%s: %s; status of '%s' now: ", r->what, why, BARRIER);
+    dump_request(r, "{\"op\":\"status\",\"barrier\":\"" BARRIER "\",\"id\":1000001}", 1000001);
+    fprintf(stderr, "%s: stats now: ", r->what);
+    dump_request(r, "{\"op\":\"stats\",\"id\":1000002}", 1000002);
+}
+
 /* ---- faults ---- */
 
 static fault *new_fault(run *r, int kind)
@@ -561,7 +612,7 @@ static void print_fault(FILE *out, const run *r, size_t i)
         fprintf(out, " (aimed at round %u, fired by party %d%s", f->round, f->party,
                 f->kind == F_RELEASE ? "" : ")");
     if (f->kind == F_RELEASE)
-        fprintf(out, ", %u part%s back before it)", f->back, f->back == 1 ? "y" : "ies");
+        fprintf(out, ")");
     fprintf(out, " down %d ms, restart %.0f ms, next release %+.0f ms\n", f->down_ms,
             f->restart_s * 1e3, f->first_release > 0 ? (f->first_release - f->t) * 1e3 : -1.0);
 }
@@ -588,6 +639,7 @@ static void restart(run *r, fault *f)
 static void kill_now(run *r, int kind)
 {
     stats_poll(r, 1); /* the last word of this instance */
+    stats_bank(r);    /* (and no connection of ours holds up a graceful exit) */
     fault *f = new_fault(r, kind);
     if (r->graceful) {
         int st = ts_server_stop(&r->s, 10000, NULL);
@@ -610,7 +662,6 @@ static void fired(run *r, uint64_t armed)
     fault *f = new_fault(r, ARM_KIND(armed) == ARM_ACTION ? F_ACTION : F_RELEASE);
     f->round = ARM_ROUND(armed);
     f->party = atomic_load(&sh->fired_party);
-    f->back = atomic_load(&sh->fired_in);
     f->t = (double)atomic_load(&sh->fired_ns) / 1e9 - r->t0;
     restart(r, f);
 }
@@ -736,9 +787,13 @@ static void report_and_check(run *r)
             }
         }
     }
+    char layout[64] = "";
+    for (int i = 0; i < nprocs; i++)
+        snprintf(layout + strlen(layout), sizeof layout - strlen(layout), "%s%d", i ? "," : "",
+                 proc_threads[i]);
     uint64_t g_first = slot_at(r, 0, 0)->gen, g_last = slot_at(r, 0, rounds - 1)->gen;
     fprintf(stderr,
-            "%s: seed %" PRIu64 ": %u rounds x %d parties (processes x threads: 1,1,3,3) in %.1f s; "
+            "%s: seed %" PRIu64 ": %u rounds x %d parties (threads per process: %s) in %.1f s; "
             "generations %" PRIu64 "..%" PRIu64 "\n"
             "%s: %zu %s (random %zu, in-action %zu, mid-release %zu, on-action-marker %zu, "
             "armed-but-unfired %zu); kill to next release: mean %.0f ms, max %.0f ms; longest "
@@ -748,7 +803,7 @@ static void report_and_check(run *r)
             "%s: missing %zu, errors %zu, reported twice %zu, generation split %zu, not "
             "increasing %zu, gaps %zu; index duplicates %zu, missing %zu, out of range %zu; "
             "action rounds %zu, wrong action counts %zu, runner index != 7: %zu\n",
-            r->what, seed, rounds, NPARTIES, took, g_first, g_last, r->what, r->n_faults,
+            r->what, seed, rounds, NPARTIES, layout, took, g_first, g_last, r->what, r->n_faults,
             r->graceful ? "graceful restarts" : "kill -9 restarts", by_kind[F_RANDOM],
             by_kind[F_ACTION], by_kind[F_RELEASE], by_kind[F_ON_ACTION], by_kind[F_FALLBACK],
             gap_n ? gap_sum / (double)gap_n * 1e3 : 0.0, gap_max * 1e3, r->max_stall * 1e3,
@@ -756,6 +811,17 @@ static void report_and_check(run *r)
             r->sum_replaced, r->what, missing, errors, twice, gen_split, gen_back, gen_gaps,
             idx_dup, idx_missing, idx_range, act_rounds, act_bad, runner_not_last);
     int ok = !first_bad[0] && r->failed < 0;
+    const char *dump = getenv("TS_RESTART_DUMP");
+    FILE *df = dump && *dump ? fopen(dump, "w") : NULL;
+    if (df) { /* round party rc generation index runs t */
+        for (unsigned k = 0; k < rounds; k++)
+            for (int p = 0; p < NPARTIES; p++) {
+                const slot *sl = slot_at(r, p, k);
+                fprintf(df, "%u %d %d %" PRIu64 " %u %u %.6f\n", k, p, sl->seen ? sl->rc : 99,
+                        sl->gen, sl->index, sl->runs, sl->seen ? sl->t - r->t0 : -1.0);
+            }
+        fclose(df);
+    }
     if (!ok || env_flag("TS_RESTART_VERBOSE")) {
         fprintf(stderr, "%s: faults (seed %" PRIu64 "):\n", r->what, seed);
         for (size_t i = 0; i < r->n_faults; i++)
@@ -782,6 +848,7 @@ static void run_rounds(const char *what, int graceful, unsigned rounds_normal,
     if (re && *re)
         rounds = (unsigned)strtoul(re, NULL, 10);
     it_assert(rounds >= 2 && rounds <= ROUNDS_MAX);
+    it_assert_msg(set_layout(), "TS_RESTART_LAYOUT must add up to %d", NPARTIES);
     r->cfg.rounds = rounds;
     int nokill = env_flag("TS_RESTART_NOKILL");
     fprintf(stderr, "%s: seed %" PRIu64 " (TS_RESTART_SEED=%" PRIu64 " repeats the choices), %u rounds%s\n",
@@ -792,9 +859,6 @@ static void run_rounds(const char *what, int graceful, unsigned rounds_normal,
     memset(sh, 0, sizeof *sh);
     for (int p = 0; p < NPARTIES; p++)
         atomic_store(&sh->progress[p], -1);
-    g_back = mmap(NULL, rounds * sizeof *g_back, PROT_READ | PROT_WRITE,
-                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    it_assert(g_back != MAP_FAILED);
     r->cfg.sh = sh;
     r->slots = calloc((size_t)NPARTIES * rounds, sizeof *r->slots);
     r->action_marks = calloc(rounds, sizeof *r->action_marks);
@@ -805,7 +869,7 @@ static void run_rounds(const char *what, int graceful, unsigned rounds_normal,
     atomic_store(&sh->server_pid, (int)r->s.pid);
 
     int first = 0;
-    for (int i = 0; i < NPROCS; i++) {
+    for (int i = 0; i < nprocs; i++) {
         int fds[2];
         it_assert(pipe(fds) == 0);
         pid_t pid = ts_fork();
@@ -839,9 +903,26 @@ static void run_rounds(const char *what, int graceful, unsigned rounds_normal,
     while (r->done < NPARTIES && ts_now_s() < deadline) {
         drain(r, 2);
         stats_poll(r, 0);
-        if (r->failed >= 0 || nokill)
-            continue;
         double now = ts_now_s();
+        if (!r->stalled && now - (r->last_release > 0 ? r->last_release : r->t0) > STALL_S) {
+            r->stalled = 1;
+            char why[128];
+            snprintf(why, sizeof why, "no release for %.0f s (after fault #%zd): no more faults",
+                     STALL_S, (ssize_t)r->n_faults - 1);
+            if (armed) {
+                uint64_t expect = armed;
+                if (!atomic_compare_exchange_strong(&sh->arm, &expect, 0))
+                    fired(r, armed);
+                armed = 0;
+            }
+            r->waiting_marker = 0;
+            dump_status(r, why);
+            /* The parties' own timeouts may still end it; past them, stop. */
+            if (deadline > now + WAIT_TIMEOUT_S + 5)
+                deadline = now + WAIT_TIMEOUT_S + 5;
+        }
+        if (r->failed >= 0 || nokill || r->stalled)
+            continue;
         int progress = max_progress(r);
         if (armed) {
             if (atomic_load(&sh->arm) == 0) { /* a party fired it */
@@ -916,13 +997,14 @@ static void run_rounds(const char *what, int graceful, unsigned rounds_normal,
     if (r->done < NPARTIES && r->failed < 0) {
         r->failed = NPARTIES;
         snprintf(r->fail_msg, sizeof r->fail_msg,
-                 "only %d of %d parties finished within %.0f s (highest round %d)", r->done,
-                 NPARTIES, RUN_BOUND_S, max_progress(r));
+                 "only %d of %d parties finished in %.0f s (highest round %d)%s", r->done,
+                 NPARTIES, ts_now_s() - r->t0, max_progress(r),
+                 r->stalled ? ": stalled, see the status above" : "");
     }
     stats_poll(r, 1);
     stats_bank(r);
     report_and_check(r);
-    for (int i = 0; i < NPROCS; i++) {
+    for (int i = 0; i < nprocs; i++) {
         int st = ts_reap(r->pids[i], 10000);
         it_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                       "%s: party process %d: wait status %d", what, i, st);
@@ -930,7 +1012,6 @@ static void run_rounds(const char *what, int graceful, unsigned rounds_normal,
             close(r->rfd[i]);
     }
     ts_server_down(&r->s);
-    munmap(g_back, rounds * sizeof *g_back);
     munmap(sh, sizeof *sh);
     free(r->slots);
     free(r->action_marks);
