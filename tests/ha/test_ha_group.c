@@ -117,15 +117,9 @@ static void group_down(ha_group *g)
     ts_etcd_cleanup(&g->etcd);
 }
 
-/* A failing assertion: dump the etcd log too (ts_servers_fail does the members). */
-#define ha_assert_msg(expr, ...)                                                              \
-    do {                                                                                      \
-        if (!(expr)) {                                                                        \
-            if (G.etcd.log_path[0])                                                           \
-                ts_etcd_dump_log(&G.etcd);                                                    \
-            it_assert_msg(0, __VA_ARGS__);                                                    \
-        }                                                                                     \
-    } while (0)
+/* A failing assertion kills the members and shows their logs (ts_servers_fail);
+ * etcd's log is shown, and its directory removed, when the case exits (ts_etcd). */
+#define ha_assert_msg(expr, ...) it_assert_msg(expr, __VA_ARGS__)
 
 /* ---- asking a member who leads ---- */
 
@@ -533,6 +527,42 @@ static void parties_describe_failure(const party_set *ps, char *out, size_t cap)
     }
 }
 
+/* For a failure's report: the first round whose parties saw different
+ * generations (or a repeated index), with what each party saw around it. */
+static void parties_diagnose(const party_set *ps)
+{
+    const party_shm *sh = ps->sh;
+    int np = ps->n_parties, done = INT32_MAX;
+    for (int p = 0; p < np; p++) {
+        int v = atomic_load(&sh->progress[p]);
+        done = v < done ? v : done;
+    }
+    for (int r = 0; r < done && r < MAX_ROUNDS; r++) {
+        unsigned seen = 0;
+        int odd = 0;
+        for (int p = 0; p < np; p++) {
+            const round_rec *x = &sh->r[p][r];
+            odd |= x->generation != sh->r[0][r].generation || x->index < 0 ||
+                   x->index >= np || (seen & (1u << x->index));
+            if (x->index >= 0 && x->index < 32)
+                seen |= 1u << x->index;
+        }
+        if (!odd)
+            continue;
+        fprintf(stderr, "rounds: round %d is the first that is not one generation with unique "
+                        "indexes; generation/index per party:\n", r);
+        for (int k = r > 2 ? r - 2 : 0; k <= r + 2 && k < MAX_ROUNDS; k++) {
+            fprintf(stderr, "  round %d:", k);
+            for (int p = 0; p < np; p++)
+                fprintf(stderr, " %llu/%d", (unsigned long long)sh->r[p][k].generation,
+                        sh->r[p][k].index);
+            fprintf(stderr, "\n");
+        }
+        return;
+    }
+    fprintf(stderr, "rounds: rounds 0..%d completed by all were consistent\n", done - 1);
+}
+
 /* Wait for every process to exit (up to timeout_ms each), then kill what is left. */
 static void parties_reap(party_set *ps, int timeout_ms)
 {
@@ -705,6 +735,7 @@ START_TEST(kill9_rounds)
         if (parties_failed(&ps) >= 0) {
             ts_sleep_ms(200); /* let the others say what they saw */
             parties_describe_failure(&ps, why, sizeof why);
+            parties_diagnose(&ps);
             ha_assert_msg(0, "a party failed (after %d kills): %s", kills, why);
         }
         ha_assert_msg(ts_now_ms() < case_deadline,
@@ -1026,6 +1057,7 @@ START_TEST(etcd_restart)
         if (parties_failed(&ps) >= 0) {
             ts_sleep_ms(200);
             parties_describe_failure(&ps, why, sizeof why);
+            parties_diagnose(&ps);
             ha_assert_msg(0, "a party saw an error across etcd's restart: %s", why);
         }
         ha_assert_msg(parties_min_progress(&ps) < MAX_ROUNDS - 50, "out of rounds");
