@@ -723,7 +723,7 @@ START_TEST(kill9_rounds)
     static const int threads[] = {3, 3, 1, 1};
     party_set ps;
     parties_init(&ps, G.list, "rounds", 8, K2_ROUNDS, threads, 4);
-    ps.sh->timeout_s = 30; /* a server-side bound, well past a failover */
+    ps.sh->timeout_s = 15; /* a server-side bound, well past a failover */
     parties_start(&ps);
 
     static const int kill_at[K2_KILLS] = {200, 500, 800};

@@ -2,7 +2,7 @@
  * store), on free loopback ports, with its own data directory.
  *
  * The program is $ETCD, else /usr/bin/etcd (Debian etcd-server); ts_etcd_path
- * says NULL when neither is there, and the test must then skip (exit 77). It
+ * says NULL when there is none, and the test must then skip (exit 77). It
  * runs as a one-member cluster:
  *
  *     etcd --name ts --data-dir DIR/data
@@ -37,7 +37,8 @@ typedef struct ts_etcd {
     int keep_dir;       /* ts_etcd_cleanup leaves DIR in place */
 } ts_etcd;
 
-/* $ETCD when set and executable, else /usr/bin/etcd when executable, else NULL. */
+/* $ETCD when set (NULL if it is not executable), else /usr/bin/etcd when
+ * executable, else NULL. */
 const char *ts_etcd_path(void);
 
 /* A TCP port on 127.0.0.1 that nobody listens on now, chosen at random below
