@@ -117,9 +117,16 @@ static void group_down(ha_group *g)
     ts_etcd_cleanup(&g->etcd);
 }
 
-/* A failing assertion kills the members and shows their logs (ts_servers_fail);
- * etcd's log is shown, and its directory removed, when the case exits (ts_etcd). */
-#define ha_assert_msg(expr, ...) it_assert_msg(expr, __VA_ARGS__)
+/* A failing assertion: etcd's log, then the members' (ts_servers_fail kills
+ * them and shows theirs). etcd dies with the case, and its directory goes. */
+#define ha_assert_msg(expr, ...)                                                              \
+    do {                                                                                      \
+        if (!(expr)) {                                                                        \
+            if (G.etcd.log_path[0])                                                           \
+                ts_etcd_dump_log(&G.etcd);                                                    \
+            it_assert_msg(0, __VA_ARGS__);                                                    \
+        }                                                                                     \
+    } while (0)
 
 /* ---- asking a member who leads ---- */
 

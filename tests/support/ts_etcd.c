@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -81,6 +82,39 @@ static void remember(ts_etcd *e)
             live[i] = e;
             return;
         }
+}
+
+/* A Check case that fails ends with _exit, and one that times out is killed:
+ * no atexit runs. So a janitor process, which outlives the test, removes DIR
+ * when the test dies (PR_SET_PDEATHSIG SIGUSR1); etcd itself dies with the
+ * test (its PR_SET_PDEATHSIG SIGKILL). ts_etcd_cleanup dismisses it. */
+static pid_t spawn_janitor(const char *dir)
+{
+    pid_t parent = getpid();
+    fflush(NULL);
+    pid_t j = fork();
+    if (j != 0)
+        return j < 0 ? 0 : j;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    setsid(); /* Check kills a finished case's process group: not this one */
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2); /* holds no pipe of ctest's open */
+    close_range(3, ~0u, 0);
+    int sig = SIGUSR1;
+    if (getppid() == parent)
+        sigwait(&set, &sig);
+    if (sig == SIGUSR1) {
+        ts_sleep_ms(300); /* etcd is being killed too */
+        remove_tree(dir);
+    }
+    _exit(0);
 }
 
 /* ---- paths and ports ---- */
@@ -222,6 +256,8 @@ static int dir_prepare(ts_etcd *e)
     }
     snprintf(e->data_dir, sizeof e->data_dir, "%s/data", e->dir);
     snprintf(e->log_path, sizeof e->log_path, "%s/log", e->dir);
+    if (!e->keep_dir)
+        e->janitor = spawn_janitor(e->dir);
     return 0;
 }
 
@@ -435,5 +471,10 @@ void ts_etcd_cleanup(ts_etcd *e)
     if (e->dir[0] && !e->keep_dir) {
         remove_tree(e->dir);
         e->dir[0] = '\0';
+    }
+    if (e->janitor > 0) {
+        kill(e->janitor, SIGTERM);
+        waitpid(e->janitor, NULL, 0);
+        e->janitor = 0;
     }
 }

@@ -12,7 +12,8 @@
  *
  * with stdout+stderr to DIR/log, DIR a private temporary directory, stdin from
  * /dev/null. It dies with the process that started it (ts_fork:
- * PR_SET_PDEATHSIG). Readiness: POST /v3/maintenance/status over a plain
+ * PR_SET_PDEATHSIG), and a small janitor process then removes DIR (WAL files
+ * are preallocated, 64 MiB each), also when a failing Check case _exits. Readiness: POST /v3/maintenance/status over a plain
  * socket answers 200 with a "leader" (bounded: 15 s, x ts_slow()).
  * A restart reuses the ports and the data directory: the same cluster comes
  * back with its keys and leases.
@@ -35,6 +36,7 @@ typedef struct ts_etcd {
     char data_dir[96];
     char log_path[96];
     int keep_dir;       /* ts_etcd_cleanup leaves DIR in place */
+    pid_t janitor;      /* removes DIR if this process dies first */
 } ts_etcd;
 
 /* $ETCD when set (NULL if it is not executable), else /usr/bin/etcd when
