@@ -2,7 +2,8 @@
  * loopback, started by the test (tests/support's ts_launch and ts_etcd).
  *
  *   one_leader        exactly one member leads (stats role "leader", a term);
- *                     the others answer every request notleader, naming it
+ *                     the others are standbys (stats) and answer every other
+ *                     request notleader, naming it
  *   kill9_rounds      8 parties (processes, and threads sharing a handle) run
  *                     1,000 cyclic rounds on one barrier while the leader is
  *                     killed -9 three times: every round completes for every
@@ -167,7 +168,10 @@ static void probe_member(const ha_group *g, int i, int timeout_ms, probe *p)
             snprintf(p->role, sizeof p->role, "%s", role ? role : "");
             snprintf(p->leader, sizeof p->leader, "%s", leader ? leader : "");
             p->term = it_jnum(&rep, "term");
-            p->kind = strcmp(p->role, "leader") == 0 ? PROBE_LEADER : PROBE_OTHER;
+            /* A standby answers stats (its role, and the leader it knows). */
+            p->kind = strcmp(p->role, "leader") == 0    ? PROBE_LEADER
+                      : strcmp(p->role, "standby") == 0 ? PROBE_NOTLEADER
+                                                        : PROBE_OTHER;
         } else if (rep.kind == BP_MSG_REPLY && rep.code == BP_ENOTLEADER) {
             p->kind = PROBE_NOTLEADER;
             snprintf(p->leader, sizeof p->leader, "%s", rep.leader);
@@ -667,8 +671,9 @@ START_TEST(one_leader)
             (long long)(ts_now_ms() - t0));
     ha_assert_msg(term > 0, "the leader reports term %d", term);
 
-    /* The leader names itself; standbys answer every request (not only stats)
-     * with notleader naming it, with the request's id. */
+    /* The leader names itself; standbys answer stats with their role and the
+     * leader, and every other request with notleader naming it, with the
+     * request's id. */
     probe p;
     probe_member(&G, l, 2000, &p);
     ha_assert_msg(p.kind == PROBE_LEADER && strcmp(p.leader, G.addr[l]) == 0,
@@ -676,6 +681,9 @@ START_TEST(one_leader)
     for (int i = 0; i < N_MEMBERS; i++) {
         if (i == l)
             continue;
+        probe_member(&G, i, 2000, &p);
+        ha_assert_msg(strcmp(p.role, "standby") == 0 && strcmp(p.leader, G.addr[l]) == 0,
+                      "%s: stats say role '%s', leader '%s'", G.addr[i], p.role, p.leader);
         it_conn *c = connect_member(&G, i);
         static const bp_op ops[] = {BP_OP_HELLO, BP_OP_PING, BP_OP_LIST, BP_OP_STATUS,
                                     BP_OP_ABORT, BP_OP_RESET};
@@ -842,7 +850,8 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 
 /* Everything c gets within ms: only notleader errors (with their request's
- * id) or the connection closing. Returns how many notleader came. */
+ * id), stats that say it is not the leader, or the connection closing.
+ * Returns how many such answers came. */
 static int expect_not_served(it_conn *c, int ms, const char *what)
 {
     int64_t deadline = ts_now_ms() + ms;
@@ -856,8 +865,10 @@ static int expect_not_served(it_conn *c, int ms, const char *what)
         if (rc == IT_EOF || rc == IT_TIMEOUT)
             return n;
         ha_assert_msg(rc == IT_LINE, "%s: unreadable answer", what);
+        const char *role = rep.code == 0 ? it_jstr(&rep, "role") : NULL;
         int ok = rep.kind == BP_MSG_SHUTDOWN ||
-                 (rep.kind == BP_MSG_REPLY && rep.code == BP_ENOTLEADER);
+                 (rep.kind == BP_MSG_REPLY && rep.code == BP_ENOTLEADER) ||
+                 (rep.kind == BP_MSG_REPLY && role && strcmp(role, "leader") != 0);
         ha_assert_msg(ok, "%s: the stopped leader served after SIGCONT: kind %d code %d id %llu "
                           "(%s)",
                       what, (int)rep.kind, rep.code, (unsigned long long)rep.id, rep.message);
