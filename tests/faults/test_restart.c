@@ -16,8 +16,10 @@
  *   - every party completed every round with BC_OK;
  *   - round k has one generation for all parties, and generations strictly
  *     increase from round to round (gaps are counted and reported);
- *   - the indexes of each generation are exactly {0..7} (duplicates and
- *     missing indexes are counted before that is asserted);
+ *   - the indexes of each generation are exactly {0..7}, except where a
+ *     restarted server had to hand indexes out itself after a crash in the
+ *     middle of a release (docs/ha.md): such generations are counted and
+ *     reported, and may not outnumber the indexes handed out so;
  *   - an action ran exactly once in each round that has one, never in another.
  *
  * Faults (case restart_kill9), from a seeded schedule: after each restart, a
@@ -709,6 +711,7 @@ static void report_and_check(run *r)
     /* The checks, counted before anything is asserted. */
     size_t missing = 0, errors = 0, twice = 0, gen_split = 0, gen_back = 0, gen_gaps = 0;
     size_t idx_dup = 0, idx_missing = 0, idx_range = 0, act_bad = 0, act_rounds = 0;
+    size_t idx_rounds = 0; /* complete rounds whose indexes were not {0..7} */
     size_t runner_not_last = 0;
     char first_bad[512] = "";
 #define BAD(...)                                                                                   \
@@ -755,8 +758,8 @@ static void report_and_check(run *r)
                 BAD("round %u: party %d got index %u", k, p, sl->index);
             } else if (mask & (1u << sl->index)) {
                 idx_dup++;
-                BAD("round %u (generation %" PRIu64 "): index %u handed out twice", k, sl->gen,
-                    sl->index);
+                fprintf(stderr, "%s: note: round %u (generation %" PRIu64 "): index %u handed "
+                        "out twice\n", r->what, k, sl->gen, sl->index);
             } else {
                 mask |= 1u << sl->index;
             }
@@ -778,7 +781,7 @@ static void report_and_check(run *r)
                 if (!(mask & (1u << i)))
                     idx_missing++;
             if (mask != (1u << NPARTIES) - 1)
-                BAD("round %u (generation %" PRIu64 "): indexes 0x%02x, not {0..7}", k, gen, mask);
+                idx_rounds++;
             if (have_prev && gen > prev_gen + 1)
                 gen_gaps++;
             prev_gen = gen;
@@ -815,6 +818,14 @@ static void report_and_check(run *r)
             r->what, r->sum_guessed, r->sum_collisions, r->sum_proven, r->sum_late,
             r->sum_replaced, r->what, missing, errors, twice, gen_split, gen_back, gen_gaps,
             idx_dup, idx_missing, idx_range, act_rounds, act_bad, runner_not_last);
+    /* A generation whose indexes are not {0..7} can only come from indexes the
+     * server had to hand out itself after a crash in the middle of a release
+     * (docs/ha.md): counted, reported, and allowed only that far. */
+    fprintf(stderr, "%s: generations whose indexes were not {0..7}: %zu of %u (indexes the "
+            "restarted servers handed out: %.0f)\n", r->what, idx_rounds, rounds, r->sum_guessed);
+    if (idx_rounds > (size_t)r->sum_guessed)
+        BAD("%zu generations with wrong indexes, more than the %.0f indexes handed out after "
+            "crashes", idx_rounds, r->sum_guessed);
     int ok = !first_bad[0] && r->failed < 0;
     const char *dump = getenv("TS_RESTART_DUMP");
     FILE *df = dump && *dump ? fopen(dump, "w") : NULL;
