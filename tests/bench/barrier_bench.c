@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -403,6 +404,32 @@ typedef struct result {
 
 /* Start a server of this kind for N connections (the launcher: port 0, ready file, dies
  * with the bench). 0, or -1 with its log on stderr. */
+/* A member of an HA group (--server-arg --ha-etcd ...) serves only once etcd
+ * elected it: ask its stats until it says "leader" (at most 15 s). */
+static int await_leader(const ts_server *s)
+{
+    for (int64_t end = ts_now_ms() + 15000; ts_now_ms() < end; ts_sleep_ms(20)) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        static const char ask[] = "{\"op\":\"stats\",\"id\":1}\n";
+        char buf[2048] = "";
+        ssize_t n = -1;
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+            send(fd, ask, sizeof ask - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof ask - 1)) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            if (poll(&p, 1, 1000) > 0)
+                n = recv(fd, buf, sizeof buf - 1, 0);
+        }
+        if (fd >= 0)
+            close(fd);
+        if (n > 0 && (buf[n] = '\0', strstr(buf, "\"role\":\"leader\"")))
+            return 0;
+    }
+    fprintf(stderr, "barrier-bench: barrierd never led its HA group\n");
+    return -1;
+}
+
 static int start_server(ts_server *s, server_kind kind, unsigned n)
 {
     char parties[32], maxconn[32];
@@ -431,7 +458,11 @@ static int start_server(ts_server *s, server_kind kind, unsigned n)
             argv[a++] = opt.server_args[i];
     }
     argv[a] = NULL;
-    return ts_server_start(s, argv);
+    int rc = ts_server_start(s, argv);
+    int ha = 0;
+    for (int i = 0; kind != K_FLOOR && i < opt.n_server_args; i++)
+        ha |= strcmp(opt.server_args[i], "--ha-etcd") == 0;
+    return rc == 0 && ha ? await_leader(s) : rc;
 }
 
 /* One server under measurement: its process, the generator's connections to it, and
