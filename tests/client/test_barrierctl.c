@@ -182,8 +182,9 @@ END_TEST
 START_TEST(test_server_gone)
 {
     ctl_run a, b;
-    ctl_start(&a, "wait", "g", "-n", "3", (const char *)NULL);
-    ctl_start(&b, "wait", "g", "-n", "3", (const char *)NULL);
+    /* Resuming off: the shutdown fails the waits at once (exit 4). */
+    ctl_start(&a, "--resume", "-1", "wait", "g", "-n", "3", (const char *)NULL);
+    ctl_start(&b, "--resume", "-1", "wait", "g", "-n", "3", (const char *)NULL);
     ck_assert(tc_await_waiting(srv.addr, "g", 2, 10));
     kill(srv.pid, SIGTERM);
     ck_assert_int_eq(ctl_finish(&a), 4);
@@ -192,14 +193,14 @@ START_TEST(test_server_gone)
 }
 END_TEST
 
-/* A wait without -t on a server that stops (SIGSTOP) or hangs ends, exit 4,
- * once the server has been silent past 3 heartbeats + the 15 s grace and then
- * left a ping unanswered for 15 s more: about 31 s with the fixture's 0.2 s
- * heartbeats. Before, it blocked forever. */
+/* A wait without -t on a server that stops (SIGSTOP) or hangs ends, exit 4
+ * with resuming off, once the server has been silent past 3 heartbeats + the
+ * 15 s grace and then left a ping unanswered for 15 s more: about 31 s with the
+ * fixture's 0.2 s heartbeats. Before, it blocked forever. */
 START_TEST(test_server_stopped)
 {
     ctl_run a;
-    ctl_start(&a, "wait", "stuck", "-n", "2", (const char *)NULL);
+    ctl_start(&a, "--resume", "-1", "wait", "stuck", "-n", "2", (const char *)NULL);
     ck_assert(tc_await_waiting(srv.addr, "stuck", 1, 10));
     kill(srv.pid, SIGSTOP);
     double t0 = ts_now_s();
@@ -306,5 +307,6 @@ int main(void)
     const ts_suite suite = {.name = "barrierctl", .cases = cases, .n = TS_NCASES(cases),
                             .setup = setup, .teardown = teardown, .timeout_s = 120};
     unsetenv("BARRIERD_TOKEN");
+    unsetenv("BARRIERD_RESUME");
     return ts_run(&suite);
 }

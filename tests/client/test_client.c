@@ -35,6 +35,17 @@ static void teardown(void)
     ts_server_cleanup(&srv);
 }
 
+/* Connect with resuming off (resume_s < 0): a lost connection fails the calls
+ * at once, as before resuming existed. For the tests of that behaviour. */
+static bc_client *connect_noresume(const char *addr)
+{
+    bc_options o = {.resume_s = -1};
+    bc_client *c = NULL;
+    int rc = bc_connect(addr, &o, &c);
+    ck_assert_msg(rc == 0, "connect %s: %s (%s)", addr, bc_strerror(rc), bc_last_error_message());
+    return c;
+}
+
 /* ---- connecting ---- */
 
 START_TEST(test_connect_and_ping)
@@ -546,7 +557,7 @@ END_TEST
 START_TEST(test_server_kill9)
 {
     enum { N = 3 };
-    bc_client *a = tc_connect(srv.addr), *b = tc_connect(srv.addr);
+    bc_client *a = connect_noresume(srv.addr), *b = connect_noresume(srv.addr);
     tc_waiter w[N + 1];
     for (int i = 0; i < N; i++) {
         w[i] = (tc_waiter){.c = a, .name = "sk", .parties = 5, .timeout_s = -1};
@@ -572,7 +583,7 @@ END_TEST
 
 START_TEST(test_server_sigterm)
 {
-    bc_client *c = tc_connect(srv.addr);
+    bc_client *c = connect_noresume(srv.addr);
     tc_waiter w[2];
     for (int i = 0; i < 2; i++) {
         w[i] = (tc_waiter){.c = c, .name = "st", .parties = 3, .timeout_s = -1};
@@ -596,7 +607,7 @@ END_TEST
  * leaves a caller stuck: the liveness rule gives the connection up. */
 START_TEST(test_server_vanished)
 {
-    bc_options o = {.io_grace_s = 1};
+    bc_options o = {.io_grace_s = 1, .resume_s = -1};
     bc_client *c;
     ck_assert_int_eq(bc_connect(srv.addr, &o, &c), BC_OK);
     kill(srv.pid, SIGSTOP);
@@ -621,7 +632,7 @@ START_TEST(test_server_stopped_wait_forever)
 {
     ts_server s = {0};
     tc_server_up(&s, hb_args[_i][0] ? hb_args[_i] : NULL);
-    bc_options o = {.io_grace_s = 1};
+    bc_options o = {.io_grace_s = 1, .resume_s = -1};
     bc_client *a, *b;
     ck_assert_int_eq(bc_connect(s.addr, &o, &a), BC_OK);
     ck_assert_int_eq(bc_connect(s.addr, &o, &b), BC_OK);
@@ -647,7 +658,7 @@ START_TEST(test_server_stopped_wait_forever)
     ck_assert_int_eq(bc_ping(b, NULL), BC_ECONN);
     /* A status request on a fresh handle to the stopped server fails too (the
      * kernel still accepts the connection; hello gets no answer). */
-    bc_options q = {.io_grace_s = 1, .connect_timeout_s = 1};
+    bc_options q = {.io_grace_s = 1, .connect_timeout_s = 1, .resume_s = -1};
     bc_client *c = NULL;
     ck_assert_int_eq(bc_connect(s.addr, &q, &c), BC_ECONN);
     kill(s.pid, SIGCONT);
@@ -680,7 +691,7 @@ static int stop_server_action(void *arg)
 
 START_TEST(test_server_stopped_during_action)
 {
-    bc_options o = {.io_grace_s = 1};
+    bc_options o = {.io_grace_s = 1, .resume_s = -1};
     stop_during d = {.pid = srv.pid};
     ck_assert_int_eq(bc_connect(srv.addr, &o, &d.c), BC_OK);
     int rc = bc_wait(d.c, "solo-stop", 1, -1, stop_server_action, &d, NULL);
@@ -810,7 +821,7 @@ START_TEST(test_success_keeps_error_message)
     for (int round = 0; round < 5; round++) {
         rst_proxy p;
         rst_proxy_start(&p, srv.addr);
-        bc_client *c = tc_connect(p.addr);
+        bc_client *c = connect_noresume(p.addr); /* the relay takes one connection */
         ck_assert_int_eq(bc_abort(c, "p5-none"), BC_ENOTFOUND);
         char before[1024];
         snprintf(before, sizeof before, "%s", bc_last_error_message());

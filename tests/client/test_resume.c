@@ -2,7 +2,8 @@
  * and come back. Against real servers, restarted on the same port:
  *
  *   kill9_restart       two threads on one handle and another handle; kill -9
- *                       while they wait, restart: all released, indexes {0,1,2}
+ *                       while they wait, restart: all released, indexes {0,1,2},
+ *                       the generation the one it would have been
  *   sigterm_restart     the same across a graceful (SIGTERM) restart
  *   give_up             resume_s 0.5, no server back: BC_ECONN in ~0.5 s
  *   give_up_shutdown    the same after SIGTERM: BC_ESHUTDOWN
@@ -18,136 +19,76 @@
  *   barrierctl_list     barrierctl -a LIST wait survives kill -9 + restart;
  *                       --resume -1 gives exit 4 at once
  *
- * Generation continuity across a restart (the generation keeps counting) is
- * the server's part (its re-announce rules); the assertions that need it are
- * marked SERVER-RULES and stay off until that lands.
+ * Generation continuity across a restart (the generation keeps counting, the
+ * server's re-announce rules: server/br_resume.c, docs/ha.md) is asserted
+ * where marked SERVER-RULES.
  *
- * One ctest per case (CK_RUN_CASE); $BARRIERD and $BARRIERCTL name the
- * binaries (argv[1] and argv[2] otherwise).
+ * The servers are tests/support's (ts_launch.h, ts_check.h): killed with
+ * ts_server_kill9 or stopped with SIGTERM (ts_server_stop, exit 0 asserted),
+ * then started again on the same port with ts_server_restart_up. One ctest
+ * per case (ts_run, CK_RUN_CASE); $BARRIERD and $BARRIERCTL name the
+ * binaries.
  */
 #include "barrierclient.h"
-#include "bd_fixture.h"
 #include "tc_helpers.h"
+#include "ts_check.h"
+#include "ts_clock.h"
+#include "ts_run.h"
 
 #include <check.h>
-#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- a barrierd that can be restarted on its address ---- */
+/* ---- servers ---- */
 
-typedef struct srv {
-    pid_t pid;
-    char addr[64];  /* "127.0.0.1:PORT", from --ready-file */
-    char ready[64]; /* the ready file's path */
-    char log[64];   /* its stderr */
-} srv;
-
-static void srv_exec(const srv *s, const char *listen)
+/* A barrierd for these tests (--heartbeat 0.2) on a free loopback port. */
+static void srv_start(ts_server *s)
 {
-    const char *argv[] = {"barrierd", "--listen", listen,  "--heartbeat", "0.2",
-                          "--ready-file", s->ready, NULL};
-    int fd = open(s->log, O_WRONLY | O_TRUNC);
-    if (fd >= 0) dup2(fd, 2);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    execv(getenv("BARRIERD"), (char *const *)argv);
-    _exit(127);
+    tc_server_up(s, NULL);
 }
 
-/* Read the first address of the ready file into s->addr. 0 once there. */
-static int srv_read_ready(srv *s)
+/* kill -9 it: the wait status. */
+static int srv_kill9(ts_server *s)
 {
-    FILE *f = fopen(s->ready, "r");
-    if (!f) return -1;
-    char line[64] = "";
-    int ok = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!ok || !line[0]) return -1;
-    snprintf(s->addr, sizeof s->addr, "%s", line);
-    return 0;
+    ck_assert_int_gt(s->pid, 0);
+    return ts_server_kill9(s);
 }
 
-/* One try at starting on `listen`: 0 when it is ready, -1 if it exited. */
-static int srv_try(srv *s, const char *listen)
+/* SIGTERM it; it must exit 0 within 10 s. */
+static void srv_sigterm(ts_server *s)
 {
-    unlink(s->ready);
-    fflush(NULL);
-    s->pid = fork();
-    ck_assert_int_ge(s->pid, 0);
-    if (s->pid == 0) srv_exec(s, listen);
-    for (double end = bd_now() + 20; bd_now() < end; bd_sleep(0.01)) {
-        if (srv_read_ready(s) == 0) return 0;
-        int st;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = 0;
-            return -1;
-        }
+    int st = ts_server_stop(s, 10000, NULL);
+    if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        ts_server_dump_log(s);
+        ck_abort_msg("barrierd did not exit 0 on SIGTERM (wait status %d)", st);
     }
-    ck_abort_msg("barrierd did not get ready on %s", listen);
-    return -1;
 }
 
-/* Start on listen ("127.0.0.1:0" for a free port, or the address of an
- * earlier run: a restart). A few tries, for a port still being released. */
-static void srv_start(srv *s, const char *listen)
+/* Start it again on the same 127.0.0.1 port (it is not running). */
+static void srv_restart(ts_server *s)
 {
-    if (!s->ready[0]) {
-        snprintf(s->ready, sizeof s->ready, "/tmp/bc-resume-rdy-%ld-%p", (long)getpid(), (void *)s);
-        snprintf(s->log, sizeof s->log, "/tmp/bc-resume-XXXXXX");
-        int fd = mkstemp(s->log);
-        ck_assert_int_ge(fd, 0);
-        close(fd);
-    }
-    char where[64];
-    snprintf(where, sizeof where, "%s", listen);
-    for (int i = 0; i < 20; i++, bd_sleep(0.1))
-        if (srv_try(s, where) == 0) return;
-    ck_abort_msg("barrierd cannot listen on %s", where);
+    ck_assert_int_eq(s->pid, 0);
+    ts_server_restart_up(s);
 }
 
-static void srv_restart(srv *s)
+/* The last call of a passing case: one still running must exit 0 on SIGTERM. */
+static void srv_done(ts_server *s)
 {
-    srv_start(s, s->addr);
-}
-
-/* Send sig and wait (10 s at most) for the exit; returns the wait status. */
-static int srv_signal(srv *s, int sig)
-{
-    if (!s->pid) return -1;
-    if (sig != SIGKILL) kill(s->pid, SIGCONT); /* SIGKILL takes a stopped one as it is */
-    kill(s->pid, sig);
-    int st = -1;
-    for (double end = bd_now() + 10; bd_now() < end; bd_sleep(0.005)) {
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = 0;
-            return st;
-        }
-    }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &st, 0);
-    s->pid = 0;
-    return -1;
-}
-
-static void srv_done(srv *s)
-{
-    srv_signal(s, SIGKILL);
-    unlink(s->ready);
-    unlink(s->log);
+    ts_server_down(s);
 }
 
 /* A loopback port nothing listens on (bound, then released). */
 static unsigned dead_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
     ck_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
@@ -193,19 +134,44 @@ static void arrive(const char *addr, const char *name, unsigned parties)
 
 /* ---- restarts ---- */
 
+/* sig (SIGKILL or SIGTERM) to s, asserting how it ended. */
+static void srv_lose(ts_server *s, int sig)
+{
+    if (sig == SIGKILL) {
+        int st = srv_kill9(s);
+        ck_assert(WIFSIGNALED(st));
+    } else {
+        srv_sigterm(s);
+    }
+}
+
 /* Two threads of one handle wait; the server dies (sig) and comes back on its
  * port; a third party on another handle, connected before the death and idle
  * since, arrives. Nobody sees an error. */
 static void restart_case(int sig)
 {
-    srv s = {0};
-    srv_start(&s, "127.0.0.1:0");
+    ts_server s = {0};
+    srv_start(&s);
     bc_client *a = connect_opts(s.addr, 0), *b = connect_opts(s.addr, 0);
     tc_waiter w[2];
+    /* SERVER-RULES: generations 0 and 1 are released before the death, so the
+     * generation in progress at the restart is 2; the new server must go on
+     * from there, not start again at 0. */
+    enum { BEFORE = 2 };
+    for (unsigned g = 0; g < BEFORE; g++) {
+        wait_there(w, 2, a, s.addr, "rs", 3, 10);
+        bc_wait_result r0;
+        int rc = bc_wait(b, "rs", 3, 10, NULL, NULL, &r0);
+        ck_assert_msg(rc == BC_OK, "round %u: %s: %s", g, bc_strerror(rc), bc_last_error_message());
+        ck_assert_uint_eq(r0.generation, g);
+        for (int i = 0; i < 2; i++) {
+            join_ok(&w[i]);
+            ck_assert_uint_eq(w[i].res.generation, g);
+        }
+    }
     wait_there(w, 2, a, s.addr, "rs", 3, -1);
-    int st = srv_signal(&s, sig);
-    ck_assert(sig == SIGKILL ? WIFSIGNALED(st) : WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    bd_sleep(0.3);
+    srv_lose(&s, sig);
+    ts_sleep_s(0.3);
     srv_restart(&s);
     /* The two waits are re-announced to the new server by themselves. */
     ck_assert_msg(tc_await_waiting(s.addr, "rs", 2, 10), "waits not re-announced");
@@ -219,10 +185,18 @@ static void restart_case(int sig)
         seen |= 1u << w[i].res.index;
     }
     ck_assert_uint_eq(seen, 7u); /* indexes 0, 1, 2 */
-    /* SERVER-RULES: the generation continues across the restart. The waits
-     * were of generation 0 and none was released, so 0 either way today; a
-     * barrier that had been released before the restart would go on counting:
-     *   ck_assert_uint_ge(r.generation, generation before the restart); */
+    /* SERVER-RULES: the generation continues across the restart: released as
+     * the number it would have had without the restart. */
+    ck_assert_uint_ge(r.generation, BEFORE);
+    ck_assert_msg(r.generation == BEFORE, "generation %llu after the restart, %d expected",
+                  (unsigned long long)r.generation, BEFORE);
+    /* And it goes on counting from there. */
+    wait_there(w, 2, a, s.addr, "rs", 3, 10);
+    rc = bc_wait(b, "rs", 3, 10, NULL, NULL, &r);
+    ck_assert_msg(rc == BC_OK, "next round: %s: %s", bc_strerror(rc), bc_last_error_message());
+    ck_assert_uint_eq(r.generation, BEFORE + 1);
+    for (int i = 0; i < 2; i++)
+        join_ok(&w[i]);
     ck_assert_int_eq(bc_ping(a, NULL), BC_OK);
     bc_close(a);
     bc_close(b);
@@ -245,23 +219,23 @@ END_TEST
  * the loss deserves, about resume_s after it; the handle stays dead. */
 static void give_up_case(int sig, int code)
 {
-    srv s = {0};
-    srv_start(&s, "127.0.0.1:0");
+    ts_server s = {0};
+    srv_start(&s);
     bc_client *c = connect_opts(s.addr, 0.5);
     tc_waiter w[2];
     wait_there(w, 2, c, s.addr, "gu", 3, -1);
-    double t0 = bd_now();
-    srv_signal(&s, sig);
+    double t0 = ts_now_s();
+    srv_lose(&s, sig);
     for (int i = 0; i < 2; i++) {
         tc_waiter_join(&w[i]);
-        double took = bd_now() - t0;
+        double took = ts_now_s() - t0;
         ck_assert_msg(w[i].rc == code, "waiter %d: %s: %s", i, bc_strerror(w[i].rc), w[i].msg);
         ck_assert_msg(took >= 0.4 && took < 0.5 + 2 + 1, "gave up after %.2f s", took);
         ck_assert_msg(strstr(w[i].msg, "no server took the connection back"), "%s", w[i].msg);
     }
-    double t1 = bd_now();
+    double t1 = ts_now_s();
     ck_assert_int_eq(bc_ping(c, NULL), code);
-    ck_assert(bd_now() - t1 < 0.2);
+    ck_assert(ts_now_s() - t1 < 0.2);
     bc_close(c);
     srv_done(&s);
 }
@@ -280,16 +254,16 @@ END_TEST
 
 START_TEST(resume_off)
 {
-    srv s = {0};
-    srv_start(&s, "127.0.0.1:0");
+    ts_server s = {0};
+    srv_start(&s);
     bc_client *c = connect_opts(s.addr, -1);
     tc_waiter w;
     wait_there(&w, 1, c, s.addr, "off", 2, -1);
-    double t0 = bd_now();
-    srv_signal(&s, SIGKILL);
+    double t0 = ts_now_s();
+    srv_kill9(&s);
     tc_waiter_join(&w);
     ck_assert_msg(w.rc == BC_ECONN, "%s: %s", bc_strerror(w.rc), w.msg);
-    ck_assert(bd_now() - t0 < 2);
+    ck_assert(ts_now_s() - t0 < 2);
     /* Even with a server back, the handle stays dead. */
     srv_restart(&s);
     ck_assert_int_eq(bc_ping(c, NULL), BC_ECONN);
@@ -302,9 +276,9 @@ END_TEST
 
 START_TEST(addr_list)
 {
-    srv s1 = {0}, s2 = {0};
-    srv_start(&s1, "127.0.0.1:0");
-    srv_start(&s2, "127.0.0.1:0");
+    ts_server s1 = {0}, s2 = {0};
+    srv_start(&s1);
+    srv_start(&s2);
     unsigned d = dead_port();
     char list[256], dead2[128];
     /* Only the second address answers: connect works. */
@@ -330,7 +304,7 @@ START_TEST(addr_list)
     c = connect_opts(list, 0);
     tc_waiter w;
     wait_there(&w, 1, c, s1.addr, "fo", 2, 20);
-    srv_signal(&s1, SIGKILL);
+    srv_kill9(&s1);
     ck_assert_msg(tc_await_waiting(s2.addr, "fo", 1, 10), "wait not re-announced to s2");
     arrive(s2.addr, "fo", 2);
     join_ok(&w);
@@ -361,18 +335,18 @@ static void *call_main(void *arg)
 
 START_TEST(in_flight)
 {
-    srv s = {0};
-    srv_start(&s, "127.0.0.1:0");
+    ts_server s = {0};
+    srv_start(&s);
     bc_client *c = connect_opts(s.addr, 0);
     tc_waiter w;
     wait_there(&w, 1, c, s.addr, "e", 2, -1);
     /* A stopped server reads nothing: both requests are in flight when it dies. */
-    kill(s.pid, SIGSTOP);
+    ck_assert_int_eq(kill(s.pid, SIGSTOP), 0);
     call_thread reset = {.c = c, .reset = 1}, status = {.c = c};
     ck_assert_int_eq(pthread_create(&reset.t, NULL, call_main, &reset), 0);
     ck_assert_int_eq(pthread_create(&status.t, NULL, call_main, &status), 0);
-    bd_sleep(0.3);
-    srv_signal(&s, SIGKILL);
+    ts_sleep_s(0.3);
+    srv_kill9(&s);
     pthread_join(reset.t, NULL);
     ck_assert_msg(reset.rc == BC_ECONN, "reset: %s: %s", bc_strerror(reset.rc), reset.msg);
     ck_assert_msg(strstr(reset.msg, "unknown"), "%s", reset.msg);
@@ -391,14 +365,14 @@ END_TEST
 
 START_TEST(remaining_timeout)
 {
-    srv s = {0};
-    srv_start(&s, "127.0.0.1:0");
+    ts_server s = {0};
+    srv_start(&s);
     bc_client *c = connect_opts(s.addr, 0);
     tc_waiter w;
-    double t0 = bd_now();
+    double t0 = ts_now_s();
     wait_there(&w, 1, c, s.addr, "rt", 2, 2.0);
-    srv_signal(&s, SIGKILL);
-    bd_sleep(1.0 - (bd_now() - t0)); /* about 1 s after the call */
+    srv_kill9(&s);
+    ts_sleep_s(1.0 - (ts_now_s() - t0)); /* about 1 s after the call */
     srv_restart(&s);
     tc_waiter_join(&w);
     ck_assert_msg(w.rc == BC_ETIMEDOUT, "%s: %s", bc_strerror(w.rc), w.msg);
@@ -412,15 +386,15 @@ END_TEST
 
 typedef struct slow_action {
     int runs;
-    srv *s; /* killed while the action runs */
+    ts_server *s; /* killed while the action runs */
 } slow_action;
 
 static int slow_action_fn(void *arg)
 {
     slow_action *a = arg;
     if (__atomic_add_fetch(&a->runs, 1, __ATOMIC_SEQ_CST) == 1) {
-        srv_signal(a->s, SIGKILL);
-        bd_sleep(0.2);
+        srv_kill9(a->s);
+        ts_sleep_s(0.2);
         srv_restart(a->s);
     }
     return 0;
@@ -428,8 +402,8 @@ static int slow_action_fn(void *arg)
 
 START_TEST(action_once)
 {
-    srv s = {0};
-    srv_start(&s, "127.0.0.1:0");
+    ts_server s = {0};
+    srv_start(&s);
     bc_client *a = connect_opts(s.addr, 0), *b = connect_opts(s.addr, 0);
     tc_waiter w;
     wait_there(&w, 1, b, s.addr, "ac", 2, 20);
@@ -453,16 +427,15 @@ END_TEST
 
 START_TEST(barrierctl_list)
 {
-    srv s = {0};
-    srv_start(&s, "127.0.0.1:0");
+    ts_server s = {0};
+    srv_start(&s);
     char list[160];
     snprintf(list, sizeof list, "127.0.0.1:%u,%s", dead_port(), s.addr);
-    const char *argv[] = {"barrierctl", "-a", list, "--json", "wait", "g", "-n", "2", NULL};
     tc_ctl r;
-    ck_assert_int_eq(tc_ctl_start(&r, getenv("BARRIERCTL"), argv, 1), 0);
+    tc_ctl_start(&r, 1, "-a", list, "--json", "wait", "g", "-n", "2", (const char *)NULL);
     ck_assert(tc_await_waiting(s.addr, "g", 1, 10));
-    srv_signal(&s, SIGKILL);
-    bd_sleep(0.3);
+    srv_kill9(&s);
+    ts_sleep_s(0.3);
     srv_restart(&s);
     ck_assert_msg(tc_await_waiting(s.addr, "g", 1, 10), "barrierctl's wait not re-announced");
     arrive(s.addr, "g", 2);
@@ -471,68 +444,39 @@ START_TEST(barrierctl_list)
     ck_assert_msg(strstr(r.out, "\"index\""), "%s", r.out);
 
     /* --resume -1: the old way, exit 4 at once. */
-    const char *argv2[] = {"barrierctl", "-a", s.addr, "--resume", "-1", "wait", "g2", "-n", "2",
-                           NULL};
-    ck_assert_int_eq(tc_ctl_start(&r, getenv("BARRIERCTL"), argv2, 1), 0);
+    tc_ctl_start(&r, 1, "-a", s.addr, "--resume", "-1", "wait", "g2", "-n", "2",
+                 (const char *)NULL);
     ck_assert(tc_await_waiting(s.addr, "g2", 1, 10));
-    double t0 = bd_now();
-    srv_signal(&s, SIGKILL);
+    double t0 = ts_now_s();
+    srv_kill9(&s);
     st = tc_ctl_finish(&r, 20);
     ck_assert_msg(st == 4, "exit %d: %s", st, r.err);
-    ck_assert(bd_now() - t0 < 3);
+    ck_assert(ts_now_s() - t0 < 3);
     /* A bad --resume is a usage error. */
-    const char *argv3[] = {"barrierctl", "--resume", "soon", "ping", NULL};
-    ck_assert_int_eq(tc_ctl_start(&r, getenv("BARRIERCTL"), argv3, 1), 0);
+    tc_ctl_start(&r, 1, "--resume", "soon", "ping", (const char *)NULL);
     ck_assert_int_eq(tc_ctl_finish(&r, 20), 64);
     srv_done(&s);
 }
 END_TEST
 
-int main(int argc, char **argv)
+/* ---- running ---- */
+
+int main(void)
 {
-    if (argc > 1 && !getenv("BARRIERD")) setenv("BARRIERD", argv[1], 1);
-    if (argc > 2 && !getenv("BARRIERCTL")) setenv("BARRIERCTL", argv[2], 1);
-    if (!getenv("BARRIERD") || !getenv("BARRIERCTL")) {
-        fprintf(stderr, "SKIP: set $BARRIERD and $BARRIERCTL (or pass them as arguments)\n");
-        return 77;
-    }
-    setenv("BARRIERD_BIN", getenv("BARRIERD"), 1); /* bd_fixture's name for it */
     unsetenv("BARRIERD_ADDR");
     unsetenv("BARRIERD_TOKEN");
     unsetenv("BARRIERD_RESUME");
-    signal(SIGPIPE, SIG_IGN);
-    const struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"kill9_restart", kill9_restart},
-        {"sigterm_restart", sigterm_restart},
-        {"give_up", give_up},
-        {"give_up_shutdown", give_up_shutdown},
-        {"resume_off", resume_off},
-        {"addr_list", addr_list},
-        {"in_flight", in_flight},
-        {"remaining_timeout", remaining_timeout},
-        {"action_once", action_once},
-        {"barrierctl_list", barrierctl_list},
+    const ts_case cases[] = {
+        {"kill9_restart", kill9_restart, 0},
+        {"sigterm_restart", sigterm_restart, 0},
+        {"give_up", give_up, 0},
+        {"give_up_shutdown", give_up_shutdown, 0},
+        {"resume_off", resume_off, 0},
+        {"addr_list", addr_list, 0},
+        {"in_flight", in_flight, 0},
+        {"remaining_timeout", remaining_timeout, 0},
+        {"action_once", action_once, 0},
+        {"barrierctl_list", barrierctl_list, 0},
     };
-    const char *only = getenv("CK_RUN_CASE");
-    int found = !only || !*only;
-    Suite *s = suite_create("client_resume");
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-        found |= only && strcmp(only, cases[i].name) == 0;
-    }
-    if (!found) {
-        fprintf(stderr, "client_resume: no case named '%s'\n", only);
-        return EXIT_FAILURE;
-    }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr), run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    return failed || run == 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_cases("client_resume", cases, TS_NCASES(cases));
 }

@@ -53,6 +53,9 @@ static void party_main(const fx_party_spec *sp, int wfd, int nfd)
     o.auth_token = sp->token;
     o.io_grace_s = sp->io_grace_s;
     o.connect_timeout_s = 10;
+    /* Resuming off: a fault test sees a lost server (server_kill9_latency) or
+     * a lost path as it happens, BC_ECONN at once, not after resume_s. */
+    o.resume_s = -1;
     bc_client *c = NULL;
     r.connected = bc_connect(sp->addr, &o, &c);
     if (r.connected != BC_OK) {
@@ -203,6 +206,7 @@ static void *bg_thread_main(void *arg)
     fx_bg_shared *sh = t->sh;
     bc_options o = {0};
     o.client_name = t->which ? "bg-1" : "bg-0";
+    o.resume_s = -1; /* a connection lost while the server lives is a fault to report, not hide */
     bc_client *c = NULL;
     int rc = bc_connect(sh->addr, &o, &c);
     if (rc != BC_OK) {

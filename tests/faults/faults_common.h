@@ -6,7 +6,8 @@
  * real libbarrierclient:
  *
  *   fx_party: fork a process that connects (optionally from inside a network
- *   namespace) and blocks in bc_wait; its outcome, bc_last_error_message() and
+ *   namespace; resuming off, bc_options.resume_s -1, so a lost server or path
+ *   shows at once) and blocks in bc_wait; its outcome, bc_last_error_message() and
  *   the CLOCK_MONOTONIC time bc_wait returned come back through a pipe, so the
  *   test can measure the latency from a fault it injects to the return.
  *
