@@ -261,8 +261,15 @@ static int dir_prepare(ts_etcd *e)
     return 0;
 }
 
-static void exec_etcd(const ts_etcd *e, const char *bin, int logfd)
+int ts_etcd_launch(ts_etcd *e)
 {
+    const char *bin = ts_etcd_path();
+    if (!bin) {
+        fprintf(stderr, "ts: no etcd (set ETCD, or install etcd-server)\n");
+        return -1;
+    }
+    if (dir_prepare(e) < 0)
+        return -1;
     char curl[64], purl[64], cluster[96];
     snprintf(curl, sizeof curl, "http://127.0.0.1:%d", e->client_port);
     snprintf(purl, sizeof purl, "http://127.0.0.1:%d", e->peer_port);
@@ -280,56 +287,12 @@ static void exec_etcd(const ts_etcd *e, const char *bin, int logfd)
                           "--logger", "zap",
                           "--log-level", "warn",
                           NULL};
-    dprintf(logfd, "#");
-    for (int i = 0; argv[i]; i++)
-        dprintf(logfd, " %s", argv[i]);
-    dprintf(logfd, "\n");
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
-    dup2(logfd, 1);
-    dup2(logfd, 2);
-    close_range(3, ~0u, 0);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    /* The environment must not configure it (ETCD_* variables). */
-    extern char **environ;
-    for (char **v = environ; *v; v++)
-        if (strncmp(*v, "ETCD_", 5) == 0) {
-            char name[128];
-            snprintf(name, sizeof name, "%.*s", (int)strcspn(*v, "="), *v);
-            unsetenv(name);
-            v = environ - 1;
-        }
-    execv(bin, (char *const *)argv);
-    dprintf(2, "exec %s: %s\n", bin, strerror(errno));
-    _exit(127);
-}
-
-int ts_etcd_launch(ts_etcd *e)
-{
-    const char *bin = ts_etcd_path();
-    if (!bin) {
-        fprintf(stderr, "ts: no etcd (set ETCD, or install etcd-server)\n");
-        return -1;
-    }
-    if (dir_prepare(e) < 0)
-        return -1;
-    int logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (logfd < 0) {
-        fprintf(stderr, "ts: open %s: %s\n", e->log_path, strerror(errno));
-        return -1;
-    }
     e->owner = getpid();
     e->status = 0;
-    pid_t pid = ts_fork();
-    if (pid < 0) {
-        fprintf(stderr, "ts: fork: %s\n", strerror(errno));
-        close(logfd);
+    /* The environment must not configure it (ETCD_* variables). */
+    pid_t pid = ts_spawn_logged(argv, e->log_path, 0, "ETCD_");
+    if (pid < 0)
         return -1;
-    }
-    if (pid == 0)
-        exec_etcd(e, bin, logfd);
-    close(logfd);
     e->pid = pid;
     remember(e);
     return 0;

@@ -14,6 +14,14 @@
  * death signal is armed. */
 pid_t ts_fork(void);
 
+/* Start argv[0] (a path) in a child that dies with us: stdin from /dev/null,
+ * stdout and stderr appended to log_path (emptied first when truncate is set)
+ * after a "# argv..." line, no other descriptor, SIGPIPE and SIGTERM at their
+ * defaults, and no environment variable that starts with unset_prefix (NULL:
+ * keep them all). Returns the pid, or -1 with a message on stderr. */
+pid_t ts_spawn_logged(const char *const *argv, const char *log_path, int truncate,
+                      const char *unset_prefix);
+
 /* waitpid with a bound: the wait status, or -1 when it did not end within
  * timeout_ms (the child is then killed and reaped) or is not ours. */
 int ts_reap(pid_t pid, int timeout_ms);

@@ -203,9 +203,9 @@ static int read_ready(ts_server *s)
 
 /* ---- processes ---- */
 
-static void exec_child(const ts_server *s, const char *bin, int logfd)
+/* BIN --listen LISTEN --ready-file DIR/ready EXTRA..., into argv[cap]. */
+static void build_argv(const ts_server *s, const char *bin, const char **argv)
 {
-    const char *argv[TS_MAX_ARGS + 8];
     int n = 0;
     argv[n++] = bin;
     argv[n++] = "--listen";
@@ -215,20 +215,6 @@ static void exec_child(const ts_server *s, const char *bin, int logfd)
     for (int i = 0; i < s->n_args; i++)
         argv[n++] = s->argbuf + s->arg_off[i];
     argv[n] = NULL;
-    dprintf(logfd, "#");
-    for (int i = 0; i < n; i++)
-        dprintf(logfd, " %s", argv[i]);
-    dprintf(logfd, "\n");
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
-    dup2(logfd, 1);
-    dup2(logfd, 2);
-    close_range(3, ~0u, 0);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    execv(bin, (char *const *)argv);
-    dprintf(2, "exec %s: %s\n", bin, strerror(errno));
-    _exit(127);
 }
 
 static void reaped(ts_server *s, int st)
@@ -278,23 +264,13 @@ static int launch(ts_server *s, int first)
     s->addr[0] = '\0';
     s->port = 0;
     s->status = 0;
-    /* A restart appends to the log, so it tells the whole story. */
-    int logfd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (first ? O_TRUNC : 0),
-                     0600);
-    if (logfd < 0) {
-        fprintf(stderr, "ts: open %s: %s\n", s->log_path, strerror(errno));
-        return -1;
-    }
     s->owner = getpid();
-    pid_t pid = ts_fork();
-    if (pid < 0) {
-        fprintf(stderr, "ts: fork: %s\n", strerror(errno));
-        close(logfd);
+    const char *argv[TS_MAX_ARGS + 8];
+    build_argv(s, bin, argv);
+    /* A restart appends to the log, so it tells the whole story. */
+    pid_t pid = ts_spawn_logged(argv, s->log_path, first, NULL);
+    if (pid < 0)
         return -1;
-    }
-    if (pid == 0)
-        exec_child(s, bin, logfd);
-    close(logfd);
     s->pid = pid;
     remember(s);
     catch_crashes();
