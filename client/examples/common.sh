@@ -9,13 +9,13 @@ TELLERS=${TELLERS:-$build/client/examples/tellers}
 BARRIERD=${BARRIERD:-$build/server/barrierd}
 
 demo_server_pid=
-demo_server_log=
+demo_server_dir=
 stop_demo_server() {
     if [ -n "$demo_server_pid" ]; then
         kill "$demo_server_pid" 2>/dev/null
         wait "$demo_server_pid" 2>/dev/null
     fi
-    [ -z "$demo_server_log" ] || rm -f "$demo_server_log"
+    [ -z "$demo_server_dir" ] || rm -rf "$demo_server_dir"
 }
 
 ensure_server() {
@@ -28,20 +28,21 @@ ensure_server() {
         echo "no barrierd answers at $BARRIERD_ADDR" >&2
         return 1
     fi
-    demo_server_log=$(mktemp)
-    "$BARRIERD" --listen 127.0.0.1:0 2>"$demo_server_log" &
+    demo_server_dir=$(mktemp -d)
+    "$BARRIERD" --listen 127.0.0.1:0 --ready-file "$demo_server_dir/ready" \
+        2>"$demo_server_dir/log" &
     demo_server_pid=$!
     trap stop_demo_server EXIT
+    # The ready file appears whole once barrierd listens: its first line is the address.
     for _ in $(seq 50); do
-        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$demo_server_log")
-        if [ -n "$port" ]; then
-            export BARRIERD_ADDR=127.0.0.1:$port
+        if [ -s "$demo_server_dir/ready" ]; then
+            export BARRIERD_ADDR=$(head -n 1 "$demo_server_dir/ready")
             echo "(started a private barrierd on $BARRIERD_ADDR)" >&2
             return 0
         fi
         sleep 0.1
     done
     echo "barrierd did not start:" >&2
-    cat "$demo_server_log" >&2
+    cat "$demo_server_dir/log" >&2
     return 1
 }
