@@ -142,7 +142,10 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     if (c->state != SV_CONN_DRAINING)
         return; /* closed meanwhile (libuv then reports UV_ECANCELED) */
     c->shutdown_done = 1;
-    if (status < 0 || c->peer_eof)
+    /* Closed once the peer has closed too; at shutdown at once: an idle client
+     * (a library handle nobody reads) would never answer, and everything it
+     * needed to hear (the shutdown event) is out. */
+    if (status < 0 || c->peer_eof || c->srv->shutting_down)
         sv__conn_close(c, c->close_why);
 }
 

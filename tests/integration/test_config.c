@@ -148,12 +148,27 @@ END_TEST
 START_TEST(second_signal_exits_zero)
 {
     ts_server s = {0};
-    ts_server_up(&s, NULL);
-    /* A waiter that never reads nor closes keeps the drain going for its grace. */
-    it_conn *stubborn = it_connect(&s);
-    it_send_wait(stubborn, 1, "sig", 2, -1, "stubborn", 0);
+    ts_server_up(&s, "--max-waits", "5000", "--max-output", "67108864", NULL);
+    /* A waiter that never reads nor closes, with more output owed to it than the
+     * kernel buffers hold (long lists of 3,000 long-named barriers), keeps the
+     * drain going for its grace: its output cannot be flushed. */
     it_conn *admin = it_connect(&s);
+    it_conn *holder = it_connect(&s);
+    char name[250];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    for (int i = 0; i < 3000; i++) {
+        snprintf(name, 12, "%05d-", i);
+        name[6] = 'n';
+        it_send_wait(holder, (uint64_t)i + 1, name, 2, -1, "holder", 0);
+    }
+    it_conn *stubborn = it_connect_tcp("127.0.0.1", s.port, 4096);
+    it_assert(stubborn != NULL);
+    it_send_wait(stubborn, 1, "sig", 2, -1, "stubborn", 0);
     it_wait_n_waiting(admin, "sig", 1, IT_TIMEOUT_MS);
+    for (int i = 0; i < 8; i++) /* about 1 MB each, never read */
+        it_sendf(stubborn, "{\"op\":\"list\",\"id\":%d}", 100 + i);
+    ts_sleep_ms(300);
     int64_t t0 = ts_now_ms();
     it_assert(kill(s.pid, SIGTERM) == 0);
     ts_sleep_ms(100);
@@ -165,6 +180,7 @@ START_TEST(second_signal_exits_zero)
                   WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     it_assert_msg(ts_now_ms() - t0 < 1500, "the second signal did not cut the grace short");
     it_close(stubborn);
+    it_close(holder);
     it_close(admin);
     ts_server_down(&s);
 }
