@@ -45,11 +45,12 @@ struct br_barrier {
     br_waiter *runner;          /* runs the action while BR_RUNNING_ACTION */
     char *reason;               /* owned; why it broke, NULL unless broken */
     /* For re-announced waits (docs/ha.md). */
-    int recovering;             /* created in the recovery window */
+    int recovering;             /* spoken of by resuming parties in the recovery window */
     int has_tickets;            /* some party sent a ticket: remember them per release */
     br_waiter *runner_hint;     /* a re-announced party already running this
                                    generation's action: it runs it, nobody else */
-    br_ended ended;             /* the last generation that ended */
+    br_ended *ended;            /* the last generation that ended; allocated when
+                                   first needed (a failure, tickets, recovery) */
     size_t name_len;
     char name[];                /* NUL-terminated */
 };
@@ -91,7 +92,7 @@ void br__idle_touch(br_registry *r, br_barrier *b, int64_t now);
 /* br_resume.c: waits re-announced after a lost server, see docs/ha.md */
 void br__remember_release(br_barrier *b);
 void br__remember_failure(br_barrier *b, int code, const char *message);
-void br__ended_free(br_ended *e);
+void br__ended_free(br_barrier *b);
 /* Apply what w (about to arrive at b) reports. Returns 0: w joins as usual;
  * 1: w was answered (its generation had ended) or took the place of its own
  * earlier wait, and does not join. */

@@ -88,7 +88,7 @@ static void barrier_destroy(br_registry *r, br_barrier *b)
     free(b->waiters);
     free(b->pending);
     free(b->reason);
-    br__ended_free(&b->ended);
+    br__ended_free(b);
     free(b);
 }
 
@@ -103,7 +103,7 @@ void br_free(br_registry *r)
             free(b->waiters);
             free(b->pending);
             free(b->reason);
-            br__ended_free(&b->ended);
+            br__ended_free(b);
             free(b);
             b = next;
         }
@@ -342,7 +342,7 @@ static int reserve_slot(br_barrier *b)
 }
 
 static br_barrier *barrier_create(br_registry *r, const char *name, size_t len, uint32_t hash,
-                                  unsigned parties, int64_t now)
+                                  unsigned parties)
 {
     br_barrier *b = calloc(1, sizeof *b + len + 1);
     if (!b)
@@ -351,7 +351,6 @@ static br_barrier *barrier_create(br_registry *r, const char *name, size_t len, 
     b->name_len = len;
     b->hash = hash;
     b->parties = parties;
-    b->recovering = now < r->recover_until;
     if (br__table_insert(&r->table, b) < 0) {
         free(b);
         return NULL;
@@ -370,7 +369,7 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
             say(msg, cap, "too many barriers (limit %zu)", r->max_barriers);
             return BP_ELIMIT;
         }
-        if (!(b = barrier_create(r, name, len, hash, parties, now))) {
+        if (!(b = barrier_create(r, name, len, hash, parties))) {
             say(msg, cap, "out of memory");
             return BP_ENOMEM;
         }
@@ -394,6 +393,10 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     w->action_result = 0;
     if (w->ticket)
         b->has_tickets = 1;
+    /* In the recovery window, a barrier that resuming parties speak of is
+     * rebuilt from what they report; one nobody has a history of costs nothing. */
+    if ((w->has_last || w->resume) && now < r->recover_until)
+        b->recovering = 1;
     if ((w->has_last || w->resume) && br__resume_arrive(r, b, w, now))
         return 0;
     if (b->state == BR_RUNNING_ACTION && b->n_pending >= br_pending_max(b->parties)) {
@@ -566,7 +569,7 @@ int br_restore(br_registry *r, const char *name, size_t len, unsigned parties,
         return BP_EPARTIES;
     if (r->max_barriers && r->table.count >= r->max_barriers)
         return BP_ELIMIT;
-    br_barrier *b = barrier_create(r, name, len, hash, parties, now);
+    br_barrier *b = barrier_create(r, name, len, hash, parties);
     if (!b)
         return BP_ENOMEM;
     b->generation = generation;

@@ -122,8 +122,9 @@ br_registry *br_new(size_t max_barriers, br_sink_fn sink, void *ctx);
  * which names collide cannot be known in advance. The caller picks it: the
  * registry stays free of I/O and deterministic in tests. */
 void br_set_hash_seed(br_registry *r, uint32_t seed);
-/* Barriers created before until_ms (monotonic, like now_ms) are rebuilt from
- * re-announced waits: a party's report that their current generation ended on
+/* Until until_ms (monotonic, like now_ms), a barrier that a resuming party
+ * speaks of (a wait with its last outcome, or a re-announced one) is rebuilt
+ * from what the parties report: a report that its current generation ended on
  * the lost server ends it here too (docs/ha.md). Set at start, for the resume
  * window. */
 void br_set_recovery(br_registry *r, int64_t until_ms);

@@ -24,24 +24,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-void br__ended_free(br_ended *e)
+void br__ended_free(br_barrier *b)
 {
-    free(e->reason);
-    free(e->slots);
-    memset(e, 0, sizeof *e);
+    if (!b->ended)
+        return;
+    free(b->ended->reason);
+    free(b->ended->slots);
+    free(b->ended);
+    b->ended = NULL;
 }
 
-static int ensure_slots(br_barrier *b)
+/* Forget the last ended generation; gen ended as kind. NULL when out of memory. */
+static br_ended *ended_reset(br_barrier *b, int kind, uint64_t gen)
 {
-    if (!b->ended.slots)
-        b->ended.slots = calloc(b->parties, sizeof *b->ended.slots);
-    return b->ended.slots ? 0 : BP_ENOMEM;
-}
-
-/* Forget the last ended generation; gen ended as kind. */
-static void ended_reset(br_barrier *b, int kind, uint64_t gen)
-{
-    br_ended *e = &b->ended;
+    br_ended *e = b->ended;
+    if (!e && !(e = b->ended = calloc(1, sizeof *e)))
+        return NULL;
     free(e->reason);
     e->reason = NULL;
     e->kind = kind;
@@ -50,32 +48,47 @@ static void ended_reset(br_barrier *b, int kind, uint64_t gen)
     e->top = b->parties;
     if (e->slots)
         memset(e->slots, 0, b->parties * sizeof *e->slots);
+    return e;
+}
+
+static int ensure_slots(br_barrier *b)
+{
+    br_ended *e = b->ended;
+    if (e && !e->slots)
+        e->slots = calloc(b->parties, sizeof *e->slots);
+    return e && e->slots ? 0 : BP_ENOMEM;
 }
 
 void br__remember_release(br_barrier *b)
 {
-    ended_reset(b, BR_ENDED_RELEASED, b->generation);
     /* Tickets let a party whose connection was lost just as it was released
-     * learn its index; worth their O(parties) only when parties send them. */
-    if (!(b->has_tickets || b->recovering) || ensure_slots(b) < 0)
+     * learn its index, and a rebuilt barrier needs its history; a barrier
+     * whose parties send neither costs nothing here. */
+    int keep = b->has_tickets || b->recovering;
+    if (!keep && !b->ended)
+        return;
+    br_ended *e = ended_reset(b, BR_ENDED_RELEASED, b->generation);
+    if (!e || !keep || ensure_slots(b) < 0)
         return;
     for (unsigned i = 0; i < b->n_waiting; i++) {
         const br_waiter *w = b->waiters[i];
-        b->ended.slots[w->index] = w->ticket ? w->ticket : BR_SLOT_TAKEN;
+        e->slots[w->index] = w->ticket ? w->ticket : BR_SLOT_TAKEN;
     }
 }
 
 void br__remember_failure(br_barrier *b, int code, const char *message)
 {
-    ended_reset(b, BR_ENDED_FAILED, b->generation);
-    b->ended.code = code;
-    b->ended.reason = strdup(message);
+    br_ended *e = ended_reset(b, BR_ENDED_FAILED, b->generation);
+    if (!e)
+        return;
+    e->code = code;
+    e->reason = strdup(message);
 }
 
 /* A free index of the ended generation, from the top down. */
 static unsigned take_top(br_registry *r, br_barrier *b)
 {
-    br_ended *e = &b->ended;
+    br_ended *e = b->ended; /* with slots: the callers made sure */
     while (e->top > 0 && e->slots[e->top - 1] != 0)
         e->top--;
     r->stats.guessed++;
@@ -90,9 +103,11 @@ static unsigned take_top(br_registry *r, br_barrier *b)
 /* What w saw is the newest news of the barrier's history, or confirms an index. */
 static void note_report(br_barrier *b, const br_waiter *w)
 {
-    br_ended *e = &b->ended;
-    if (!e->kind || w->last_gen > e->gen) {
-        ended_reset(b, w->last_released ? BR_ENDED_RELEASED : BR_ENDED_FAILED, w->last_gen);
+    br_ended *e = b->ended;
+    if (!e || !e->kind || w->last_gen > e->gen) {
+        e = ended_reset(b, w->last_released ? BR_ENDED_RELEASED : BR_ENDED_FAILED, w->last_gen);
+        if (!e)
+            return;
         if (!w->last_released) {
             char msg[128];
             snprintf(msg, sizeof msg, "generation %llu broke before the server restarted",
@@ -125,11 +140,10 @@ static void end_by_proof(br_registry *r, br_barrier *b, const br_waiter *w, int6
         br__idle_touch(r, b, now);
         return;
     }
-    ended_reset(b, BR_ENDED_RELEASED, b->generation);
-    if (ensure_slots(b) < 0)
+    if (!ended_reset(b, BR_ENDED_RELEASED, b->generation) || ensure_slots(b) < 0)
         return; /* out of memory: they stay, and the next report tries again */
     if (w->last_released && w->last_gen == b->generation && w->last_index < b->parties)
-        b->ended.slots[w->last_index] = BR_SLOT_TAKEN;
+        b->ended->slots[w->last_index] = BR_SLOT_TAKEN;
     for (unsigned i = 0; i < b->n_waiting; i++)
         b->waiters[i]->index = take_top(r, b);
     br__release(r, b, now, 1);
@@ -139,7 +153,8 @@ static void end_by_proof(br_registry *r, br_barrier *b, const br_waiter *w, int6
 static void answer_late(br_registry *r, br_barrier *b, br_waiter *w)
 {
     uint64_t gen = w->last_gen + 1;
-    br_ended *e = &b->ended;
+    static const br_ended none = {0};
+    const br_ended *e = b->ended ? b->ended : &none;
     r->stats.late++;
     r->stats.waits++;
     if (e->kind == BR_ENDED_FAILED && e->gen == gen) {

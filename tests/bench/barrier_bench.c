@@ -430,6 +430,28 @@ static int await_leader(const ts_server *s)
     return -1;
 }
 
+/* Start barrierd with argv[0..a) and the --server-arg flags. Each HA server of
+ * the bench leads a group of its own (a group's next leader would load the
+ * barriers the last one left), and is waited for until it leads. */
+static int launch(ts_server *s, const char **argv, int a)
+{
+    static char group[128];
+    static unsigned starts;
+    int ha = 0;
+    for (int i = 0; i < opt.n_server_args; i++) {
+        argv[a++] = opt.server_args[i];
+        ha |= strcmp(opt.server_args[i], "--ha-etcd") == 0;
+        if (i > 0 && strcmp(opt.server_args[i - 1], "--ha-group") == 0) {
+            snprintf(group, sizeof group, "%s-%ld-%u", opt.server_args[i], (long)getpid(),
+                     ++starts);
+            argv[a - 1] = group;
+        }
+    }
+    argv[a] = NULL;
+    int rc = ts_server_start(s, argv);
+    return rc == 0 && ha ? await_leader(s) : rc;
+}
+
 static int start_server(ts_server *s, server_kind kind, unsigned n)
 {
     char parties[32], maxconn[32];
@@ -454,15 +476,10 @@ static int start_server(ts_server *s, server_kind kind, unsigned n)
             argv[a++] = "--max-parties";
             argv[a++] = parties;
         }
-        for (int i = 0; i < opt.n_server_args; i++)
-            argv[a++] = opt.server_args[i];
+        return launch(s, argv, a);
     }
     argv[a] = NULL;
-    int rc = ts_server_start(s, argv);
-    int ha = 0;
-    for (int i = 0; kind != K_FLOOR && i < opt.n_server_args; i++)
-        ha |= strcmp(opt.server_args[i], "--ha-etcd") == 0;
-    return rc == 0 && ha ? await_leader(s) : rc;
+    return ts_server_start(s, argv);
 }
 
 /* One server under measurement: its process, the generator's connections to it, and
@@ -924,13 +941,10 @@ static void run_idle(unsigned k, idle_result *res)
         argv[a++] = "--max-barriers";
         argv[a++] = maxb;
     }
-    for (int i = 0; i < opt.n_server_args; i++)
-        argv[a++] = opt.server_args[i];
-    argv[a] = NULL;
     ts_server s = {.name = "barrierd"};
     bn_lines *lr = malloc(sizeof *lr);
     char *out = malloc(1 << 20);
-    if (!lr || !out || ts_server_start(&s, argv) < 0) {
+    if (!lr || !out || launch(&s, argv, a) < 0) {
         free(lr);
         free(out);
         return;
