@@ -264,6 +264,7 @@ void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v)
     key_u64(b, "resume_guessed", v->resume_guessed);
     key_u64(b, "resume_collisions", v->resume_collisions);
     key_u64(b, "resume_replaced", v->resume_replaced);
+    key_u64(b, "log_dropped", v->log_dropped);
     key_str(b, "role", v->role, strlen(v->role));
     key_str(b, "leader", v->leader, strlen(v->leader));
     key_u64(b, "term", v->term);

@@ -168,6 +168,7 @@ typedef struct bp_stats_view {
     uint64_t resume_guessed;    /* indexes handed out from the top after a lost server */
     uint64_t resume_collisions; /* of those, ones a party later reported as its own */
     uint64_t resume_replaced;   /* re-announced waits that replaced their stale copy */
+    uint64_t log_dropped;       /* log lines dropped: stderr was not read fast enough */
     const char *role;           /* "single" (no HA group), "leader", "standby" */
     const char *leader;         /* HA: the leader's address, "" when unknown */
     uint64_t term;              /* HA: the leader key's revision while leading, else 0 */

@@ -231,6 +231,7 @@ static void do_stats(sv_conn *c, const bp_request *r)
                        .resume_guessed = st.guessed,
                        .resume_collisions = st.collisions,
                        .resume_replaced = st.replaced,
+                       .log_dropped = sv_log_dropped(),
                        .uptime_s = (double)(sv__now(s) - (int64_t)s->start_ms) / 1000.0};
     sv__ha_stats(s, &v);
     bp_buf *b = &s->out;

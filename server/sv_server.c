@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <systemd/sd-daemon.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -327,6 +328,8 @@ void sv_server_shutdown(sv_server *s, const char *why)
     if (s->shutting_down)
         return;
     s->shutting_down = 1;
+    /* systemd (Type=notify): one datagram, no-op without $NOTIFY_SOCKET */
+    sd_notify(0, "STOPPING=1");
     SV_INFO("shutting down (%s): %zu connections, telling every waiter", why, s->n_conns);
     sv_ha_stop(s);
     for (size_t i = 0; i < s->n_listeners; i++)
