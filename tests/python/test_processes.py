@@ -72,3 +72,20 @@ def test_fork_reconnects(name):
     # The parent's connection survived the child's exit.
     assert b.client.ping() >= 0
     assert barrierclient.Barrier(name + "-after", 1).wait() == 0
+
+
+def test_tellers_example(barrierd):
+    """client/python/examples/tellers.py, as the README shows it."""
+    import subprocess
+    import sys
+    from conftest import PKG_SRC
+    r = subprocess.run([sys.executable, os.path.join(PKG_SRC, "examples", "tellers.py")],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, BARRIERD_ADDR=barrierd, PYTHONPATH=PKG_SRC))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert sum("is now ready to serve customers" in ln for ln in lines) == 3
+    ready = [i for i, ln in enumerate(lines) if "is now ready" in ln]
+    finished = [i for i, ln in enumerate(lines) if "has finished preparing" in ln]
+    assert lines.count(next(ln for ln in lines if "All tellers" in ln)) == 1
+    assert max(finished) < min(ready)
