@@ -10,6 +10,7 @@ arrive runs the action. The server: $BARRIERD_ADDR, else 127.0.0.1:7411.
 """
 import multiprocessing
 import random
+import sys
 import time
 
 import barrierclient
@@ -17,18 +18,24 @@ import barrierclient
 N_TELLERS = 3
 
 
+def say(what):
+    # One write per line: the processes share stdout.
+    sys.stdout.write(f"{time.strftime('%H:%M:%S')}: {what}\n")
+    sys.stdout.flush()
+
+
 def announce():
-    print(f"{time.strftime('%H:%M:%S')}: All tellers are ready to serve customers.", flush=True)
+    say("All tellers are ready to serve customers.")
 
 
 def prepare_for_work(name):
     # The same code as with threading.Barrier; only the constructor names the barrier.
     barrier = barrierclient.Barrier("tellers", N_TELLERS, action=announce, timeout=60)
-    print(f"{time.strftime('%H:%M:%S')}: {name} is preparing their counter.", flush=True)
+    say(f"{name} is preparing their counter.")
     time.sleep(random.randint(1, 3))  # different tellers take a different time
-    print(f"{time.strftime('%H:%M:%S')}: {name} has finished preparing.", flush=True)
+    say(f"{name} has finished preparing.")
     barrier.wait()
-    print(f"{time.strftime('%H:%M:%S')}: {name} is now ready to serve customers.", flush=True)
+    say(f"{name} is now ready to serve customers.")
 
 
 if __name__ == "__main__":
