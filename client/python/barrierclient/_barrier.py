@@ -1,0 +1,135 @@
+"""Barrier: threading.Barrier's interface over a barrierd barrier."""
+import asyncio
+import threading
+
+from ._client import Client, default_client
+from ._errors import BrokenBarrierError, NotFoundError
+
+
+class Barrier:
+    """A barrier for `parties` parties, named `name` on a barrierd server:
+    threading.Barrier across threads, processes and hosts.
+
+    Every Barrier object with the same name on the same server is the same
+    barrier. action: a callable the last arriver runs once per generation before
+    anyone is released (its exception breaks the barrier and is raised in the
+    thread that ran it). timeout: the default for wait(). addr, token: the server
+    and its auth token (None: $BARRIERD_ADDR / $BARRIERD_TOKEN), used through the
+    process's shared connection; or client: a barrierclient.Client to use."""
+
+    def __init__(self, name, parties, action=None, timeout=None, *, addr=None, token=None,
+                 client=None):
+        if parties < 1:
+            raise ValueError("parties must be >= 1")
+        if client is not None and (addr is not None or token is not None):
+            raise ValueError("give either client or addr/token, not both")
+        self.name = name
+        self._parties = parties
+        self._action = action
+        self._timeout = timeout
+        self._addr = addr
+        self._token = token
+        self._client = client
+
+    @property
+    def client(self):
+        """The Client this barrier talks through (the process's shared one by default)."""
+        return self._client or default_client(self._addr, self._token)
+
+    def wait(self, timeout=None):
+        """Wait until all parties have called wait(); returns this caller's arrival
+        index (0 .. parties-1, parties-1 for the last). timeout (seconds; None: the
+        barrier's default, if that is None too, forever): when it passes, the
+        barrier breaks and BrokenBarrierError is raised, as in threading.Barrier."""
+        if timeout is None:
+            timeout = self._timeout
+        index, self._last_generation = self.client.wait(self.name, self._parties, timeout,
+                                                        self._action)
+        return index
+
+    async def wait_async(self, timeout=None):
+        """wait() for asyncio: runs the blocking wait in a thread of its own (not
+        the default executor, whose few threads many waiters could exhaust).
+        Cancelling the awaiting task does not withdraw the wait from the server."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+
+        def settle(ok, value):
+            if not fut.done():
+                if ok:
+                    fut.set_result(value)
+                else:
+                    fut.set_exception(value)
+
+        def run():
+            try:
+                r = self.wait(timeout)
+            except BaseException as e:  # noqa: B036 - handed to the awaiting task
+                loop.call_soon_threadsafe(settle, False, e)
+            else:
+                loop.call_soon_threadsafe(settle, True, r)
+
+        threading.Thread(target=run, name=f"barrierclient-wait-{self.name}", daemon=True).start()
+        return await fut
+
+    def reset(self):
+        """Return the barrier to its empty state; waiters get BrokenBarrierError."""
+        try:
+            self.client.reset(self.name)
+        except NotFoundError:
+            pass  # nobody has waited yet: it is as good as reset
+
+    def abort(self):
+        """Break the barrier: waiters now and later get BrokenBarrierError until reset()."""
+        c = self.client
+        try:
+            c.abort(self.name)
+        except NotFoundError:
+            # The server creates a barrier with its first wait: make it exist
+            # (a zero-timeout wait, which breaks it unless parties == 1), then abort.
+            try:
+                c.wait(self.name, self._parties, 0)
+            except BrokenBarrierError:
+                pass
+            c.abort(self.name)
+
+    def _status(self):
+        try:
+            return self.client.status(self.name)
+        except NotFoundError:
+            return None
+
+    @property
+    def parties(self):
+        """The number of parties required to pass the barrier."""
+        return self._parties
+
+    @property
+    def n_waiting(self):
+        """The number of parties waiting in the current generation."""
+        st = self._status()
+        return st["n_waiting"] if st else 0
+
+    @property
+    def broken(self):
+        """True if the barrier is broken."""
+        st = self._status()
+        return bool(st and st["broken"])
+
+    @property
+    def generation(self):
+        """The barrier's current generation (0, 1, 2, ...; only grows)."""
+        st = self._status()
+        return st["generation"] if st else 0
+
+    def __repr__(self):
+        cls = self.__class__
+        st = self._status()
+        if st and st["broken"]:
+            return f"<{cls.__module__}.{cls.__qualname__} at {id(self):#x}: broken>"
+        return (f"<{cls.__module__}.{cls.__qualname__} at {id(self):#x}:"
+                f" waiters={st['n_waiting'] if st else 0}/{self.parties}>")
+
+
+Barrier.__module__ = "barrierclient"
+Client.__module__ = "barrierclient"

@@ -1,0 +1,180 @@
+"""Client: one connection to barrierd (a bc_client handle), shared by threads,
+reconnected in a forked child."""
+import ctypes
+import os
+import threading
+import weakref
+
+from . import _lib
+from ._errors import error_for
+
+_all_clients = weakref.WeakSet()
+
+
+def _b(s):
+    return None if s is None else s.encode() if isinstance(s, str) else bytes(s)
+
+
+def _check(rc):
+    if rc < 0:
+        L = _lib.lib()
+        name = (L.bc_error_name(rc) or b"").decode("utf-8", "replace")
+        msg = (L.bc_last_error_message() or b"").decode("utf-8", "replace")
+        raise error_for(rc, name, msg)
+    return rc
+
+
+class Client:
+    """A connection to barrierd, made on first use and shared by every thread of
+    the process that uses it (the C handle is thread-safe).
+
+    addr: "host:port", "unix:/path" or a comma-separated list; None means
+    $BARRIERD_ADDR, else 127.0.0.1:7411. token: the auth token; None means
+    $BARRIERD_TOKEN. name: the client name the server shows (None: HOSTNAME:PID).
+    connect_timeout, io_grace, resume: seconds, bc_options' fields (None: default).
+
+    After fork() the child never touches the parent's handle: its first call
+    connects anew (the parent's connection is left to the parent)."""
+
+    def __init__(self, addr=None, token=None, *, name=None, connect_timeout=None,
+                 io_grace=None, resume=None):
+        self.addr = addr
+        self.token = token
+        self.name = name
+        self._opts = (connect_timeout, io_grace, resume)
+        self._handle = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._closed = False
+        _all_clients.add(self)
+
+    def _after_fork_in_child(self):
+        # The inherited handle belongs to the parent's connection: drop it
+        # without bc_close (which would shut the shared socket down).
+        self._lock = threading.Lock()
+        self._handle = None
+        self._pid = os.getpid()
+
+    def handle(self):
+        """The bc_client pointer, connecting (or reconnecting after fork) if needed."""
+        if self._pid != os.getpid():
+            self._after_fork_in_child()
+        h = self._handle
+        if h is not None:
+            return h
+        with self._lock:
+            if self._closed:
+                raise ValueError("barrierclient.Client is closed")
+            if self._handle is None:
+                L = _lib.lib()
+                o = _lib.Options()
+                o.auth_token = _b(self.token)
+                o.client_name = _b(self.name)
+                ct, ig, rs = self._opts
+                o.connect_timeout_s = ct or 0.0
+                o.io_grace_s = ig or 0.0
+                o.resume_s = 0.0 if rs is None else (rs if rs > 0 else -1.0)
+                out = ctypes.c_void_p()
+                _check(L.bc_connect(_b(self.addr), ctypes.byref(o), ctypes.byref(out)))
+                self._handle = out.value
+            return self._handle
+
+    def connect(self):
+        """Connect now (else the first call does); returns self."""
+        self.handle()
+        return self
+
+    def close(self):
+        """Close the connection. No other thread may be using the client."""
+        with self._lock:
+            self._closed = True
+            h, self._handle = self._handle, None
+            if h is not None and self._pid == os.getpid():
+                _lib.lib().bc_close(h)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def ping(self):
+        """Round trip to the server; returns the seconds it took."""
+        rtt = ctypes.c_double()
+        _check(_lib.lib().bc_ping(self.handle(), ctypes.byref(rtt)))
+        return rtt.value
+
+    def status(self, name):
+        """The barrier's state as a dict (NotFoundError if it does not exist)."""
+        st = _lib.Status()
+        _check(_lib.lib().bc_status_get(self.handle(), _b(name), ctypes.byref(st)))
+        return {"parties": st.parties, "n_waiting": st.n_waiting, "broken": bool(st.broken),
+                "generation": st.generation, "state": st.state.decode()}
+
+    def abort(self, name):
+        _check(_lib.lib().bc_abort(self.handle(), _b(name)))
+
+    def reset(self, name):
+        _check(_lib.lib().bc_reset(self.handle(), _b(name)))
+
+    def wait(self, name, parties, timeout=None, action=None):
+        """bc_wait: returns (index, generation). timeout None waits forever.
+        action: a callable run by the last arriver; its exception breaks the
+        barrier and is raised here (as threading.Barrier does)."""
+        L = _lib.lib()
+        t = -1.0 if timeout is None else max(float(timeout), 0.0)
+        res = _lib.WaitResult()
+        if action is None:
+            cb = _lib.ACTION()  # NULL
+            failure = None
+        else:
+            failure = []
+
+            def run(_arg):
+                try:
+                    action()
+                    return 0
+                except BaseException as e:  # noqa: B036 - reported to the caller
+                    failure.append(e)
+                    return 1
+            cb = _lib.ACTION(run)
+        rc = L.bc_wait(self.handle(), _b(name), parties, t, cb, None, ctypes.byref(res))
+        if rc < 0:
+            name_ = (L.bc_error_name(rc) or b"").decode("utf-8", "replace")
+            msg = (L.bc_last_error_message() or b"").decode("utf-8", "replace")
+            if failure:
+                e = failure[0]
+                if hasattr(e, "add_note"):
+                    e.add_note(f"barrierclient: the action failed and broke barrier {name!r}: {msg}")
+                raise e
+            raise error_for(rc, name_, msg)
+        return res.index, res.generation
+
+
+def _reinit_after_fork():
+    for c in list(_all_clients):
+        c._after_fork_in_child()
+
+
+_defaults = {}
+_defaults_lock_holder = [threading.Lock()]
+
+
+def _fresh_defaults_lock():
+    _defaults_lock_holder[0] = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: (_fresh_defaults_lock(), _reinit_after_fork()))
+
+
+def default_client(addr=None, token=None):
+    """The process's shared Client for (addr, token), made on first use."""
+    key = (addr, token)
+    c = _defaults.get(key)
+    if c is None:
+        with _defaults_lock_holder[0]:
+            c = _defaults.get(key)
+            if c is None:
+                c = _defaults[key] = Client(addr, token)
+    return c
