@@ -16,8 +16,10 @@ typedef struct br_ended {
     int code;          /* failed: the code every waiter but the culprit got */
     char *reason;      /* failed: owned; the message */
     uint64_t *slots;   /* released: per index, the ticket of the wait released at
-                          it, BR_SLOT_TAKEN, BR_SLOT_GUESSED or 0 (not known to be
-                          taken); `parties` of them, allocated when first needed */
+                          it (handed out here or reported), BR_SLOT_TAKEN,
+                          BR_SLOT_GUESSED (handed out to a wait without a ticket)
+                          or 0 (not known to be taken); `parties` of them,
+                          allocated when first needed */
     unsigned top;      /* recovering: where the search for a free index from the top
                           goes on */
 } br_ended;

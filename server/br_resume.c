@@ -85,8 +85,9 @@ void br__remember_failure(br_barrier *b, int code, const char *message)
     e->reason = strdup(message);
 }
 
-/* A free index of the ended generation, from the top down. */
-static unsigned take_top(br_registry *r, br_barrier *b)
+/* A free index of the ended generation, from the top down, for w: its slot
+ * keeps w's ticket, so w can be told the same index again. */
+static unsigned take_top(br_registry *r, br_barrier *b, const br_waiter *w)
 {
     br_ended *e = b->ended; /* with slots: the callers made sure */
     while (e->top > 0 && e->slots[e->top - 1] != 0)
@@ -96,7 +97,7 @@ static unsigned take_top(br_registry *r, br_barrier *b)
         r->stats.collisions++;
         return b->parties - 1;
     }
-    e->slots[--e->top] = BR_SLOT_GUESSED;
+    e->slots[--e->top] = w->ticket ? w->ticket : BR_SLOT_GUESSED;
     return e->top;
 }
 
@@ -145,7 +146,7 @@ static void end_by_proof(br_registry *r, br_barrier *b, const br_waiter *w, int6
     if (w->last_released && w->last_gen == b->generation && w->last_index < b->parties)
         b->ended->slots[w->last_index] = BR_SLOT_TAKEN;
     for (unsigned i = 0; i < b->n_waiting; i++)
-        b->waiters[i]->index = take_top(r, b);
+        b->waiters[i]->index = take_top(r, b, b->waiters[i]);
     br__release(r, b, now, 1);
 }
 
@@ -168,7 +169,7 @@ static void answer_late(br_registry *r, br_barrier *b, br_waiter *w)
             if (e->slots[i] == w->ticket)
                 idx = i;
         if (idx < 0 && b->recovering && ensure_slots(b) == 0)
-            idx = take_top(r, b);
+            idx = take_top(r, b, w);
         if (idx >= 0) {
             w->index = (unsigned)idx;
             br__emit_at(r, BR_RELEASE, b, gen, &w, 1, 0, NULL, 0, NULL);
@@ -215,6 +216,10 @@ static int take_place(br_registry *r, br_barrier *b, br_waiter *w)
         r->stats.waits++;
         br__emit_at(r, BR_FAIL, b, b->generation, &old, 1, BP_ECONN, NULL, 0,
                     "this wait came back on another connection");
+        /* The old connection was asked to run the action; ask the new one (its
+         * library answers with the outcome if the action already ran). */
+        if (b->state == BR_RUNNING_ACTION && b->runner == w)
+            br__emit_at(r, BR_RUN_ACTION, b, b->generation, &b->runner, 1, 0, NULL, 0, NULL);
         return 1;
     }
     return 0;

@@ -10,12 +10,14 @@
 
 struct ha_etcd {
     ha_http *http;
+    struct ha_etcd_req *calls; /* in flight: freed with the client if never answered */
     char *endpoints[HA_ETCD_MAX_ENDPOINTS];
     size_t n, cur;
 };
 
 struct ha_etcd_req {
     ha_etcd *e;
+    struct ha_etcd_req *prev, *next;
     ha_http_req *http;
     size_t endpoint;
     ha_etcd_cb cb;
@@ -51,11 +53,26 @@ int ha_etcd_new(uv_loop_t *loop, const char *endpoints, ha_etcd **out, char *err
     return 0;
 }
 
+static void call_unlink(call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->e->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
 void ha_etcd_free(ha_etcd *e)
 {
     if (!e)
         return;
-    ha_http_free(e->http);
+    ha_http_free(e->http); /* no callback runs after this */
+    while (e->calls) {
+        call *c = e->calls;
+        e->calls = c->next;
+        free(c);
+    }
     for (size_t i = 0; i < e->n; i++)
         free(e->endpoints[i]);
     free(e);
@@ -71,6 +88,7 @@ static void on_done(void *arg, int rc, long status, const char *body, size_t len
 {
     call *c = arg;
     ha_etcd *e = c->e;
+    call_unlink(c);
     cJSON *reply = NULL;
     char msg[512];
     if (rc < 0) {
@@ -82,6 +100,10 @@ static void on_done(void *arg, int rc, long status, const char *body, size_t len
         rc = BP_EPROTO;
         snprintf(msg, sizeof msg, "%s: HTTP %ld, not JSON", e->endpoints[c->endpoint], status);
     } else if (status != 200) {
+        /* A member that answers but cannot serve (cut off from its majority:
+         * 5xx) is no better than one that does not answer. */
+        if (status >= 500 && e->cur == c->endpoint)
+            e->cur = (e->cur + 1) % e->n;
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(reply, "message");
         rc = BP_EPROTO;
         snprintf(msg, sizeof msg, "%s: HTTP %ld: %s", e->endpoints[c->endpoint], status,
@@ -96,6 +118,7 @@ void ha_etcd_cancel(ha_etcd_req *r)
 {
     if (!r)
         return;
+    call_unlink(r);
     ha_http_cancel(r->http);
     free(r);
 }
@@ -110,7 +133,7 @@ ha_etcd_req *ha_etcd_call(ha_etcd *e, const char *path, cJSON *body, long timeou
     snprintf(url, sizeof url, "%s%s", e->endpoints[e->cur], path);
     ha_http_req *r = NULL;
     if (text && c) {
-        *c = (call){e, NULL, e->cur, cb, arg};
+        *c = (call){.e = e, .endpoint = e->cur, .cb = cb, .arg = arg};
         r = c->http = ha_http_post(e->http, url, text, timeout_ms, on_done, c);
     }
     free(text);
@@ -118,6 +141,10 @@ ha_etcd_req *ha_etcd_call(ha_etcd *e, const char *path, cJSON *body, long timeou
         free(c);
         return NULL;
     }
+    c->next = e->calls;
+    if (e->calls)
+        e->calls->prev = c;
+    e->calls = c;
     return c;
 }
 

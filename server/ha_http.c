@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HA_HTTP_MAX_BODY (16u << 20) /* an answer larger than this is an error */
+#define HA_HTTP_MAX_BODY (256u << 20) /* an answer larger than this is an error */
 
 struct ha_http {
     uv_loop_t *loop;
@@ -221,6 +221,10 @@ ha_http_req *ha_http_post(ha_http *h, const char *url, const char *body, long ti
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->err);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* A long request (a campaign) on a host that vanished is noticed in seconds. */
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 2L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 1L);
     r->next = h->reqs;
     if (h->reqs)
         h->reqs->prev = r;

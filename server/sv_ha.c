@@ -27,6 +27,14 @@
 #define HA_CAMPAIGN_MS 3600000    /* a campaign waits this long, then starts again */
 #define HA_CALL_MS 2000           /* every other request */
 
+/* A keepalive must come back, or give way to the next etcd member, well within
+ * a tick: one stuck member must not hold renewals until the lease runs out. */
+static long keepalive_ms(const ha_role *r)
+{
+    long t = (long)(r->ttl_ms / 4);
+    return t < 200 ? 200 : t > HA_CALL_MS ? HA_CALL_MS : t;
+}
+
 typedef struct ha_expect {         /* a recorded generation and who waited in it */
     struct ha_expect *next;
     char *name;
@@ -43,6 +51,9 @@ struct sv_ha {
     char *leader_key;              /* ours while elected (decoded bytes) */
     size_t leader_key_len;
     uv_timer_t tick, flush, expect_timer;
+    uv_timer_t fence_timer;        /* fires when the lease may run out while elected */
+    char **inflight;               /* names in the mirror transaction in flight */
+    size_t n_inflight, cap_inflight;
     ha_etcd_req *grant, *keepalive, *campaign, *query, *txn, *load;
     int64_t grant_sent, keepalive_sent;
     ha_dirty dirty;
@@ -61,6 +72,34 @@ static int64_t now_ms(void)
 static void fence(sv_ha *h, const char *why);
 static void campaign(sv_ha *h);
 static void flush_soon(sv_ha *h);
+static void renew(sv_ha *h);
+static void on_load(void *arg, int rc, const cJSON *reply, const char *err);
+static void on_fence_timer(uv_timer_t *t);
+static void inflight_done(sv_ha *h, int put_back);
+
+static void cancel(ha_etcd_req **r)
+{
+    ha_etcd_cancel(*r);
+    *r = NULL;
+}
+
+static void on_revoke_done(void *arg, int rc, const cJSON *reply, const char *err)
+{
+    (void)arg;
+    (void)reply;
+    if (rc < 0)
+        SV_WARN("ha: giving an old lease back: %s", err);
+}
+
+/* While elected, a timer fences the moment the lease may have run out, whatever
+ * else the loop is doing. */
+static void arm_fence(sv_ha *h)
+{
+    if (h->role.state != HA_LEADING && h->role.state != HA_LOADING)
+        return;
+    int64_t left = h->role.lease_until_ms - HA_FENCE_MARGIN_MS - now_ms();
+    uv_timer_start(&h->fence_timer, on_fence_timer, left > 0 ? (uint64_t)left : 0, 0);
+}
 
 /* ---- lease ---- */
 
@@ -98,17 +137,24 @@ static void on_keepalive(void *arg, int rc, const cJSON *reply, const char *err)
     h->keepalive = NULL;
     if (rc < 0) {
         SV_WARN("ha: lease keepalive: %s", err);
-        return; /* the lease runs on our clock; the tick fences when it is over */
+        /* ha_etcd moved on to the next member: try it now, while the lease lasts. */
+        if (h->role.lease_id && now_ms() < h->role.lease_until_ms)
+            renew(h);
+        return;
     }
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(reply, "result");
     int64_t ttl = ha_etcd_get_i64(res ? res : reply, "TTL");
     if (ha_role_renewed(&h->role, ttl * 1000, h->keepalive_sent)) {
-        if (h->role.state == HA_LEADING || h->role.state == HA_LOADING)
+        if (h->role.state == HA_LEADING || h->role.state == HA_LOADING) {
             fence(h, "etcd no longer knows our lease");
-        else
-            ha_role_reset(&h->role);
+            return;
+        }
+        cancel(&h->campaign); /* it stood for the lost lease */
+        ha_role_reset(&h->role);
         ask_lease(h);
+        return;
     }
+    arm_fence(h);
 }
 
 static void renew(sv_ha *h)
@@ -120,10 +166,30 @@ static void renew(sv_ha *h)
     snprintf(id, sizeof id, "%lld", (long long)h->role.lease_id);
     cJSON_AddStringToObject(body, "ID", id);
     h->keepalive_sent = now_ms();
-    h->keepalive = ha_etcd_call(h->etcd, "/v3/lease/keepalive", body, HA_CALL_MS, on_keepalive, h);
+    h->keepalive =
+        ha_etcd_call(h->etcd, "/v3/lease/keepalive", body, keepalive_ms(&h->role), on_keepalive, h);
 }
 
 /* ---- who leads ---- */
+
+/* Our key leads the election (lk: the campaign's leader key, or the leader's
+ * kv from a query): load the mirror, then serve. */
+static void elected(sv_ha *h, const cJSON *lk, int from_query)
+{
+    size_t klen = 0;
+    char *key = ha_etcd_get_b64(lk, "key", &klen);
+    if (!key)
+        return;
+    free(h->leader_key);
+    h->leader_key = key;
+    h->leader_key_len = klen;
+    ha_role_elected(&h->role, ha_etcd_get_i64(lk, from_query ? "create_revision" : "rev"),
+                    h->srv->cfg->advertise);
+    arm_fence(h);
+    cJSON *body = cJSON_CreateObject();
+    ha_etcd_add_prefix(body, h->prefix);
+    h->load = ha_etcd_call(h->etcd, "/v3/kv/range", body, HA_CALL_MS * 5, on_load, h);
+}
 
 static void on_query(void *arg, int rc, const cJSON *reply, const char *err)
 {
@@ -131,6 +197,14 @@ static void on_query(void *arg, int rc, const cJSON *reply, const char *err)
     sv_ha *h = arg;
     h->query = NULL;
     const cJSON *kv = rc == 0 ? cJSON_GetObjectItemCaseSensitive(reply, "kv") : NULL;
+    /* etcd says our own key leads, but the campaign never told us (its
+     * connection hung on a member that went away): we are elected. */
+    if (kv && h->role.state == HA_CAMPAIGNING && h->role.lease_id &&
+        ha_etcd_get_i64(kv, "lease") == h->role.lease_id) {
+        cancel(&h->campaign);
+        elected(h, kv, 1);
+        return;
+    }
     char *addr = kv ? ha_etcd_get_b64(kv, "value", NULL) : NULL;
     if (rc == 0 || addr) {
         if (strcmp(addr ? addr : "", h->role.leader) != 0)
@@ -256,6 +330,7 @@ static void on_load(void *arg, int rc, const cJSON *reply, const char *err)
                                                        ? s->cfg->resume_window_ms
                                                        : (uint64_t)resume));
     ha_role_serving(&h->role, now_ms(), resume);
+    arm_fence(h);
     uv_timer_start(&h->expect_timer, on_expect_timer, (uint64_t)resume, 0);
     SV_INFO("ha: leading group '%s' as %s (term %lld): %zu barriers from the mirror, "
             "parties re-announce for %lld ms", s->cfg->ha_group, s->cfg->advertise,
@@ -269,19 +344,16 @@ static void on_campaign(void *arg, int rc, const cJSON *reply, const char *err)
     if (h->role.state != HA_CAMPAIGNING)
         return;
     const cJSON *leader = rc == 0 ? cJSON_GetObjectItemCaseSensitive(reply, "leader") : NULL;
-    size_t klen = 0;
-    char *key = leader ? ha_etcd_get_b64(leader, "key", &klen) : NULL;
-    if (!key) {
+    if (!leader || !cJSON_GetObjectItemCaseSensitive(leader, "key")) {
         SV_WARN("ha: campaign: %s; trying again", rc ? err : "no leader key in the answer");
         return; /* the tick campaigns again while the lease lasts */
     }
-    free(h->leader_key);
-    h->leader_key = key;
-    h->leader_key_len = klen;
-    ha_role_elected(&h->role, ha_etcd_get_i64(leader, "rev"), h->srv->cfg->advertise);
-    cJSON *body = cJSON_CreateObject();
-    ha_etcd_add_prefix(body, h->prefix);
-    h->load = ha_etcd_call(h->etcd, "/v3/kv/range", body, HA_CALL_MS * 5, on_load, h);
+    /* A campaign that outlived its lease elected a key nobody keeps alive. */
+    if (ha_etcd_get_i64(leader, "lease") != h->role.lease_id) {
+        SV_WARN("ha: a campaign of an old lease returned; campaigning again");
+        return;
+    }
+    elected(h, leader, 0);
 }
 
 static void campaign(sv_ha *h)
@@ -300,10 +372,13 @@ static void campaign(sv_ha *h)
 
 /* ---- fencing ---- */
 
-static void cancel(ha_etcd_req **r)
+static void on_fence_timer(uv_timer_t *t)
 {
-    ha_etcd_cancel(*r);
-    *r = NULL;
+    sv_ha *h = t->data;
+    if (ha_role_must_fence(&h->role, now_ms()))
+        fence(h, "the lease could not be renewed in time");
+    else
+        arm_fence(h); /* renewed meanwhile */
 }
 
 /* Stop leading at once: no request is served from here on. Every client is
@@ -318,8 +393,18 @@ static void fence(sv_ha *h, const char *why)
     cancel(&h->txn);
     cancel(&h->load);
     cancel(&h->keepalive);
+    inflight_done(h, 0);
     uv_timer_stop(&h->flush);
     uv_timer_stop(&h->expect_timer);
+    uv_timer_stop(&h->fence_timer);
+    /* Give the lease back, so that the next leader need not wait it out. */
+    if (h->role.lease_id) {
+        cJSON *body = cJSON_CreateObject();
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long)h->role.lease_id);
+        cJSON_AddStringToObject(body, "ID", id);
+        ha_etcd_call(h->etcd, "/v3/lease/revoke", body, HA_CALL_MS, on_revoke_done, NULL);
+    }
     expect_free(h);
     ha_dirty_free(&h->dirty);
     ha_role_reset(&h->role);
@@ -365,11 +450,34 @@ static void add_op(batch *bt, const char *name)
     bt->n++;
 }
 
+/* The names of the transaction in flight: forgotten once it is written, put
+ * back in the dirty set when that is not known (deletes included). */
+static void inflight_done(sv_ha *h, int put_back)
+{
+    for (size_t i = 0; i < h->n_inflight; i++) {
+        if (put_back)
+            ha_dirty_add(&h->dirty, h->inflight[i], strlen(h->inflight[i]));
+        free(h->inflight[i]);
+    }
+    h->n_inflight = 0;
+}
+
 static int take_one(void *ctx, char *name)
 {
     batch *bt = ctx;
+    sv_ha *h = bt->h;
     add_op(bt, name);
-    free(name);
+    if (h->n_inflight == h->cap_inflight) {
+        size_t cap = h->cap_inflight ? h->cap_inflight * 2 : 128;
+        char **v = realloc(h->inflight, cap * sizeof *v);
+        if (!v) {
+            free(name); /* out of memory: its next change writes it */
+            return bt->n < HA_TXN_OPS && bt->bytes < HA_TXN_BYTES;
+        }
+        h->inflight = v;
+        h->cap_inflight = cap;
+    }
+    h->inflight[h->n_inflight++] = name;
     return bt->n < HA_TXN_OPS && bt->bytes < HA_TXN_BYTES;
 }
 
@@ -387,12 +495,15 @@ static void on_txn(void *arg, int rc, const cJSON *reply, const char *err)
     if (h->role.state != HA_LEADING)
         return;
     if (rc < 0) {
-        /* Not known to be written: write every record again. */
+        /* Not known to be written: write every record again, deletes too. */
         SV_WARN("ha: writing the mirror: %s", err);
+        inflight_done(h, 1);
         br_foreach(h->srv->reg, resync_all, &h->dirty);
     } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "succeeded"))) {
         fence(h, "the election's leader key is no longer ours");
         return;
+    } else {
+        inflight_done(h, 0);
     }
     if (h->dirty.n)
         flush_soon(h);
@@ -437,12 +548,19 @@ static void on_forget(void *ctx, const char *name, size_t len)
     sv__ha_touch(ctx, name, len);
 }
 
+void sv__ha_attach(sv_server *s)
+{
+    br_set_forget_hook(s->reg, on_forget, s);
+}
+
 /* ---- the tick and the gate ---- */
 
 static void on_tick(uv_timer_t *t)
 {
     sv_ha *h = t->data;
     int64_t now = now_ms();
+    if (h->role.lease_id && now < h->role.lease_until_ms)
+        renew(h); /* first: a renewal under way is a lease that may yet hold */
     if (ha_role_must_fence(&h->role, now)) {
         fence(h, "the lease could not be renewed in time");
         return;
@@ -511,13 +629,13 @@ int sv_ha_start(sv_server *s)
     ha_role_init(&h->role, (int64_t)cfg->ha_ttl_ms);
     snprintf(h->election, sizeof h->election, "barrierd/%s/leader", cfg->ha_group);
     snprintf(h->prefix, sizeof h->prefix, "barrierd/%s/barriers/", cfg->ha_group);
-    uv_timer_t *ts[] = {&h->tick, &h->flush, &h->expect_timer};
-    for (size_t i = 0; i < 3; i++) {
+    uv_timer_t *ts[] = {&h->tick, &h->flush, &h->expect_timer, &h->fence_timer};
+    for (size_t i = 0; i < 4; i++) {
         uv_timer_init(s->loop, ts[i]);
         ts[i]->data = h;
     }
     s->ha = h;
-    br_set_forget_hook(s->reg, on_forget, s);
+    sv__ha_attach(s);
     uint64_t every = (uint64_t)ha_role_tick_ms(&h->role);
     uv_timer_start(&h->tick, on_tick, 0, every);
     SV_INFO("ha: member of group '%s' through etcd %s, advertising %s, lease %llu ms; "
@@ -563,7 +681,10 @@ void sv_ha_stop(sv_server *s)
     cancel(&h->load);
     expect_free(h);
     ha_dirty_free(&h->dirty);
-    h->refs = 4; /* three timers and the revoke */
+    inflight_done(h, 0);
+    free(h->inflight);
+    h->refs = 5; /* four timers and the revoke */
+    uv_close((uv_handle_t *)&h->fence_timer, on_timer_closed);
     uv_close((uv_handle_t *)&h->tick, on_timer_closed);
     uv_close((uv_handle_t *)&h->flush, on_timer_closed);
     uv_close((uv_handle_t *)&h->expect_timer, on_timer_closed);

@@ -398,6 +398,8 @@ void sv__drop_everything(sv_server *s, const char *why)
     }
     br_free(s->reg); /* its waiters are forgotten, not told */
     s->reg = fresh;
+    if (s->ha)
+        sv__ha_attach(s);
     for (sv_conn *c = s->conns; c; c = c->next) {
         while (c->waits) {
             sv_wait *w = c->waits;

@@ -216,7 +216,8 @@ static void encode_kind(bc_client *c, bc__call **v, size_t n, bc__kind kind, bp_
         /* An action_done goes again even when answered, as long as its wait is
          * outstanding: the server that answered it may be the one lost. */
         if (!match || (k->done && k->kind != BC__CALL_ACK)) continue;
-        bc__encode_call(c, k, k->kind == BC__CALL_WAIT, b);
+        /* A wait made while the handle was lost was never sent: it is new. */
+        bc__encode_call(c, k, k->kind == BC__CALL_WAIT && k->epoch != 0, b);
         k->epoch = c->epoch;
     }
 }
