@@ -509,11 +509,10 @@ static void on_txn(void *arg, int rc, const cJSON *reply, const char *err)
         flush_soon(h);
 }
 
-static void on_flush(uv_timer_t *t)
+/* A transaction writing the next batch of changed records, guarded by our
+ * leader key. */
+static cJSON *txn_body(sv_ha *h)
 {
-    sv_ha *h = t->data;
-    if (h->txn || h->role.state != HA_LEADING || !h->dirty.n)
-        return;
     cJSON *body = cJSON_CreateObject(), *cmp = cJSON_CreateObject();
     cJSON *compare = cJSON_AddArrayToObject(body, "compare");
     ha_etcd_add_b64(cmp, "key", h->leader_key, h->leader_key_len);
@@ -525,7 +524,15 @@ static void on_flush(uv_timer_t *t)
     cJSON_AddItemToArray(compare, cmp);
     batch bt = {h, cJSON_AddArrayToObject(body, "success"), 0, 0};
     ha_dirty_take(&h->dirty, take_one, &bt);
-    h->txn = ha_etcd_call(h->etcd, "/v3/kv/txn", body, HA_CALL_MS, on_txn, h);
+    return body;
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    sv_ha *h = t->data;
+    if (h->txn || h->role.state != HA_LEADING || !h->dirty.n)
+        return;
+    h->txn = ha_etcd_call(h->etcd, "/v3/kv/txn", txn_body(h), HA_CALL_MS, on_txn, h);
 }
 
 static void flush_soon(sv_ha *h)
@@ -648,6 +655,8 @@ static void unref(sv_ha *h)
 {
     if (--h->refs > 0)
         return;
+    inflight_done(h, 0);
+    free(h->inflight);
     ha_etcd_free(h->etcd);
     free(h->leader_key);
     free(h);
@@ -666,6 +675,34 @@ static void on_timer_closed(uv_handle_t *t)
     unref(t->data);
 }
 
+/* Revoking the lease deletes our leader key: a standby takes over now rather
+ * than when the lease would have run out. Holds one ref until answered. */
+static void give_lease_back(sv_ha *h)
+{
+    if (h->role.lease_id) {
+        cJSON *body = cJSON_CreateObject();
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long)h->role.lease_id);
+        cJSON_AddStringToObject(body, "ID", id);
+        if (ha_etcd_call(h->etcd, "/v3/lease/revoke", body, 1000, on_revoked, h))
+            return;
+    }
+    unref(h);
+}
+
+/* The last changes are written before the lease goes, so that what was done
+ * just before a graceful stop (an abort) survives the failover. */
+static void on_final_txn(void *arg, int rc, const cJSON *reply, const char *err)
+{
+    (void)reply;
+    sv_ha *h = arg;
+    h->txn = NULL;
+    if (rc < 0)
+        SV_WARN("ha: writing the mirror's last changes: %s", err);
+    inflight_done(h, 0);
+    give_lease_back(h);
+}
+
 void sv_ha_stop(sv_server *s)
 {
     sv_ha *h = s->ha;
@@ -680,23 +717,18 @@ void sv_ha_stop(sv_server *s)
     cancel(&h->txn);
     cancel(&h->load);
     expect_free(h);
-    ha_dirty_free(&h->dirty);
-    inflight_done(h, 0);
-    free(h->inflight);
+    inflight_done(h, 1); /* a batch not known to be written goes in the last one */
     h->refs = 5; /* four timers and the revoke */
     uv_close((uv_handle_t *)&h->fence_timer, on_timer_closed);
     uv_close((uv_handle_t *)&h->tick, on_timer_closed);
     uv_close((uv_handle_t *)&h->flush, on_timer_closed);
     uv_close((uv_handle_t *)&h->expect_timer, on_timer_closed);
-    /* Revoking the lease deletes our leader key: a standby takes over now
-     * rather than when the lease would have run out. */
-    if (h->role.lease_id) {
-        cJSON *body = cJSON_CreateObject();
-        char id[32];
-        snprintf(id, sizeof id, "%lld", (long long)h->role.lease_id);
-        cJSON_AddStringToObject(body, "ID", id);
-        if (ha_etcd_call(h->etcd, "/v3/lease/revoke", body, 1000, on_revoked, h))
-            return;
+    if (h->role.state == HA_LEADING && h->dirty.n &&
+        (h->txn = ha_etcd_call(h->etcd, "/v3/kv/txn", txn_body(h), 1000, on_final_txn, h))) {
+        ha_dirty_free(&h->dirty);
+        return;
     }
-    unref(h);
+    ha_dirty_free(&h->dirty);
+    inflight_done(h, 0);
+    give_lease_back(h);
 }
