@@ -152,26 +152,29 @@ static size_t format_line(char *line, size_t cap, sv_log_level level, const char
 
 static void log_line(sv_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void log_line(sv_log_level level, const char *fmt, ...)
+static void log_line_v(sv_log_level level, const char *fmt, va_list ap)
 {
     char line[2048];
+    emit(line, format_line(line, sizeof line, level, fmt, ap));
+}
+
+/* A line whatever the threshold (the notice of dropped lines). */
+static void log_line(sv_log_level level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    size_t n = format_line(line, sizeof line, level, fmt, ap);
+    log_line_v(level, fmt, ap);
     va_end(ap);
-    emit(line, n);
 }
 
 void sv_log(sv_log_level level, const char *fmt, ...)
 {
     if (level < sv_log_threshold)
         return;
-    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = format_line(line, sizeof line, level, fmt, ap);
+    log_line_v(level, fmt, ap);
     va_end(ap);
-    emit(line, n);
 }
 
 int sv_log_flush(void)

@@ -486,6 +486,24 @@ void it_wait_n_waiting(it_conn *admin, const char *name, unsigned n, int timeout
     }
 }
 
+void it_hold_barriers(const ts_server *s, it_conn *holder, unsigned n)
+{
+    char name[250];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(name, 12, "%05u-", i);
+        name[6] = 'n';
+        it_send_wait(holder, (uint64_t)i + 1, name, 2, -1, "holder", 0);
+    }
+    it_conn *admin = it_connect(s);
+    int64_t deadline = ts_now_ms() + 20000;
+    while (it_stat(admin, "waiting") < n && ts_now_ms() < deadline)
+        ts_sleep_ms(20);
+    it_assert(it_stat(admin, "waiting") == n);
+    it_close(admin);
+}
+
 double it_stat(it_conn *admin, const char *field)
 {
     uint64_t id = admin_id++;

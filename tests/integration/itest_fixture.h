@@ -134,6 +134,10 @@ void it_status(it_conn *admin, const char *name, bp_reply *out);
 void it_wait_n_waiting(it_conn *admin, const char *name, unsigned n, int timeout_ms);
 /* stats reply field (asserted present). */
 double it_stat(it_conn *admin, const char *field);
+/* n barriers of 2 parties with long names (about 250 bytes), each held by one
+ * waiter on holder, so that a list reply is about n x 330 bytes; returns once
+ * the server shows them all waiting (asserted, 20 s at most). */
+void it_hold_barriers(const ts_server *s, it_conn *holder, unsigned n);
 
 /* ---- reading JSON fields of a reply ---- */
 

@@ -12,28 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Barriers held (it_hold_barriers) so that a list reply (about 7 MB) is larger
+ * than what the kernel buffers for one socket pair (tcp_wmem's 4 MB at most):
+ * some of it must queue in barrierd. */
 #define N_BARRIERS 20000
-
-/* N_BARRIERS barriers with long names, each held by one waiter on c, so that
- * a list reply (about 7 MB) is larger than what the kernel buffers for one
- * socket pair (tcp_wmem's 4 MB at most): some of it must queue in barrierd. */
-static void make_barriers(ts_server *s, it_conn *c)
-{
-    char name[250];
-    memset(name, 'n', sizeof name - 1);
-    name[sizeof name - 1] = '\0';
-    for (int i = 0; i < N_BARRIERS; i++) {
-        snprintf(name, 12, "%05d-", i);
-        name[6] = 'n';
-        it_send_wait(c, (uint64_t)i + 1, name, 2, -1, "holder", 0);
-    }
-    it_conn *admin = it_connect(s);
-    int64_t deadline = ts_now_ms() + 20000;
-    while (it_stat(admin, "waiting") < N_BARRIERS && ts_now_ms() < deadline)
-        ts_sleep_ms(20);
-    it_assert(it_stat(admin, "waiting") == N_BARRIERS);
-    it_close(admin);
-}
 
 /* Read everything until the server closes (bounded in time). */
 static char *read_to_eof(int fd, size_t *len)
@@ -63,7 +45,7 @@ START_TEST(half_close_gets_whole_reply)
     ts_server s = {0};
     ts_server_up(&s, "--max-waits", "30000", NULL);
     it_conn *holder = it_connect(&s);
-    make_barriers(&s, holder);
+    it_hold_barriers(&s, holder, N_BARRIERS);
     /* What `nc -N` does: the request, then FIN, then read until EOF. */
     it_conn *script = it_connect_tcp("127.0.0.1", s.port, 4096);
     it_assert(script != NULL);
@@ -104,7 +86,7 @@ START_TEST(queued_output_oversized_line_close)
     ts_server s = {0};
     ts_server_up(&s, "--max-line", "1024", "--max-waits", "30000", NULL);
     it_conn *holder = it_connect(&s);
-    make_barriers(&s, holder);
+    it_hold_barriers(&s, holder, N_BARRIERS);
     for (int round = 0; round < 4; round++) {
         /* A reader that does not read: the list reply queues up. */
         it_conn *c = it_connect_tcp("127.0.0.1", s.port, 4096);

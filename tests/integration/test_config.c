@@ -154,14 +154,7 @@ START_TEST(second_signal_exits_zero)
      * drain going for its grace: its output cannot be flushed. */
     it_conn *admin = it_connect(&s);
     it_conn *holder = it_connect(&s);
-    char name[250];
-    memset(name, 'n', sizeof name - 1);
-    name[sizeof name - 1] = '\0';
-    for (int i = 0; i < 3000; i++) {
-        snprintf(name, 12, "%05d-", i);
-        name[6] = 'n';
-        it_send_wait(holder, (uint64_t)i + 1, name, 2, -1, "holder", 0);
-    }
+    it_hold_barriers(&s, holder, 3000);
     it_conn *stubborn = it_connect_tcp("127.0.0.1", s.port, 4096);
     it_assert(stubborn != NULL);
     it_send_wait(stubborn, 1, "sig", 2, -1, "stubborn", 0);
