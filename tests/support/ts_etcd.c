@@ -408,22 +408,7 @@ int ts_etcd_stop(ts_etcd *e, int timeout_ms)
 
 void ts_etcd_dump_log(const ts_etcd *e)
 {
-    size_t n;
-    char *log = ts_slurp(e->log_path, &n);
-    fprintf(stderr, "---- etcd log (%s) ----\n", e->log_path);
-    if (log) {
-        const char *p = log;
-        if (n > TS_ETCD_LOG_SHOWN) {
-            p = log + n - TS_ETCD_LOG_SHOWN;
-            fprintf(stderr, "[... %zu bytes left out ...]\n", n - TS_ETCD_LOG_SHOWN);
-        }
-        fputs(p, stderr);
-    } else {
-        fprintf(stderr, "(cannot read it: %s)\n", strerror(errno));
-    }
-    fprintf(stderr, "---- end of etcd log ----\n");
-    fflush(stderr);
-    free(log);
+    ts_dump_log_tail("etcd", e->log_path, TS_ETCD_LOG_SHOWN);
 }
 
 void ts_etcd_cleanup(ts_etcd *e)

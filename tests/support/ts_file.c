@@ -91,3 +91,23 @@ void ts_remove_dir(const char *dir)
     closedir(d);
     rmdir(dir);
 }
+
+void ts_dump_log_tail(const char *name, const char *path, size_t shown)
+{
+    size_t n;
+    char *log = ts_slurp(path, &n);
+    fprintf(stderr, "---- %s log (%s) ----\n", name, path);
+    if (log) {
+        const char *p = log;
+        if (n > shown) {
+            p = log + n - shown;
+            fprintf(stderr, "[... %zu bytes left out ...]\n", n - shown);
+        }
+        fputs(p, stderr);
+    } else {
+        fprintf(stderr, "(cannot read it: %s)\n", strerror(errno));
+    }
+    fprintf(stderr, "---- end of %s log ----\n", name);
+    fflush(stderr);
+    free(log);
+}

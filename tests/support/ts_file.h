@@ -13,6 +13,9 @@ long ts_read_small(const char *path, char *buf, size_t cap);
 /* rel resolved against the directory of this program (/proc/self/exe), in a
  * static buffer, or NULL. */
 const char *ts_sibling_path(const char *rel);
+/* Print the last `shown` bytes of the log at path to stderr, framed by
+ * "---- NAME log (PATH) ----" lines: the tail of a long log is what matters. */
+void ts_dump_log_tail(const char *name, const char *path, size_t shown);
 /* Remove dir and the files directly in it. */
 void ts_remove_dir(const char *dir);
 

@@ -133,22 +133,7 @@ int ts_server_prepare(ts_server *s)
 
 void ts_server_dump_log(const ts_server *s)
 {
-    size_t n;
-    char *log = ts_slurp(s->log_path, &n);
-    fprintf(stderr, "---- %s log (%s) ----\n", name_of(s), s->log_path);
-    if (log) {
-        const char *p = log;
-        if (n > TS_LOG_SHOWN) {
-            p = log + n - TS_LOG_SHOWN;
-            fprintf(stderr, "[... %zu bytes left out ...]\n", n - TS_LOG_SHOWN);
-        }
-        fputs(p, stderr);
-    } else {
-        fprintf(stderr, "(cannot read it: %s)\n", strerror(errno));
-    }
-    fprintf(stderr, "---- end of %s log ----\n", name_of(s));
-    fflush(stderr);
-    free(log);
+    ts_dump_log_tail(name_of(s), s->log_path, TS_LOG_SHOWN);
 }
 
 int ts_server_log_contains(const ts_server *s, const char *needle)
