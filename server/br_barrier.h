@@ -74,8 +74,8 @@ struct br_registry {
     br_sink_fn sink;
     void *ctx;
     int in_sink; /* the sink is running: it must not call back in (asserted) */
-    void (*forget)(void *ctx, const char *name, size_t len); /* see br_set_forget_hook */
-    void *forget_ctx;
+    void (*on_change)(void *ctx, const char *name, size_t len); /* br_set_change_hook */
+    void *change_ctx;
     bp_buf scratch; /* message text, reused */
     br_stats stats;
 };
@@ -90,6 +90,12 @@ void br__fail_all(br_registry *r, br_barrier *b, int code, const br_waiter *culp
  * release is remembered with each party's ticket. */
 void br__release(br_registry *r, br_barrier *b, int64_t now, int guessed);
 void br__idle_touch(br_registry *r, br_barrier *b, int64_t now);
+/* Tell the change hook, if there is one, that b changed. */
+static inline void br__changed(const br_registry *r, const br_barrier *b)
+{
+    if (r->on_change)
+        r->on_change(r->change_ctx, b->name, b->name_len);
+}
 
 /* br_resume.c: waits re-announced after a lost server, see docs/ha.md */
 void br__remember_release(br_barrier *b);

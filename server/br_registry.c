@@ -214,6 +214,7 @@ static void barrier_break(br_registry *r, br_barrier *b, const br_waiter *culpri
     br__remember_failure(b, BP_EBROKEN, message);
     br__fail_all(r, b, BP_EBROKEN, culprit, culprit_code, message);
     br__idle_touch(r, b, now);
+    br__changed(r, b);
 }
 
 static void join_pending(br_registry *r, br_barrier *b, int64_t now);
@@ -233,6 +234,7 @@ void br__release(br_registry *r, br_barrier *b, int64_t now, int guessed)
     b->generation++;
     join_pending(r, b, now);
     br__idle_touch(r, b, now);
+    br__changed(r, b);
 }
 
 /* The action of the current generation ended: release, or break naming the runner. */
@@ -397,8 +399,10 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
      * rebuilt from what they report; one nobody has a history of costs nothing. */
     if ((w->has_last || w->resume) && now < r->recover_until)
         b->recovering = 1;
-    if ((w->has_last || w->resume) && br__resume_arrive(r, b, w, now))
+    if ((w->has_last || w->resume) && br__resume_arrive(r, b, w, now)) {
+        br__changed(r, b);
         return 0;
+    }
     if (b->state == BR_RUNNING_ACTION && b->n_pending >= br_pending_max(b->parties)) {
         say(msg, cap,
             "barrier '%s' is running its action and already has %u waits queued for the "
@@ -414,6 +418,7 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     r->stats.waits++;
     if (b->state == BR_FILLING)
         barrier_add(r, b, w, now);
+    br__changed(r, b);
     return 0;
 }
 
@@ -431,6 +436,7 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
         memmove(b->pending + i, b->pending + i + 1, (b->n_pending - i - 1) * sizeof *b->pending);
         b->n_pending--;
         r->n_waiting--;
+        br__changed(r, b);
         return;
     }
     /* A waiter is forgotten by its owner once an outcome names it, so it is
@@ -511,6 +517,7 @@ int br_reset(br_registry *r, const char *name, size_t len, const char *by, int64
     b->state = BR_FILLING;
     b->generation++;
     br__idle_touch(r, b, now);
+    br__changed(r, b);
     return 0;
 }
 
@@ -538,8 +545,7 @@ size_t br_sweep_idle(br_registry *r, int64_t now, int64_t ttl_ms)
     assert(!r->in_sink);
     size_t n = 0;
     while (r->idle_head && now - r->idle_head->idle_since >= ttl_ms) {
-        if (r->forget)
-            r->forget(r->forget_ctx, r->idle_head->name, r->idle_head->name_len);
+        br__changed(r, r->idle_head);
         barrier_destroy(r, r->idle_head);
         n++;
     }
@@ -554,11 +560,11 @@ void br_shutdown(br_registry *r, const char *message)
             br__fail_all(r, b, BP_ESHUTDOWN, NULL, 0, message);
 }
 
-void br_set_forget_hook(br_registry *r, void (*fn)(void *ctx, const char *name, size_t len),
+void br_set_change_hook(br_registry *r, void (*fn)(void *ctx, const char *name, size_t len),
                         void *ctx)
 {
-    r->forget = fn;
-    r->forget_ctx = ctx;
+    r->on_change = fn;
+    r->change_ctx = ctx;
 }
 
 int br_restore(br_registry *r, const char *name, size_t len, unsigned parties,

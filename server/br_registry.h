@@ -163,8 +163,11 @@ void br_expire(br_registry *r, int64_t now_ms);
 int64_t br_next_deadline(const br_registry *r);
 /* Forget barriers with no waiters that have been idle for ttl_ms or longer. */
 size_t br_sweep_idle(br_registry *r, int64_t now_ms, int64_t ttl_ms);
-/* fn is called with the name of every barrier the idle sweep forgets. */
-void br_set_forget_hook(br_registry *r, void (*fn)(void *ctx, const char *name, size_t len),
+/* fn is called with a barrier's name whenever what a successor would need to
+ * know of it changes: parties arrive or leave, a generation is released or
+ * reset, it breaks, or the idle sweep forgets it (fn is called before it is
+ * gone; br_find tells which). NULL: no hook. */
+void br_set_change_hook(br_registry *r, void (*fn)(void *ctx, const char *name, size_t len),
                         void *ctx);
 /* Create a barrier as a predecessor left it (HA failover): its parties and
  * generation, broken for `reason` unless that is NULL. Rebuilt from

@@ -86,11 +86,6 @@ static void conn_leave_waits(sv_conn *c, const char *why)
     while (c->waits) {
         sv_wait *w = c->waits;
         sv__conn_unlink_wait(c, w);
-        if (c->srv->ha) {
-            br_info in;
-            br_barrier_info(w->w.barrier, &in);
-            sv__ha_touch(c->srv, in.name, in.name_len);
-        }
         br_leave(c->srv->reg, &w->w, why, sv__now(c->srv));
         sv__wait_free(c->srv, w);
     }

@@ -107,10 +107,7 @@ static void do_wait(sv_conn *c, const bp_request *r)
         sv__conn_unlink_wait(c, w);
         sv__wait_free(s, w);
         reply_error(c, r, rc, msg);
-        return;
     }
-    if (s->ha)
-        sv__ha_touch(s, r->barrier, r->barrier_len);
 }
 
 static void do_action_done(sv_conn *c, const bp_request *r)
@@ -118,13 +115,10 @@ static void do_action_done(sv_conn *c, const bp_request *r)
     char msg[BP_MESSAGE_MAX];
     int rc = br_action_done(c->srv->reg, r->barrier, r->barrier_len, r->generation, r->success,
                             c, sv__now(c->srv), msg, sizeof msg);
-    if (rc < 0) {
+    if (rc < 0)
         reply_error(c, r, rc, msg);
-        return;
-    }
-    if (c->srv->ha)
-        sv__ha_touch(c->srv, r->barrier, r->barrier_len);
-    reply_ok(c, r);
+    else
+        reply_ok(c, r);
 }
 
 static void do_abort_reset(sv_conn *c, const bp_request *r)
@@ -142,8 +136,6 @@ static void do_abort_reset(sv_conn *c, const bp_request *r)
     }
     SV_INFO("conn %llu %s: %s barrier '%s'", (unsigned long long)c->serial, c->peer,
             r->op == BP_OP_ABORT ? "aborted" : "reset", r->barrier);
-    if (c->srv->ha)
-        sv__ha_touch(c->srv, r->barrier, r->barrier_len);
     reply_ok(c, r);
 }
 

@@ -295,7 +295,6 @@ static void on_expect_timer(uv_timer_t *t)
             bp_buf_puts(&why, " did not come back after the failover)");
             SV_WARN("barrier '%s': %s", e->name, why.data);
             br_break(s->reg, e->name, strlen(e->name), why.data, sv__now(s));
-            sv__ha_touch(s, e->name, strlen(e->name));
         }
         bp_buf_free(&why);
     }
@@ -541,8 +540,11 @@ static void flush_soon(sv_ha *h)
         uv_timer_start(&h->flush, on_flush, HA_FLUSH_MS, 0);
 }
 
-void sv__ha_touch(sv_server *s, const char *name, size_t len)
+/* The registry's change hook: the barrier's record is written to etcd soon,
+ * off the release path. */
+static void on_change(void *ctx, const char *name, size_t len)
 {
+    sv_server *s = ctx;
     sv_ha *h = s->ha;
     if (!h || h->role.state != HA_LEADING)
         return;
@@ -550,14 +552,9 @@ void sv__ha_touch(sv_server *s, const char *name, size_t len)
     flush_soon(h);
 }
 
-static void on_forget(void *ctx, const char *name, size_t len)
-{
-    sv__ha_touch(ctx, name, len);
-}
-
 void sv__ha_attach(sv_server *s)
 {
-    br_set_forget_hook(s->reg, on_forget, s);
+    br_set_change_hook(s->reg, on_change, s);
 }
 
 /* ---- the tick and the gate ---- */

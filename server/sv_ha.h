@@ -24,9 +24,8 @@ void sv_ha_stop(sv_server *s);
 /* Before a request is served: 1 to serve it; 0 when it was answered with
  * notleader, or when this server had to stop leading (the connection is gone). */
 int sv__ha_gate(sv_conn *c, const bp_request *r);
-/* The barrier changed: its record is written to etcd soon, off the release path. */
-void sv__ha_touch(sv_server *s, const char *name, size_t len);
-/* Hook the HA side into a new registry (forgotten barriers leave the mirror). */
+/* Hook the HA side into a new registry: every barrier it changes (or forgets)
+ * has its record written to etcd soon, off the release path. */
 void sv__ha_attach(sv_server *s);
 /* role, leader and term for stats. */
 void sv__ha_stats(const sv_server *s, bp_stats_view *v);

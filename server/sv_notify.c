@@ -91,11 +91,6 @@ static void notify_run_action(sv_server *s, const br_outcome *o)
 void sv__notify(void *ctx, const br_outcome *o)
 {
     sv_server *s = ctx;
-    if (s->ha) {
-        br_info in;
-        br_barrier_info(o->barrier, &in);
-        sv__ha_touch(s, in.name, in.name_len);
-    }
     switch (o->kind) {
     case BR_RELEASE: notify_release(s, o); break;
     case BR_FAIL: notify_fail(s, o); break;

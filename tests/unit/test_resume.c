@@ -380,6 +380,37 @@ START_TEST(old_clients_unchanged)
 }
 END_TEST
 
+static unsigned changes;
+static void count_change(void *ctx, const char *name, size_t len)
+{
+    (void)ctx;
+    ck_assert(len == 1 && name[0] == 'h');
+    changes++;
+}
+
+/* The change hook (what the HA mirror rides on) hears of every change a
+ * successor needs: arrivals, releases, breaks, resets, and forgetting. */
+START_TEST(change_hook)
+{
+    br_registry *r = reg_new(0);
+    br_set_change_hook(r, count_change, NULL);
+    changes = 0;
+    arrive(r, "h", 2, party(0, 0));
+    ck_assert_uint_eq(changes, 1);
+    arrive(r, "h", 2, party(1, 1)); /* arrival and release */
+    ck_assert_uint_ge(changes, 2);
+    unsigned before = changes;
+    arrive(r, "h", 2, party(2, 2));
+    br_leave(r, &ws[2], "gone", 0); /* a lost party breaks it */
+    ck_assert_uint_eq(changes, before + 2);
+    ck_assert_int_eq(br_reset(r, "h", 1, "test", 0), 0);
+    ck_assert_uint_eq(changes, before + 3);
+    ck_assert_uint_eq(br_sweep_idle(r, 10, 1), 1);
+    ck_assert_uint_eq(changes, before + 4);
+    br_free(r);
+}
+END_TEST
+
 int main(void)
 {
     const ts_case cases[] = {
@@ -392,6 +423,7 @@ int main(void)
         {"live_late_outcomes", live_late_outcomes, 0},
         {"take_place_of_stale_wait", take_place_of_stale_wait, 0},
         {"old_clients_unchanged", old_clients_unchanged, 0},
+        {"change_hook", change_hook, 0},
     };
     return ts_run_cases("resume", cases, TS_NCASES(cases));
 }
