@@ -172,20 +172,25 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(c->srv->read_buf, sizeof c->srv->read_buf);
 }
 
-static void conn_framing_lost(sv_conn *c, int rc)
+void sv__conn_fail(sv_conn *c, int code, const char *msg, const char *why)
 {
     bp_buf *b = &c->srv->out;
-    char msg[96];
     bp_buf_reset(b);
+    bp_enc_error(b, 0, 0, code, msg);
+    c->srv->counters.errors++;
+    SV_WARN("conn %llu %s: %s; closing", (unsigned long long)c->serial, c->peer, msg);
+    sv__conn_send_buf(c, b);
+    sv__conn_close_after_flush(c, why);
+}
+
+static void conn_framing_lost(sv_conn *c, int rc)
+{
+    char msg[96];
     if (rc == BP_ELIMIT)
         snprintf(msg, sizeof msg, "line longer than %zu bytes", c->srv->cfg->max_line);
     else
         snprintf(msg, sizeof msg, "out of memory");
-    bp_enc_error(b, 0, 0, rc, msg);
-    c->srv->counters.errors++;
-    SV_WARN("conn %llu %s: %s; closing", (unsigned long long)c->serial, c->peer, msg);
-    sv__conn_send_buf(c, b);
-    sv__conn_close_after_flush(c, "sent an oversized line");
+    sv__conn_fail(c, rc, msg, "sent an oversized line");
 }
 
 /* The peer closed its side. Replies still queued are sent whole (a script's

@@ -102,14 +102,9 @@ static void hello_timed_out(sv_conn *c)
 {
     sv_server *s = c->srv;
     s->counters.hello_timeouts++;
-    s->counters.errors++;
     char msg[96];
     snprintf(msg, sizeof msg, "no hello with the token within %.3g s", s->cfg->hello_timeout_ms / 1e3);
-    SV_WARN("conn %llu %s: %s; closing", (unsigned long long)c->serial, c->peer, msg);
-    bp_buf_reset(&s->out);
-    bp_enc_error(&s->out, 0, 0, BP_EAUTH, msg);
-    sv__conn_send_buf(c, &s->out);
-    sv__conn_close_after_flush(c, "did not authenticate in time");
+    sv__conn_fail(c, BP_EAUTH, msg, "did not authenticate in time");
 }
 
 static void on_sweep(uv_timer_t *t)

@@ -138,6 +138,9 @@ void sv__conn_set_state(sv_conn *c, sv_conn_state to);
 /* Close now: waits leave the registry (breaking their barriers), queued output
  * is dropped. `why` is logged and used in break messages. */
 void sv__conn_close(sv_conn *c, const char *why);
+/* Send an error line without id (counted, logged) and close after it: the
+ * connection is over (`why`, for logs and break messages). */
+void sv__conn_fail(sv_conn *c, int code, const char *msg, const char *why);
 /* Stop taking requests and close once the queued output has been sent (after
  * an error reply, or when the peer half-closed): waits leave now. */
 void sv__conn_close_after_flush(sv_conn *c, const char *why);
