@@ -167,6 +167,9 @@ const char *bc__write_fd(int fd, const char *data, size_t len, int64_t deadline_
 void bc__send_on(bc_client *c, uint64_t epoch, const char *data, size_t len);
 /* The connection is lost for good (c->mu held): every call fails with code. */
 void bc__kill(bc_client *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Shut the socket down and wake the reader from poll() and every caller from
+ * the condvar (c->mu held): the connection is over for them. */
+void bc__wake_all(bc_client *c);
 
 /* ---- bc_resume.c ---- */
 /* The connection is gone (c->mu held). With resuming off this is bc__kill;

@@ -31,8 +31,13 @@ void bc__kill(bc_client *c, int code, const char *fmt, ...)
         vsnprintf(c->dead_msg, sizeof c->dead_msg, fmt, ap);
         va_end(ap);
     }
-    /* Wake a reader blocked in poll() and every caller in the condvar. The fd
-     * stays open until bc_close so its number cannot be reused under us. */
+    bc__wake_all(c);
+}
+
+void bc__wake_all(bc_client *c)
+{
+    /* The fd stays open (until bc_close, or a reconnect swaps it under wmu) so
+     * its number cannot be reused under a reader still polling it. */
     shutdown(c->fd, SHUT_RDWR);
     ssize_t w = write(c->wake[1], "x", 1);
     (void)w;

@@ -197,11 +197,7 @@ void bc__lose(bc_client *c, int code, const char *fmt, ...)
     c->probe_ns = 0;
     for (bc__call *k = c->calls; k; k = k->next)
         if (k->kind == BC__CALL_ONCE && !k->done && k->epoch == c->epoch) fail_unknown(c, k);
-    /* Wake the reader from poll() and every caller from the condvar. */
-    shutdown(c->fd, SHUT_RDWR);
-    ssize_t w = write(c->wake[1], "x", 1);
-    (void)w;
-    pthread_cond_broadcast(&c->cv);
+    bc__wake_all(c);
 }
 
 /* ---- taking the handle back ---- */
