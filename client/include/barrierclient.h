@@ -76,6 +76,9 @@ extern "C" {
 #define BC_ENOMEM (-12)    /* out of memory (here or in the server) */
 #define BC_ENOTLEADER (-13) /* a standby of an HA group answered; the library follows
                                the leader it names, so callers rarely see this */
+#define BC_EMEMBER (-14)   /* rendezvous: this member name is taken in its generation,
+                              or the barrier has a member list and the name is not on
+                              it (or none was given) */
 
 /* One connection to barrierd. Opaque. */
 typedef struct bc_client bc_client;
