@@ -297,3 +297,19 @@ void br__put_missing(const br_registry *r, const br_barrier *b, bp_buf *m)
     if (mc.n > BR_MISSING_NAMES)
         bp_buf_printf(m, " and %u more", mc.n - BR_MISSING_NAMES);
 }
+
+int br_restore_members(br_registry *r, const char *name, size_t len, const char *members,
+                       unsigned n)
+{
+    br_barrier *b = (br_barrier *)br_find(r, name, len);
+    if (!b)
+        return BP_ENOTFOUND;
+    if (n != b->parties || (b->rdv && b->rdv->n_list))
+        return BP_EPARTIES;
+    br_waiter w = {.members = members, .n_members = n};
+    char msg[64];
+    int rc = list_install(r, b, &w, msg, sizeof msg);
+    if (rc < 0)
+        br__rdv_free(b); /* a barrier just restored holds nothing else of it */
+    return rc;
+}

@@ -189,6 +189,11 @@ void br_set_change_hook(br_registry *r, void (*fn)(void *ctx, const char *name, 
  * BP_EPARTIES (it exists already), BP_ELIMIT, BP_ENOMEM. */
 int br_restore(br_registry *r, const char *name, size_t len, unsigned parties,
                uint64_t generation, const char *reason, int64_t now_ms);
+/* Give a barrier br_restore made its member list (n NUL-terminated names back
+ * to back; n must be its parties). 0, or BP_ENOTFOUND, BP_EPARTIES (it has
+ * one, or n is not its parties), BP_EINVAL (a name twice), BP_ENOMEM. */
+int br_restore_members(br_registry *r, const char *name, size_t len, const char *members,
+                       unsigned n);
 /* Break the barrier, `why` saying what broke it (who had arrived is added).
  * 0 or BP_ENOTFOUND; a broken barrier stays broken for its first reason. */
 int br_break(br_registry *r, const char *name, size_t len, const char *why, int64_t now_ms);
