@@ -300,6 +300,14 @@ size_t bc_detail_n_waiters(const bc_detail *d);
 unsigned bc_detail_waiter_index(const bc_detail *d, size_t i);
 const char *bc_detail_waiter_client(const bc_detail *d, size_t i);
 const char *bc_detail_waiter_peer(const bc_detail *d, size_t i);
+/* Rendezvous: the member name the i-th waiting party gave ("" if none); a
+ * barrier's member list (none: 0 names) and those of it that have not
+ * arrived in the current generation, in list order. Out of range: "". */
+const char *bc_detail_waiter_member(const bc_detail *d, size_t i);
+size_t bc_detail_n_members(const bc_detail *d);
+const char *bc_detail_member(const bc_detail *d, size_t i);
+size_t bc_detail_n_missing(const bc_detail *d);
+const char *bc_detail_missing(const bc_detail *d, size_t i);
 /* Free a detail and the strings its accessors returned. NULL is ignored. */
 void bc_detail_free(bc_detail *d);
 
