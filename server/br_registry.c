@@ -426,19 +426,20 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
         say(msg, cap, "barrier '%s' has %u parties, not %u", b->name, b->parties, parties);
         return BP_EPARTIES;
     }
-    if (b->state == BR_BROKEN) {
-        say(msg, cap, "barrier '%s' is broken (%s); reset it to use it again", b->name,
-                 b->reason ? b->reason : "broken");
-        return BP_EBROKEN;
-    }
     /* Rendezvous: member list and name, and the data's size (br_member.c,
-     * br_gather.c); a plain wait on a plain barrier skips all of it. */
+     * br_gather.c); a plain wait on a plain barrier skips all of it. Checked
+     * before the broken state, like parties. */
     w->member_next = NULL;
     int rdv = w->data || w->member || w->n_members || b->rdv;
     int rc;
     if (rdv && ((rc = br__member_admit(r, b, w, b_new, msg, cap)) < 0 ||
                 (rc = br__gather_admit(r, b, w, msg, cap)) < 0))
         return rc;
+    if (b->state == BR_BROKEN) {
+        say(msg, cap, "barrier '%s' is broken (%s); reset it to use it again", b->name,
+                 b->reason ? b->reason : "broken");
+        return BP_EBROKEN;
+    }
     if (reserve_slot(b) < 0) {
         say(msg, cap, "out of memory");
         return BP_ENOMEM;
