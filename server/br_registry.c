@@ -433,8 +433,11 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     int rdv = w->data || w->member || w->n_members || b->rdv;
     int rc;
     if (rdv && ((rc = br__member_admit(r, b, w, b_new, msg, cap)) < 0 ||
-                (rc = br__gather_admit(r, b, w, msg, cap)) < 0))
+                (rc = br__gather_admit(r, b, w, msg, cap)) < 0)) {
+        if (b_new) /* a refused first wait creates nothing */
+            barrier_destroy(r, b);
         return rc;
+    }
     if (b->state == BR_BROKEN) {
         say(msg, cap, "barrier '%s' is broken (%s); reset it to use it again", b->name,
                  b->reason ? b->reason : "broken");
