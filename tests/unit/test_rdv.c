@@ -7,6 +7,7 @@
 #include "br_registry.h"
 
 #include "bp_error.h"
+#include "bp_msg.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -335,6 +336,95 @@ START_TEST(max_gather_counts_after_a_break)
 }
 END_TEST
 
+/* ---- the wire fields (proto) ---- */
+
+static int dec(const char *line, bp_request *r, bp_decode_error *e)
+{
+    return bp_request_decode(line, strlen(line), 0, r, e);
+}
+
+START_TEST(decode_rendezvous_fields)
+{
+    bp_request r;
+    bp_decode_error e;
+    ck_assert_int_eq(dec("{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[\"x\",\"y\"],"
+                         "\"member\":\"x\",\"data\":\"d\\n\u00e9\"}", &r, &e), 0);
+    ck_assert_uint_eq(r.parties, 2); /* from the list */
+    ck_assert_uint_eq(r.n_members, 2);
+    ck_assert_mem_eq(r.members, "x\0y\0", 4);
+    ck_assert_uint_eq(r.members_len, 4);
+    ck_assert_str_eq(r.member, "x");
+    ck_assert_uint_eq(r.data_len, 4);
+    ck_assert_str_eq(r.data, "d\n\xc3\xa9");
+    /* Encoded and decoded again: the same fields. */
+    bp_buf b = BP_BUF_INIT;
+    bp_request_encode(&b, &r);
+    bp_request again;
+    ck_assert_int_eq(bp_request_decode(b.data, b.len - 1, 0, &again, &e), 0);
+    ck_assert_str_eq(again.data, r.data);
+    ck_assert_str_eq(again.member, r.member);
+    ck_assert_mem_eq(again.members, r.members, r.members_len);
+    bp_request_free(&again);
+    bp_request_free(&r);
+    ck_assert_ptr_null(r.data);
+    bp_buf_free(&b);
+
+    ck_assert_int_eq(dec("{\"op\":\"action_done\",\"barrier\":\"b\",\"generation\":3,"
+                         "\"success\":true,\"result\":\"r\"}", &r, &e), 0);
+    ck_assert_str_eq(r.result, "r");
+    ck_assert_uint_eq(r.result_len, 1);
+    bp_request_free(&r);
+    /* A plain wait owns nothing. */
+    ck_assert_int_eq(dec("{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2}", &r, &e), 0);
+    ck_assert_ptr_null(r.ext);
+}
+END_TEST
+
+START_TEST(decode_rendezvous_errors)
+{
+    static const struct {
+        const char *line, *says;
+    } bad[] = {
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"data\":5}", "'data': must be a string"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"member\":\"\"}", "'member'"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"member\":\"a\\n\"}", "control"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[]}", "must not be empty"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":\"a,b\"}", "array"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[\"a\",1]}", "each must be"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":3,\"members\":[\"a\",\"b\"]}",
+         "'members' names 2"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\"}", "'parties': required"},
+        {"{\"op\":\"action_done\",\"barrier\":\"b\",\"generation\":1,\"success\":true,"
+         "\"result\":[]}", "'result': must be a string"},
+        /* a later field's error frees what the rendezvous fields took (ASan) */
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"data\":\"x\",\"client\":7}",
+         "'client'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bp_request r;
+        bp_decode_error e;
+        ck_assert_int_eq(dec(bad[i].line, &r, &e), BP_EINVAL);
+        ck_assert_msg(strstr(e.message, bad[i].says), "%s: %s", bad[i].line, e.message);
+        ck_assert_ptr_null(r.ext);
+    }
+}
+END_TEST
+
+START_TEST(release_bytes)
+{
+    bp_buf a = BP_BUF_INIT, b = BP_BUF_INIT;
+    bp_enc_release_shared(&a, "b", 1, 4);
+    bp_enc_release_shared_rdv(&b, "b", 1, 4, NULL, 0, NULL, 0);
+    ck_assert_str_eq(a.data, b.data); /* nothing to deliver: the plain bytes */
+    bp_buf_reset(&b);
+    bp_enc_release_shared_rdv(&b, "b", 1, 4, "[\"x\",null]", 10, "r\"", 2);
+    ck_assert_str_eq(b.data, "\"ok\":true,\"barrier\":\"b\",\"generation\":4,"
+                             "\"gathered\":[\"x\",null],\"action_result\":\"r\\\"\"}\n");
+    bp_buf_free(&a);
+    bp_buf_free(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rendezvous");
@@ -358,6 +448,11 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, max_data_and_max_gather);
     tcase_add_test(tc, max_gather_counts_after_a_break);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("wire");
+    tcase_add_test(tc, decode_rendezvous_fields);
+    tcase_add_test(tc, decode_rendezvous_errors);
+    tcase_add_test(tc, release_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
