@@ -32,7 +32,8 @@ void bp_request_encode(bp_buf *b, const bp_request *r)
     switch (r->op) {
     case BP_OP_WAIT:
         key_str(b, "barrier", r->barrier, strlen(r->barrier));
-        key_u64(b, "parties", r->parties);
+        if (r->parties || !r->n_members) /* a member list may stand for it */
+            key_u64(b, "parties", r->parties);
         if (r->timeout_ms >= 0)
             key_u64(b, "timeout_ms", (uint64_t)r->timeout_ms);
         if (r->action)
