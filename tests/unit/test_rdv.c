@@ -425,6 +425,23 @@ START_TEST(release_bytes)
 }
 END_TEST
 
+/* A barrier restored from an HA mirror record gets its member list back. */
+START_TEST(restore_members)
+{
+    ck_assert_int_eq(br_restore(reg, "h", 1, 3, 7, NULL, now), 0);
+    ck_assert_int_eq(br_restore_members(reg, "h", 1, abc, 2), BP_EPARTIES); /* not parties */
+    ck_assert_int_eq(br_restore_members(reg, "h", 1, "a\0b\0a", 3), BP_EINVAL);
+    ck_assert_int_eq(br_restore_members(reg, "h", 1, abc, 3), 0);
+    ck_assert_int_eq(br_restore_members(reg, "h", 1, abc, 3), BP_EPARTIES); /* has one */
+    ck_assert_int_eq(br_restore_members(reg, "nope", 4, abc, 3), BP_ENOTFOUND);
+    ck_assert_int_eq(arrive("h", 3, mk(0, NULL, "zed")), BP_EMEMBER);
+    ck_assert_int_eq(arrive("h", 3, mk(1, NULL, "b")), 0);
+    missing_buf[0] = '\0';
+    ck_assert_uint_eq(br_barrier_missing(reg, br_find(reg, "h", 1), add_missing, NULL), 2);
+    ck_assert_str_eq(missing_buf, "a,c,");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rendezvous");
@@ -443,6 +460,7 @@ static Suite *suite(void)
     tcase_add_test(tc, member_list_refused_creates_nothing);
     tcase_add_test(tc, missing_members_named);
     tcase_add_test(tc, missing_bounded_in_messages);
+    tcase_add_test(tc, restore_members);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_add_checked_fixture(tc, setup, teardown);
