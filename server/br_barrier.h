@@ -132,6 +132,8 @@ void br__ended_free(br_barrier *b);
 int br__resume_arrive(br_registry *r, br_barrier *b, br_waiter *w, int64_t now);
 
 /* br_member.c: member names and lists (docs/semantics.md, "Rendezvous") */
+/* snprintf a refusal's message into msg[cap], cut on a character boundary. */
+void br__say(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Check w's member and member list against b, before it joins: b_new says b
  * was just created by w (it takes w's list). 0 or BP_EPARTIES / BP_EINVAL /
  * BP_EMEMBER / BP_ENOMEM with msg set. */

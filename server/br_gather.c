@@ -10,21 +10,11 @@
 #include "bp_error.h"
 #include "bp_msg.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void say(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *msg, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, cap, fmt, ap);
-    va_end(ap);
-    if (n >= (int)cap)
-        msg[bp_utf8_cut(msg, cap - 1)] = '\0';
-}
+#define say br__say
 
 void br_set_rdv_limits(br_registry *r, size_t max_data, size_t max_gather)
 {

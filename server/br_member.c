@@ -18,8 +18,7 @@
 /* Missing members named in a break message before "and N more". */
 #define BR_MISSING_NAMES 8
 
-static void say(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *msg, size_t cap, const char *fmt, ...)
+void br__say(char *msg, size_t cap, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -28,6 +27,7 @@ static void say(char *msg, size_t cap, const char *fmt, ...)
     if (n >= (int)cap)
         msg[bp_utf8_cut(msg, cap - 1)] = '\0';
 }
+#define say br__say
 
 br_rdv *br__rdv_get(br_barrier *b)
 {

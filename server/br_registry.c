@@ -450,6 +450,7 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     w->barrier = b;
     w->heap_pos = BR_NOT_IN_HEAP;
     w->action_result = 0;
+    w->pending = 0;
     if (w->ticket)
         b->has_tickets = 1;
     /* In the recovery window, a barrier that resuming parties speak of is
