@@ -24,11 +24,10 @@ void br_set_rdv_limits(br_registry *r, size_t max_data, size_t max_gather)
 
 int br__gather_admit(br_registry *r, br_barrier *b, const br_waiter *w, char *msg, size_t cap)
 {
-    if (!w->data)
-        return 0;
+    if (!w->data) return 0;
     if (r->max_data && w->data_len > r->max_data) {
-        say(msg, cap, "data of %zu bytes is over the limit of %zu bytes (--max-data)",
-            w->data_len, r->max_data);
+        say(msg, cap, "data of %zu bytes is over the limit of %zu bytes (--max-data)", w->data_len,
+            r->max_data);
         return BP_ELIMIT;
     }
     br_rdv *d = br__rdv_get(b);
@@ -40,7 +39,8 @@ int br__gather_admit(br_registry *r, br_barrier *b, const br_waiter *w, char *ms
      * later generations they end up in. */
     int queued = b->state == BR_RUNNING_ACTION;
     size_t have = queued ? d->pending_bytes : d->bytes;
-    if (r->max_gather && w->data_len > r->max_gather - (have < r->max_gather ? have : r->max_gather)) {
+    if (r->max_gather &&
+        w->data_len > r->max_gather - (have < r->max_gather ? have : r->max_gather)) {
         say(msg, cap,
             "barrier '%s' %s already holds %zu bytes of data; %zu more would pass the limit "
             "of %zu bytes (--max-gather)",
@@ -67,8 +67,7 @@ void br__gather_add(br_barrier *b, const br_waiter *w)
 void br__gather_join(br_barrier *b, const br_waiter *w)
 {
     br_rdv *d = b->rdv;
-    if (!w->data || !d)
-        return;
+    if (!w->data || !d) return;
     d->pending_bytes -= w->data_len;
     d->bytes += w->data_len;
     d->n_data++;
@@ -76,8 +75,7 @@ void br__gather_join(br_barrier *b, const br_waiter *w)
 
 void br__gather_unqueue(br_barrier *b, const br_waiter *w)
 {
-    if (w->data && b->rdv)
-        b->rdv->pending_bytes -= w->data_len;
+    if (w->data && b->rdv) b->rdv->pending_bytes -= w->data_len;
 }
 
 void br__gather_swap(br_barrier *b, const br_waiter *old, const br_waiter *w)
@@ -98,8 +96,7 @@ const char *br__gather_take(br_registry *r, br_barrier *b, size_t *len)
 {
     br_rdv *d = b->rdv;
     *len = 0;
-    if (!d || !d->n_data)
-        return NULL;
+    if (!d || !d->n_data) return NULL;
     bp_buf *g = &r->gathered;
     bp_buf_reset(g);
     bp_enc_gathered_begin(g);
@@ -119,8 +116,7 @@ const char *br__gather_take(br_registry *r, br_barrier *b, size_t *len)
 void br__gather_clear(br_barrier *b)
 {
     br_rdv *d = b->rdv;
-    if (!d)
-        return;
+    if (!d) return;
     d->bytes = d->pending_bytes = 0;
     d->n_data = 0;
     free(d->result);
@@ -133,8 +129,7 @@ int br__gather_set_result(br_registry *r, br_barrier *b, const char *result, siz
     (void)r;
     br_rdv *d = br__rdv_get(b);
     char *copy = d ? malloc(len + 1) : NULL;
-    if (!copy)
-        return BP_ENOMEM;
+    if (!copy) return BP_ENOMEM;
     memcpy(copy, result, len);
     copy[len] = '\0';
     free(d->result);

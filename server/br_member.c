@@ -24,23 +24,20 @@ void br__say(char *msg, size_t cap, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(msg, cap, fmt, ap);
     va_end(ap);
-    if (n >= (int)cap)
-        msg[bp_utf8_cut(msg, cap - 1)] = '\0';
+    if (n >= (int)cap) msg[bp_utf8_cut(msg, cap - 1)] = '\0';
 }
 #define say br__say
 
 br_rdv *br__rdv_get(br_barrier *b)
 {
-    if (!b->rdv)
-        b->rdv = calloc(1, sizeof *b->rdv);
+    if (!b->rdv) b->rdv = calloc(1, sizeof *b->rdv);
     return b->rdv;
 }
 
 void br__rdv_free(br_barrier *b)
 {
     br_rdv *d = b->rdv;
-    if (!d)
-        return;
+    if (!d) return;
     free(d->names);
     free(d->list);
     free(d->slots);
@@ -55,13 +52,11 @@ void br__rdv_free(br_barrier *b)
 /* Index of name in the list, or -1. */
 static long list_find(const br_registry *r, const br_rdv *d, const char *name, size_t len)
 {
-    if (!d->slots)
-        return -1;
+    if (!d->slots) return -1;
     size_t i = br__hash(r->seed, name, len) & d->slot_mask;
     for (unsigned s; (s = d->slots[i]); i = (i + 1) & d->slot_mask) {
         const char *n = d->list[s - 1];
-        if (strlen(n) == len && memcmp(n, name, len) == 0)
-            return (long)s - 1;
+        if (strlen(n) == len && memcmp(n, name, len) == 0) return (long)s - 1;
     }
     return -1;
 }
@@ -108,19 +103,16 @@ static int list_install(br_registry *r, br_barrier *b, const br_waiter *w, char 
 /* 1 if w's list names the same members as b's, in any order. */
 static int list_same(const br_registry *r, const br_rdv *d, const br_waiter *w)
 {
-    if (!d || d->n_list != w->n_members)
-        return 0;
+    if (!d || d->n_list != w->n_members) return 0;
     unsigned char *seen = calloc(d->n_list, 1);
-    if (!seen)
-        return 0;
+    if (!seen) return 0;
     int same = 1;
     const char *p = w->members;
     for (unsigned i = 0; i < w->n_members && same; i++) {
         size_t len = strlen(p);
         long at = list_find(r, d, p, len);
         same = at >= 0 && !seen[at];
-        if (same)
-            seen[at] = 1;
+        if (same) seen[at] = 1;
         p += len + 1;
     }
     free(seen);
@@ -145,8 +137,7 @@ int br__member_admit(br_registry *r, br_barrier *b, const br_waiter *w, int b_ne
             say(msg, cap, "barrier '%s' exists without a member list", b->name);
         return BP_EPARTIES;
     }
-    if (!d || !d->n_list)
-        return 0;
+    if (!d || !d->n_list) return 0;
     if (!w->member) {
         say(msg, cap, "barrier '%s' admits only its members; this wait names none", b->name);
         return BP_EMEMBER;
@@ -161,19 +152,16 @@ int br__member_admit(br_registry *r, br_barrier *b, const br_waiter *w, int b_ne
 
 /* ---- the member names held ---- */
 
-static br_waiter **held_chain(const br_registry *r, const br_rdv *d, const char *name,
-                              size_t len)
+static br_waiter **held_chain(const br_registry *r, const br_rdv *d, const char *name, size_t len)
 {
     return &d->held[br__hash(r->seed, name, len) & d->held_mask];
 }
 
 static br_waiter *held_find(const br_registry *r, const br_rdv *d, const char *name, size_t len)
 {
-    if (!d || !d->held)
-        return NULL;
+    if (!d || !d->held) return NULL;
     for (br_waiter *h = *held_chain(r, d, name, len); h; h = h->member_next)
-        if (h->member_len == len && memcmp(h->member, name, len) == 0)
-            return h;
+        if (h->member_len == len && memcmp(h->member, name, len) == 0) return h;
     return NULL;
 }
 
@@ -181,8 +169,7 @@ static int held_grow(const br_registry *r, br_rdv *d)
 {
     size_t n = d->held ? (d->held_mask + 1) * 2 : 16;
     br_waiter **nb = calloc(n, sizeof *nb);
-    if (!nb)
-        return BP_ENOMEM;
+    if (!nb) return BP_ENOMEM;
     br_waiter **old = d->held;
     size_t old_n = old ? d->held_mask + 1 : 0;
     d->held = nb;
@@ -204,8 +191,7 @@ static int held_grow(const br_registry *r, br_rdv *d)
 int br__member_hold(br_registry *r, br_barrier *b, br_waiter *w, char *msg, size_t cap)
 {
     w->member_next = NULL;
-    if (!w->member)
-        return 0;
+    if (!w->member) return 0;
     br_rdv *d = br__rdv_get(b);
     if (!d) {
         say(msg, cap, "out of memory");
@@ -213,9 +199,8 @@ int br__member_hold(br_registry *r, br_barrier *b, br_waiter *w, char *msg, size
     }
     const br_waiter *h = held_find(r, d, w->member, w->member_len);
     if (h) {
-        say(msg, cap, "member '%.*s' is already waiting at barrier '%s' (%s)",
-            (int)w->member_len, w->member, b->name,
-            h->pending ? "queued for the next generation" : "this generation");
+        say(msg, cap, "member '%.*s' is already waiting at barrier '%s' (%s)", (int)w->member_len,
+            w->member, b->name, h->pending ? "queued for the next generation" : "this generation");
         return BP_EMEMBER;
     }
     if ((!d->held || d->n_held > d->held_mask) && held_grow(r, d) < 0) {
@@ -232,8 +217,7 @@ int br__member_hold(br_registry *r, br_barrier *b, br_waiter *w, char *msg, size
 void br__member_drop(br_registry *r, br_barrier *b, br_waiter *w)
 {
     br_rdv *d = b->rdv;
-    if (!w->member || !d || !d->held)
-        return;
+    if (!w->member || !d || !d->held) return;
     for (br_waiter **p = held_chain(r, d, w->member, w->member_len); *p; p = &(*p)->member_next)
         if (*p == w) {
             *p = w->member_next;
@@ -268,10 +252,8 @@ unsigned br_barrier_missing(const br_registry *r, const br_barrier *b,
     unsigned n = 0;
     for (unsigned i = 0; d && i < d->n_list; i++) {
         const br_waiter *h = held_find(r, d, d->list[i], strlen(d->list[i]));
-        if (h && !h->pending)
-            continue;
-        if (fn)
-            fn(ctx, d->list[i]);
+        if (h && !h->pending) continue;
+        if (fn) fn(ctx, d->list[i]);
         n++;
     }
     return n;
@@ -285,8 +267,7 @@ typedef struct missing_ctx {
 static void put_one(void *ctx, const char *name)
 {
     missing_ctx *mc = ctx;
-    if (mc->n < BR_MISSING_NAMES)
-        bp_buf_printf(mc->m, "%s%s", mc->n ? ", " : "; missing: ", name);
+    if (mc->n < BR_MISSING_NAMES) bp_buf_printf(mc->m, "%s%s", mc->n ? ", " : "; missing: ", name);
     mc->n++;
 }
 
@@ -294,22 +275,18 @@ void br__put_missing(const br_registry *r, const br_barrier *b, bp_buf *m)
 {
     missing_ctx mc = {m, 0};
     br_barrier_missing(r, b, put_one, &mc);
-    if (mc.n > BR_MISSING_NAMES)
-        bp_buf_printf(m, " and %u more", mc.n - BR_MISSING_NAMES);
+    if (mc.n > BR_MISSING_NAMES) bp_buf_printf(m, " and %u more", mc.n - BR_MISSING_NAMES);
 }
 
 int br_restore_members(br_registry *r, const char *name, size_t len, const char *members,
                        unsigned n)
 {
     br_barrier *b = (br_barrier *)br_find(r, name, len);
-    if (!b)
-        return BP_ENOTFOUND;
-    if (n != b->parties || (b->rdv && b->rdv->n_list))
-        return BP_EPARTIES;
+    if (!b) return BP_ENOTFOUND;
+    if (n != b->parties || (b->rdv && b->rdv->n_list)) return BP_EPARTIES;
     br_waiter w = {.members = members, .n_members = n};
     char msg[64];
     int rc = list_install(r, b, &w, msg, sizeof msg);
-    if (rc < 0)
-        br__rdv_free(b); /* a barrier just restored holds nothing else of it */
+    if (rc < 0) br__rdv_free(b); /* a barrier just restored holds nothing else of it */
     return rc;
 }

@@ -12,24 +12,21 @@
 struct bc_rendezvous {
     unsigned index;
     uint64_t generation;
-    size_t n;             /* gathered entries */
-    const char **data;    /* n of them, into the same block; NULL: none sent */
+    size_t n;          /* gathered entries */
+    const char **data; /* n of them, into the same block; NULL: none sent */
     size_t *len;
-    const char *result;   /* NULL: none */
+    const char *result; /* NULL: none */
     size_t result_len;
 };
 
 int bc_action_set_result(bc_action_ctx *ctx, const char *result, size_t len)
 {
-    if (!ctx || (!result && len))
-        return bc__fail(BC_EINVAL, "action context or result is NULL");
-    if (!result)
-        result = "";
+    if (!ctx || (!result && len)) return bc__fail(BC_EINVAL, "action context or result is NULL");
+    if (!result) result = "";
     if (memchr(result, '\0', len) || !bp_utf8_valid(result, len))
         return bc__fail(BC_EINVAL, "action result: must be UTF-8 without NUL bytes");
     char *copy = malloc(len + 1);
-    if (!copy)
-        return bc__fail(BC_ENOMEM, "out of memory");
+    if (!copy) return bc__fail(BC_ENOMEM, "out of memory");
     memcpy(copy, result, len);
     copy[len] = '\0';
     free(ctx->result);
@@ -47,8 +44,7 @@ static int check_args(bc_client *c, const bc_wait_args *a, unsigned *parties)
         return bc__fail(BC_EINVAL, "members: 1..%u names", BP_PARTIES_MAX);
     *parties = a->parties ? a->parties : (unsigned)a->n_members;
     if (a->n_members && *parties != a->n_members)
-        return bc__fail(BC_EINVAL, "parties is %u but members names %zu", a->parties,
-                        a->n_members);
+        return bc__fail(BC_EINVAL, "parties is %u but members names %zu", a->parties, a->n_members);
     rc = bc__wait_check_args(c, a->name, *parties, a->has_timeout ? a->timeout_s : -1);
     if (rc < 0) return rc;
     if (a->data && (memchr(a->data, '\0', a->data_len) || !bp_utf8_valid(a->data, a->data_len)))
@@ -92,14 +88,13 @@ static int make_result(const bp_reply *rep, bc_rendezvous **out)
     const cJSON *ar = cJSON_GetObjectItemCaseSensitive(rep->json, "action_result");
     size_t n = cJSON_IsArray(g) ? (size_t)cJSON_GetArraySize(g) : 0, bytes = 0;
     const cJSON *it;
-    if (n)
-        cJSON_ArrayForEach(it, g) {
+    if (n) cJSON_ArrayForEach(it, g)
+        {
             if (!cJSON_IsString(it) && !cJSON_IsNull(it))
                 return bc__fail(BC_EPROTO, "gathered: an entry is neither a string nor null");
             bytes += cJSON_IsString(it) ? strlen(it->valuestring) + 1 : 0;
         }
-    if (cJSON_IsString(ar))
-        bytes += strlen(ar->valuestring) + 1;
+    if (cJSON_IsString(ar)) bytes += strlen(ar->valuestring) + 1;
     bc_rendezvous *r = malloc(sizeof *r + n * (sizeof *r->data + sizeof *r->len) + bytes);
     if (!r) return bc__fail(BC_ENOMEM, "out of memory");
     r->index = rep->index;
@@ -109,8 +104,8 @@ static int make_result(const bp_reply *rep, bc_rendezvous **out)
     r->len = (size_t *)(r->data + n);
     char *p = (char *)(r->len + n);
     size_t i = 0;
-    if (n)
-        cJSON_ArrayForEach(it, g) {
+    if (n) cJSON_ArrayForEach(it, g)
+        {
             r->data[i] = NULL;
             r->len[i] = 0;
             if (cJSON_IsString(it)) {

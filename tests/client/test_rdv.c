@@ -230,8 +230,12 @@ START_TEST(errors)
     rdv_join_ok(&first);
     bc_rendezvous_free(first.r);
 
-    bc_wait_args m = {.name = "club", .member = "teller-1", .members = TELLERS, .n_members = 3,
-                      .has_timeout = 1, .timeout_s = 0};
+    bc_wait_args m = {.name = "club",
+                      .member = "teller-1",
+                      .members = TELLERS,
+                      .n_members = 3,
+                      .has_timeout = 1,
+                      .timeout_s = 0};
     ck_assert_int_eq(bc_wait_ex(c, &m, NULL), BC_ETIMEDOUT);
     ck_assert_int_eq(bc_reset(c, "club"), BC_OK);
     m.member = "stranger";
@@ -251,9 +255,9 @@ START_TEST(status_members)
 {
     ts_server s = {0};
     tc_server_up(&s, NULL);
-    rdv_waiter w = {.c = tc_connect(s.addr),
-                    .args = {.name = "sm", .member = "teller-2", .members = TELLERS,
-                             .n_members = 3}};
+    rdv_waiter w = {
+        .c = tc_connect(s.addr),
+        .args = {.name = "sm", .member = "teller-2", .members = TELLERS, .n_members = 3}};
     rdv_start(&w);
     ck_assert(tc_await_waiting(s.addr, "sm", 1, 10));
     bc_client *c = tc_connect(s.addr);
@@ -273,8 +277,8 @@ START_TEST(status_members)
     tc_ctl ctl;
     tc_ctl_start(&ctl, 1, "-a", s.addr, "status", "sm", NULL);
     ck_assert_int_eq(tc_ctl_finish(&ctl, 20), 0);
-    ck_assert_msg(strstr(ctl.out, "missing     teller-1, teller-3") &&
-                      strstr(ctl.out, "MEMBER") && strstr(ctl.out, "teller-2"),
+    ck_assert_msg(strstr(ctl.out, "missing     teller-1, teller-3") && strstr(ctl.out, "MEMBER") &&
+                      strstr(ctl.out, "teller-2"),
                   "status said:\n%s", ctl.out);
     /* A barrier without a list says nothing of members. */
     ck_assert_int_eq(bc_abort(c, "sm"), BC_OK);
@@ -334,8 +338,8 @@ START_TEST(barrierctl_wait)
     ts_server s = {0};
     tc_server_up(&s, NULL);
     tc_ctl a, b;
-    tc_ctl_start(&a, 1, "-a", s.addr, "--json", "wait", "cw", "--members", "x,y", "--member",
-                 "x", "--data", "from \"x\"", NULL);
+    tc_ctl_start(&a, 1, "-a", s.addr, "--json", "wait", "cw", "--members", "x,y", "--member", "x",
+                 "--data", "from \"x\"", NULL);
     ck_assert(tc_await_waiting(s.addr, "cw", 1, 10));
     tc_ctl_start(&b, 1, "-a", s.addr, "wait", "cw", "--member", "y", "-n", "2", NULL);
     ck_assert_int_eq(tc_ctl_finish(&a, 20), 0);

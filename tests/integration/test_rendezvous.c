@@ -40,8 +40,8 @@ static void party_data(unsigned i, char out[DATA_LEN + 1])
 
 /* A wait with rendezvous fields (any may be NULL; members: n packed names). */
 static int send_rdv(it_conn *c, uint64_t id, const char *barrier, unsigned parties,
-                    int64_t timeout_ms, const char *data, const char *member,
-                    const char *members, size_t members_len, unsigned n_members)
+                    int64_t timeout_ms, const char *data, const char *member, const char *members,
+                    size_t members_len, unsigned n_members)
 {
     bp_request r;
     it_req_init(&r, BP_OP_WAIT, id);
@@ -119,15 +119,15 @@ END_TEST
 #define PER_PROC (N_BIG / N_PROCS)
 
 typedef struct big_result {
-    int rc;             /* 0, or where it went wrong */
+    int rc; /* 0, or where it went wrong */
     unsigned party;
     unsigned index;
-    uint64_t hash;      /* of the gathered array's JSON text */
+    uint64_t hash; /* of the gathered array's JSON text */
 } big_result;
 
 typedef struct big_arg {
     int port;
-    unsigned first;     /* its parties: first .. first + PER_PROC - 1 */
+    unsigned first; /* its parties: first .. first + PER_PROC - 1 */
     int out_fd;
 } big_arg;
 
@@ -157,8 +157,7 @@ static int big_proc(void *p)
         big_result res = {fail ? -1 : 0, i, 0, 0};
         bp_reply r;
         int rc = fail || !c[k] ? IT_EOF : it_recv_skip(c[k], 60000, 0, NULL, &r);
-        if (!fail && rc != IT_LINE)
-            res.rc = -200 + rc;
+        if (!fail && rc != IT_LINE) res.rc = -200 + rc;
         if (rc == IT_LINE) {
             char data[DATA_LEN + 1];
             party_data(i, data);
@@ -174,10 +173,8 @@ static int big_proc(void *p)
             free(text);
             bp_reply_free(&r);
         }
-        if (c && c[k])
-            it_close(c[k]);
-        if (write(a->out_fd, &res, sizeof res) != (ssize_t)sizeof res)
-            return 1;
+        if (c && c[k]) it_close(c[k]);
+        if (write(a->out_fd, &res, sizeof res) != (ssize_t)sizeof res) return 1;
     }
     free(c);
     return 0;
@@ -211,8 +208,7 @@ START_TEST(gather_1000)
         it_assert_msg(res.index < N_BIG && !seen[res.index], "index %u twice or out of range",
                       res.index);
         seen[res.index] = 1;
-        it_assert_msg(k == 0 || res.hash == hash, "party %u got another gathered array",
-                      res.party);
+        it_assert_msg(k == 0 || res.hash == hash, "party %u got another gathered array", res.party);
         hash = res.hash;
     }
     close(fds[0]);
@@ -235,13 +231,14 @@ START_TEST(plain_release_bytes)
     const char *line;
     size_t len;
     it_assert(it_read_line(c, IT_TIMEOUT_MS, &line, &len) == IT_LINE);
-    static const char want[] = "{\"id\":7,\"index\":0,\"ok\":true,\"barrier\":\"p\",\"generation\":0}";
+    static const char want[] =
+        "{\"id\":7,\"index\":0,\"ok\":true,\"barrier\":\"p\",\"generation\":0}";
     it_assert_msg(len == strlen(want) && memcmp(line, want, len) == 0, "got %.*s", (int)len, line);
     /* With data: the same, and the gathered array. */
     it_sendf(c, "{\"op\":\"wait\",\"id\":8,\"barrier\":\"p\",\"parties\":1,\"data\":\"x\"}");
     it_assert(it_read_line(c, IT_TIMEOUT_MS, &line, &len) == IT_LINE);
-    static const char want2[] =
-        "{\"id\":8,\"index\":0,\"ok\":true,\"barrier\":\"p\",\"generation\":1,\"gathered\":[\"x\"]}";
+    static const char want2[] = "{\"id\":8,\"index\":0,\"ok\":true,\"barrier\":\"p\","
+                                "\"generation\":1,\"gathered\":[\"x\"]}";
     it_assert_msg(len == strlen(want2) && memcmp(line, want2, len) == 0, "got %.*s", (int)len,
                   line);
     it_close(c);
@@ -357,8 +354,8 @@ START_TEST(timeout_names_missing)
     it_assert(send_rdv(b, 2, "tm", 3, 200, NULL, "teller-2", NULL, 0, 0) == 0);
     char msg[1024];
     it_expect_err(b, 2, BP_ETIMEDOUT, IT_TIMEOUT_MS, msg, sizeof msg);
-    it_assert_msg(strstr(msg, "2/3 arrived") && strstr(msg, "; missing: teller-3"),
-                  "message: %s", msg);
+    it_assert_msg(strstr(msg, "2/3 arrived") && strstr(msg, "; missing: teller-3"), "message: %s",
+                  msg);
     it_expect_err(a, 1, BP_EBROKEN, IT_TIMEOUT_MS, msg, sizeof msg);
     it_assert_msg(strstr(msg, "; missing: teller-3"), "message: %s", msg);
     it_close(a);

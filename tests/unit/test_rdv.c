@@ -22,7 +22,7 @@ typedef struct rec {
     int code;
     uint64_t generation;
     char message[2048];
-    char gathered[8192];  /* "" when the outcome had none */
+    char gathered[8192]; /* "" when the outcome had none */
     int has_gathered;
     char result[256];
     int has_result;
@@ -52,10 +52,8 @@ static void sink(void *ctx, const br_outcome *o)
     }
     r->has_result = o->action_result != NULL;
     if (o->action_result)
-        snprintf(r->result, sizeof r->result, "%.*s", (int)o->action_result_len,
-                 o->action_result);
-    if (o->kind == BR_RELEASE)
-        ck_assert_ptr_null(o->message);
+        snprintf(r->result, sizeof r->result, "%.*s", (int)o->action_result_len, o->action_result);
+    if (o->kind == BR_RELEASE) ck_assert_ptr_null(o->message);
 }
 
 static void setup(void)
@@ -159,8 +157,8 @@ START_TEST(action_result_delivered)
     ck_assert_int_eq(arrive("a", 2, last), 0);
     ck_assert_int_eq(n_recs, 1);
     ck_assert_int_eq(recs[0].kind, BR_RUN_ACTION);
-    ck_assert_int_eq(br_action_done_result(reg, "a", 1, 0, 1, "leader=1", 8, last, now, msg,
-                                           sizeof msg), 0);
+    ck_assert_int_eq(
+        br_action_done_result(reg, "a", 1, 0, 1, "leader=1", 8, last, now, msg, sizeof msg), 0);
     ck_assert_int_eq(n_recs, 2);
     ck_assert_int_eq(recs[1].kind, BR_RELEASE);
     ck_assert(recs[1].has_result);
@@ -177,8 +175,9 @@ START_TEST(action_result_too_big_fails_the_action)
 {
     br_set_rdv_limits(reg, 4, 0);
     ck_assert_int_eq(arrive("a", 1, (mk(0, NULL, NULL), ws[0].action = 1, &ws[0])), 0);
-    ck_assert_int_eq(br_action_done_result(reg, "a", 1, 0, 1, "12345", 5, &ws[0], now, msg,
-                                           sizeof msg), BP_ELIMIT);
+    ck_assert_int_eq(
+        br_action_done_result(reg, "a", 1, 0, 1, "12345", 5, &ws[0], now, msg, sizeof msg),
+        BP_ELIMIT);
     ck_assert_ptr_nonnull(strstr(msg, "--max-data"));
     ck_assert_int_eq(recs[n_recs - 1].kind, BR_FAIL);
     ck_assert_int_eq(recs[n_recs - 1].n, 1);
@@ -348,7 +347,9 @@ START_TEST(decode_rendezvous_fields)
     bp_request r;
     bp_decode_error e;
     ck_assert_int_eq(dec("{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[\"x\",\"y\"],"
-                         "\"member\":\"x\",\"data\":\"d\\n\u00e9\"}", &r, &e), 0);
+                         "\"member\":\"x\",\"data\":\"d\\n\u00e9\"}",
+                         &r, &e),
+                     0);
     ck_assert_uint_eq(r.parties, 2); /* from the list */
     ck_assert_uint_eq(r.n_members, 2);
     ck_assert_mem_eq(r.members, "x\0y\0", 4);
@@ -370,7 +371,9 @@ START_TEST(decode_rendezvous_fields)
     bp_buf_free(&b);
 
     ck_assert_int_eq(dec("{\"op\":\"action_done\",\"barrier\":\"b\",\"generation\":3,"
-                         "\"success\":true,\"result\":\"r\"}", &r, &e), 0);
+                         "\"success\":true,\"result\":\"r\"}",
+                         &r, &e),
+                     0);
     ck_assert_str_eq(r.result, "r");
     ck_assert_uint_eq(r.result_len, 1);
     bp_request_free(&r);
@@ -385,7 +388,8 @@ START_TEST(decode_rendezvous_errors)
     static const struct {
         const char *line, *says;
     } bad[] = {
-        {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"data\":5}", "'data': must be a string"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"data\":5}",
+         "'data': must be a string"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"member\":\"\"}", "'member'"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"member\":\"a\\n\"}", "control"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[]}", "must not be empty"},
@@ -395,7 +399,8 @@ START_TEST(decode_rendezvous_errors)
          "'members' names 2"},
         {"{\"op\":\"wait\",\"barrier\":\"b\"}", "'parties': required"},
         {"{\"op\":\"action_done\",\"barrier\":\"b\",\"generation\":1,\"success\":true,"
-         "\"result\":[]}", "'result': must be a string"},
+         "\"result\":[]}",
+         "'result': must be a string"},
         /* a later field's error frees what the rendezvous fields took (ASan) */
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"data\":\"x\",\"client\":7}",
          "'client'"},
