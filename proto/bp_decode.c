@@ -136,11 +136,20 @@ static int decode_rdv(const cJSON *root, unsigned max_parties, bp_request *r,
                       bp_decode_error *err)
 {
     const char *dkey = r->op == BP_OP_WAIT ? "data" : "result";
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, dkey);
-    const cJSON *member = NULL, *members = NULL;
-    if (r->op == BP_OP_WAIT) {
-        member = cJSON_GetObjectItemCaseSensitive(root, "member");
-        members = cJSON_GetObjectItemCaseSensitive(root, "members");
+    const cJSON *data = NULL, *member = NULL, *members = NULL;
+    /* One pass over the keys, most of which a first byte rules out: a plain
+     * wait pays next to nothing for fields it does not have. */
+    for (const cJSON *it = root->child; it; it = it->next) {
+        const char *k = it->string;
+        if (!k || (k[0] != 'd' && k[0] != 'm' && k[0] != 'r'))
+            continue;
+        /* a key given twice counts once, the first, as for every other field */
+        if (!data && strcmp(k, dkey) == 0)
+            data = it;
+        else if (!member && r->op == BP_OP_WAIT && strcmp(k, "member") == 0)
+            member = it;
+        else if (!members && r->op == BP_OP_WAIT && strcmp(k, "members") == 0)
+            members = it;
     }
     size_t need_bytes = 0, dlen = 0, mlen = 0;
     if (data) {
