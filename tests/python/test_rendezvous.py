@@ -66,6 +66,7 @@ def test_action_result_to_everyone(name):
 def test_members_and_missing_in_timeout(name):
     b = barrierclient.Barrier(name, None, members=["teller-1", "teller-2", "teller-3"])
     assert b.parties == 3
+    assert b.members == ["teller-1", "teller-2", "teller-3"]
 
     def f(i):
         return b.wait(timeout=0.5 if i == 0 else 20, member=f"teller-{i + 1}")

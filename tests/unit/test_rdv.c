@@ -430,6 +430,29 @@ START_TEST(release_bytes)
 }
 END_TEST
 
+/* A re-announced wait whose earlier copy is still held (its old connection not
+ * yet seen to close) takes its place: its member name and data with it. */
+START_TEST(reannounced_wait_takes_its_place)
+{
+    br_waiter *old = mk(0, "old-data", "a");
+    old->ticket = 77;
+    ck_assert_int_eq(arrive("rp", 2, old), 0);
+    br_waiter *again = mk(1, "new-data", "a");
+    again->ticket = 77;
+    again->resume = 1;
+    ck_assert_int_eq(arrive("rp", 2, again), 0); /* not refused as a taken name */
+    ck_assert_int_eq(n_recs, 1);
+    ck_assert_int_eq(recs[0].kind, BR_FAIL); /* the old copy is told it was replaced */
+    ck_assert_int_eq(recs[0].code, BP_ECONN);
+    ck_assert_uint_eq(waiting("rp"), 1);
+    /* Someone else still cannot take the name. */
+    ck_assert_int_eq(arrive("rp", 2, mk(2, NULL, "a")), BP_EMEMBER);
+    ck_assert_int_eq(arrive("rp", 2, mk(3, "b-data", "b")), 0);
+    ck_assert_int_eq(recs[n_recs - 1].kind, BR_RELEASE);
+    ck_assert_str_eq(recs[n_recs - 1].gathered, "[\"new-data\",\"b-data\"]");
+}
+END_TEST
+
 /* A barrier restored from an HA mirror record gets its member list back. */
 START_TEST(restore_members)
 {
@@ -466,6 +489,7 @@ static Suite *suite(void)
     tcase_add_test(tc, missing_members_named);
     tcase_add_test(tc, missing_bounded_in_messages);
     tcase_add_test(tc, restore_members);
+    tcase_add_test(tc, reannounced_wait_takes_its_place);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_add_checked_fixture(tc, setup, teardown);

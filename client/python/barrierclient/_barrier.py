@@ -139,6 +139,11 @@ class Barrier:
             return None
 
     @property
+    def members(self):
+        """The member list this Barrier creates the barrier with, or None."""
+        return list(self._members) if self._members is not None else None
+
+    @property
     def parties(self):
         """The number of parties required to pass the barrier."""
         return self._parties
