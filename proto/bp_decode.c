@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int fail(bp_decode_error *err, int code, const char *fmt, ...)
@@ -129,6 +130,99 @@ static int decode_resume(const cJSON *root, unsigned max_parties, bp_request *r,
     return 0;
 }
 
+/* The rendezvous fields of a wait or action_done (docs/protocol.md), copied
+ * into one allocation, r->ext. */
+static int decode_rdv(const cJSON *root, unsigned max_parties, bp_request *r,
+                      bp_decode_error *err)
+{
+    const char *dkey = r->op == BP_OP_WAIT ? "data" : "result";
+    const cJSON *data = NULL, *member = NULL, *members = NULL;
+    /* One pass over the keys, most of which a first byte rules out: a plain
+     * wait pays next to nothing for fields it does not have. */
+    for (const cJSON *it = root->child; it; it = it->next) {
+        const char *k = it->string;
+        if (!k || (k[0] != 'd' && k[0] != 'm' && k[0] != 'r'))
+            continue;
+        /* a key given twice counts once, the first, as for every other field */
+        if (!data && strcmp(k, dkey) == 0)
+            data = it;
+        else if (!member && r->op == BP_OP_WAIT && strcmp(k, "member") == 0)
+            member = it;
+        else if (!members && r->op == BP_OP_WAIT && strcmp(k, "members") == 0)
+            members = it;
+    }
+    size_t need_bytes = 0, dlen = 0, mlen = 0;
+    if (data) {
+        if (!cJSON_IsString(data))
+            return fail(err, BP_EINVAL, "field '%s': must be a string", dkey);
+        dlen = strlen(data->valuestring);
+        if (!bp_utf8_valid(data->valuestring, dlen))
+            return fail(err, BP_EINVAL, "field '%s': must be valid UTF-8", dkey);
+        need_bytes += dlen + 1;
+    }
+    if (member) {
+        if (!cJSON_IsString(member))
+            return fail(err, BP_EINVAL, "field 'member': must be a string");
+        mlen = strlen(member->valuestring);
+        if (mlen < 1 || mlen > BP_NAME_MAX)
+            return fail(err, BP_EINVAL, "field 'member': must be 1..%d bytes", BP_NAME_MAX);
+        if (!bp_utf8_clean(member->valuestring, mlen))
+            return fail(err, BP_EINVAL,
+                        "field 'member': must be valid UTF-8 without control characters");
+        need_bytes += mlen + 1;
+    }
+    unsigned n = 0;
+    if (members) {
+        if (!cJSON_IsArray(members))
+            return fail(err, BP_EINVAL, "field 'members': must be an array of names");
+        for (const cJSON *it = members->child; it; it = it->next) {
+            if (++n > max_parties)
+                return fail(err, BP_EINVAL, "field 'members': more than %u names", max_parties);
+            size_t len = cJSON_IsString(it) ? strlen(it->valuestring) : 0;
+            if (len < 1 || len > BP_NAME_MAX || !bp_utf8_clean(it->valuestring, len))
+                return fail(err, BP_EINVAL,
+                            "field 'members': each must be a string of 1..%d bytes of UTF-8 "
+                            "without control characters", BP_NAME_MAX);
+            need_bytes += len + 1;
+        }
+        if (n == 0)
+            return fail(err, BP_EINVAL, "field 'members': must not be empty");
+    }
+    if (!need_bytes)
+        return 0;
+    char *p = r->ext = malloc(need_bytes);
+    if (!p)
+        return fail(err, BP_ENOMEM, "out of memory");
+    if (data) {
+        memcpy(p, data->valuestring, dlen + 1);
+        if (r->op == BP_OP_WAIT) {
+            r->data = p;
+            r->data_len = dlen;
+        } else {
+            r->result = p;
+            r->result_len = dlen;
+        }
+        p += dlen + 1;
+    }
+    if (member) {
+        memcpy(p, member->valuestring, mlen + 1);
+        r->member = p;
+        r->member_len = mlen;
+        p += mlen + 1;
+    }
+    if (members) {
+        r->members = p;
+        for (const cJSON *it = members->child; it; it = it->next) {
+            size_t len = strlen(it->valuestring);
+            memcpy(p, it->valuestring, len + 1);
+            p += len + 1;
+        }
+        r->members_len = (size_t)(p - r->members);
+        r->n_members = n;
+    }
+    return 0;
+}
+
 static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
                          bp_decode_error *err)
 {
@@ -140,9 +234,19 @@ static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
         if ((rc = need(rc, "barrier", err)) < 0)
             return rc;
         rc = get_int(root, "parties", 1, max_parties, &d, err);
-        if ((rc = need(rc, "parties", err)) < 0)
+        if (rc < 0)
             return rc;
-        r->parties = (unsigned)d;
+        r->parties = rc ? (unsigned)d : 0;
+        if ((rc = decode_rdv(root, max_parties, r, err)) < 0)
+            return rc;
+        /* A member list fixes parties; a wait may say both if they agree. */
+        if (r->n_members && r->parties && r->parties != r->n_members)
+            return fail(err, BP_EINVAL, "field 'parties': %u, but 'members' names %u",
+                        r->parties, r->n_members);
+        if (r->n_members)
+            r->parties = r->n_members;
+        if (!r->parties)
+            return fail(err, BP_EINVAL, "field 'parties': required");
         rc = get_int(root, "timeout_ms", 0, (double)BP_TIMEOUT_MAX_MS, &d, err);
         if (rc < 0)
             return rc;
@@ -160,6 +264,8 @@ static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
         r->generation = (uint64_t)d;
         rc = get_bool(root, "success", &r->success, err);
         if ((rc = need(rc, "success", err)) < 0)
+            return rc;
+        if ((rc = decode_rdv(root, max_parties, r, err)) < 0)
             return rc;
         /* fall through */
     case BP_OP_ABORT:
@@ -244,5 +350,16 @@ int bp_request_decode(const char *line, size_t len, unsigned max_parties, bp_req
         rc = fail(err, BP_EPROTO, "a request must be valid UTF-8");
 out:
     cJSON_Delete(root);
+    if (rc < 0)
+        bp_request_free(r);
     return rc < 0 ? rc : 0;
+}
+
+void bp_request_free(bp_request *r)
+{
+    free(r->ext);
+    r->ext = NULL;
+    r->data = r->member = r->members = r->result = NULL;
+    r->data_len = r->member_len = r->members_len = r->result_len = 0;
+    r->n_members = 0;
 }

@@ -32,7 +32,8 @@ void bp_request_encode(bp_buf *b, const bp_request *r)
     switch (r->op) {
     case BP_OP_WAIT:
         key_str(b, "barrier", r->barrier, strlen(r->barrier));
-        key_u64(b, "parties", r->parties);
+        if (r->parties || !r->n_members) /* a member list may stand for it */
+            key_u64(b, "parties", r->parties);
         if (r->timeout_ms >= 0)
             key_u64(b, "timeout_ms", (uint64_t)r->timeout_ms);
         if (r->action)
@@ -49,11 +50,29 @@ void bp_request_encode(bp_buf *b, const bp_request *r)
             key_u64(b, "last_index", r->last_index);
         if (r->has_action_generation)
             key_u64(b, "action_generation", r->action_generation);
+        if (r->data)
+            key_str(b, "data", r->data, r->data_len);
+        if (r->member)
+            key_str(b, "member", r->member, r->member_len);
+        if (r->n_members) {
+            bp_buf_puts(b, ",\"members\":[");
+            const char *m = r->members;
+            for (unsigned i = 0; i < r->n_members; i++) {
+                size_t n = strlen(m);
+                if (i)
+                    bp_buf_puts(b, ",");
+                bp_buf_json_str(b, m, n);
+                m += n + 1;
+            }
+            bp_buf_puts(b, "]");
+        }
         break;
     case BP_OP_ACTION_DONE:
         key_str(b, "barrier", r->barrier, strlen(r->barrier));
         key_u64(b, "generation", r->generation);
         bp_buf_puts(b, r->success ? ",\"success\":true" : ",\"success\":false");
+        if (r->result)
+            key_str(b, "result", r->result, r->result_len);
         break;
     case BP_OP_ABORT:
     case BP_OP_RESET:
@@ -269,4 +288,67 @@ void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v)
     key_str(b, "leader", v->leader, strlen(v->leader));
     key_u64(b, "term", v->term);
     bp_buf_printf(b, ",\"uptime_s\":%.3f}\n", v->uptime_s);
+}
+
+/* ---- rendezvous ---- */
+
+void bp_enc_release_shared_rdv(bp_buf *b, const char *barrier, size_t barrier_len,
+                               uint64_t generation, const char *gathered_json,
+                               size_t gathered_len, const char *action_result,
+                               size_t action_result_len)
+{
+    bp_buf_puts(b, "\"ok\":true,\"barrier\":");
+    bp_buf_json_str(b, barrier, barrier_len);
+    key_u64(b, "generation", generation);
+    if (gathered_json) {
+        bp_buf_puts(b, ",\"gathered\":");
+        bp_buf_append(b, gathered_json, gathered_len);
+    }
+    if (action_result)
+        key_str(b, "action_result", action_result, action_result_len);
+    bp_buf_puts(b, "}\n");
+}
+
+void bp_enc_gathered_begin(bp_buf *b)
+{
+    bp_buf_puts(b, "[");
+}
+
+void bp_enc_gathered_item(bp_buf *b, unsigned nth, const char *s, size_t len)
+{
+    if (nth)
+        bp_buf_puts(b, ",");
+    if (s)
+        bp_buf_json_str(b, s, len);
+    else
+        bp_buf_puts(b, "null");
+}
+
+void bp_enc_gathered_end(bp_buf *b)
+{
+    bp_buf_puts(b, "]");
+}
+
+void bp_enc_status_waiter_member(bp_buf *b, unsigned nth, unsigned index, const char *client,
+                                 const char *peer, const char *member, size_t member_len)
+{
+    bp_buf_puts(b, nth ? ",{\"index\":" : "{\"index\":");
+    bp_buf_u64(b, index);
+    key_str(b, "client", client, strlen(client));
+    key_str(b, "peer", peer, strlen(peer));
+    if (member)
+        key_str(b, "member", member, member_len);
+    bp_buf_puts(b, "}");
+}
+
+void bp_enc_status_names(bp_buf *b, const char *key, const char *names, unsigned n)
+{
+    bp_buf_printf(b, "],\"%s\":[", key);
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = strlen(names);
+        if (i)
+            bp_buf_puts(b, ",");
+        bp_buf_json_str(b, names, len);
+        names += len + 1;
+    }
 }

@@ -21,7 +21,8 @@
     X(LIMIT, -10, "limit", "server limit reached")                                        \
     X(SHUTDOWN, -11, "shutdown", "server is shutting down")                               \
     X(NOMEM, -12, "nomem", "out of memory")                                               \
-    X(NOTLEADER, -13, "notleader", "this server is a standby; ask the leader")
+    X(NOTLEADER, -13, "notleader", "this server is a standby; ask the leader")               \
+    X(MEMBER, -14, "member", "member name taken, missing or not one of the barrier's members")
 
 typedef enum bp_err {
     BP_OK = 0,
@@ -30,7 +31,7 @@ typedef enum bp_err {
 #undef BP__ERR_ENUM
 } bp_err;
 
-#define BP_ERR_MIN (-13) /* the lowest code in the table */
+#define BP_ERR_MIN (-14) /* the lowest code in the table */
 
 /* Wire name of a code ("broken"), or "unknown". Never NULL. */
 const char *bp_err_name(int code);

@@ -73,6 +73,20 @@ typedef struct bp_request {
     unsigned version;               /* hello: 0 = not given */
     char token[BP_TOKEN_MAX + 1];   /* hello: may be "" */
     int has_token;
+    /* Rendezvous (docs/protocol.md), all optional; NULL/0 when absent. A
+     * decoded request points them into `ext`, which it owns (bp_request_free);
+     * a request built for bp_request_encode points them at the caller's memory
+     * and leaves ext NULL. Strings are UTF-8 without NUL bytes. */
+    const char *data;       /* wait: this party's data, data_len bytes */
+    size_t data_len;
+    const char *member;     /* wait: this party's name in its generation */
+    size_t member_len;
+    const char *members;    /* wait: n_members names, each NUL-terminated, back to back */
+    size_t members_len;     /*   bytes, NULs included */
+    unsigned n_members;     /*   0: no list */
+    const char *result;     /* action_done: the action's result, result_len bytes */
+    size_t result_len;
+    char *ext;              /* owned storage of a decoded request, or NULL */
 } bp_request;
 
 typedef struct bp_decode_error {
@@ -89,6 +103,10 @@ typedef struct bp_decode_error {
 int bp_request_decode(const char *line, size_t len, unsigned max_parties, bp_request *out,
                       bp_decode_error *err);
 
+/* Free what a decoded request owns (its rendezvous fields); the struct stays
+ * usable with those fields cleared. Safe on a request that owns nothing. */
+void bp_request_free(bp_request *r);
+
 /* Append the request as one line, '\n' included. Fields that do not belong to
  * the op are left out. */
 void bp_request_encode(bp_buf *b, const bp_request *r);
@@ -104,6 +122,20 @@ void bp_enc_reply_start(bp_buf *b, int has_id, uint64_t id);
 void bp_enc_release_prefix(bp_buf *b, int has_id, uint64_t id, unsigned index);
 void bp_enc_release_shared(bp_buf *b, const char *barrier, size_t barrier_len,
                            uint64_t generation);
+/* A release that delivers rendezvous results (docs/protocol.md): the shared
+ * part gains "gathered" (gathered_json: the array as encoded by the
+ * bp_enc_gathered_* functions below; NULL = no field) and "action_result"
+ * (NULL = no field). With neither it is bp_enc_release_shared's exactly:
+ *   shared:  "ok":true,"barrier":"b","generation":4,"gathered":["x",null]}\n */
+void bp_enc_release_shared_rdv(bp_buf *b, const char *barrier, size_t barrier_len,
+                               uint64_t generation, const char *gathered_json,
+                               size_t gathered_len, const char *action_result,
+                               size_t action_result_len);
+/* The gathered array, once per generation: begin, one item per index
+ * (s NULL: the party sent no data, encoded null), end. */
+void bp_enc_gathered_begin(bp_buf *b);
+void bp_enc_gathered_item(bp_buf *b, unsigned nth, const char *s, size_t len);
+void bp_enc_gathered_end(bp_buf *b);
 /* A failure, shared the same way: prefix is bp_enc_reply_start, and
  *   shared:  "ok":false,"error":"broken","message":"..."}\n                   */
 void bp_enc_error_shared(bp_buf *b, int code, const char *message);
@@ -144,6 +176,15 @@ void bp_enc_status_begin(bp_buf *b, int has_id, uint64_t id, const bp_barrier_vi
 void bp_enc_status_waiter(bp_buf *b, unsigned nth, unsigned index, const char *client,
                           const char *peer);
 void bp_enc_status_end(bp_buf *b);
+/* Rendezvous status fields: bp_enc_status_waiter_member in place of
+ * bp_enc_status_waiter for a party that gave a member name (NULL: none); then,
+ * for a barrier with a member list, bp_enc_status_names("members", ...) and
+ * ("missing", ...) before bp_enc_status_end. Each closes the array before it
+ * and opens its own, which the next one or bp_enc_status_end closes. names: n
+ * names, each NUL-terminated, back to back. */
+void bp_enc_status_waiter_member(bp_buf *b, unsigned nth, unsigned index, const char *client,
+                                 const char *peer, const char *member, size_t member_len);
+void bp_enc_status_names(bp_buf *b, const char *key, const char *names, unsigned n);
 /* list: bp_enc_list_begin, bp_enc_list_item for each barrier, bp_enc_list_end. */
 void bp_enc_list_begin(bp_buf *b, int has_id, uint64_t id);
 void bp_enc_list_item(bp_buf *b, unsigned nth, const bp_barrier_view *v);

@@ -28,6 +28,28 @@ enum { BR_ENDED_RELEASED = 1, BR_ENDED_FAILED };
 #define BR_SLOT_TAKEN ((uint64_t)-1)   /* reported by the party released at it */
 #define BR_SLOT_GUESSED ((uint64_t)-2) /* handed out from the top, unconfirmed */
 
+/* Rendezvous state (br_member.c, br_gather.c): allocated the first time a wait
+ * brings data, a member name or a member list, so a plain barrier costs one
+ * NULL pointer. */
+typedef struct br_rdv {
+    /* The member list, fixed when the barrier was created with one. */
+    char *names;             /* owned: n_list NUL-terminated names back to back */
+    const char **list;       /* owned: n_list pointers into names, the creator's order */
+    unsigned n_list;
+    unsigned *slots;         /* owned: open addressing, list index + 1 (0: empty) */
+    size_t slot_mask;
+    /* The waits held (current generation and queued) by member name. */
+    br_waiter **held;        /* owned buckets, chained through br_waiter.member_next */
+    size_t held_mask;        /* buckets - 1 */
+    size_t n_held;
+    /* The current generation's data and its action's result. */
+    size_t bytes;            /* data bytes of the current generation's waiters */
+    size_t pending_bytes;    /* data bytes of the waits queued behind a running action */
+    unsigned n_data;         /* current-generation waiters that sent data */
+    char *result;            /* owned: the running action's result, NULL: none */
+    size_t result_len;
+} br_rdv;
+
 struct br_barrier {
     br_barrier *hnext;          /* hash chain */
     br_barrier *idle_prev;      /* idle list, oldest first; linked only while idle */
@@ -53,6 +75,7 @@ struct br_barrier {
                                    generation's action: it runs it, nobody else */
     br_ended *ended;            /* the last generation that ended; allocated when
                                    first needed (a failure, tickets, recovery) */
+    br_rdv *rdv;                /* rendezvous, NULL until a wait uses it */
     size_t name_len;
     char name[];                /* NUL-terminated */
 };
@@ -77,6 +100,8 @@ struct br_registry {
     void (*on_change)(void *ctx, const char *name, size_t len); /* br_set_change_hook */
     void *change_ctx;
     bp_buf scratch; /* message text, reused */
+    bp_buf gathered; /* a release's gathered array, reused (br_gather.c) */
+    size_t max_data, max_gather; /* br_set_rdv_limits; 0 = none */
     br_stats stats;
 };
 
@@ -105,6 +130,43 @@ void br__ended_free(br_barrier *b);
  * 1: w was answered (its generation had ended) or took the place of its own
  * earlier wait, and does not join. */
 int br__resume_arrive(br_registry *r, br_barrier *b, br_waiter *w, int64_t now);
+
+/* br_member.c: member names and lists (docs/semantics.md, "Rendezvous") */
+/* snprintf a refusal's message into msg[cap], cut on a character boundary. */
+void br__say(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Check w's member and member list against b, before it joins: b_new says b
+ * was just created by w (it takes w's list). 0 or BP_EPARTIES / BP_EINVAL /
+ * BP_EMEMBER / BP_ENOMEM with msg set. */
+int br__member_admit(br_registry *r, br_barrier *b, const br_waiter *w, int b_new, char *msg,
+                     size_t cap);
+/* Hold w's member name for its generation: BP_EMEMBER if another wait holds
+ * it (a re-announced wait with the holder's ticket takes its place instead,
+ * br_resume.c), BP_ENOMEM. No-op without a member. */
+int br__member_hold(br_registry *r, br_barrier *b, br_waiter *w, char *msg, size_t cap);
+void br__member_drop(br_registry *r, br_barrier *b, br_waiter *w);
+void br__member_swap(br_registry *r, br_barrier *b, br_waiter *old, br_waiter *w);
+/* "; missing: a, b and 3 more" for a barrier with a member list. */
+void br__put_missing(const br_registry *r, const br_barrier *b, bp_buf *m);
+void br__rdv_free(br_barrier *b);
+br_rdv *br__rdv_get(br_barrier *b); /* allocates it; NULL when out of memory */
+
+/* br_gather.c: data and action results */
+/* Refuse w's data if it is too big or would take its generation (or the queue
+ * behind a running action) past the limit. 0 or BP_ELIMIT / BP_ENOMEM. */
+int br__gather_admit(br_registry *r, br_barrier *b, const br_waiter *w, char *msg, size_t cap);
+/* w's data is held: counted in the current generation or, pending, the queue. */
+void br__gather_add(br_barrier *b, const br_waiter *w);
+/* A pending w joins the current generation; a pending w leaves. */
+void br__gather_join(br_barrier *b, const br_waiter *w);
+void br__gather_unqueue(br_barrier *b, const br_waiter *w);
+/* w takes the place of old (same index, same queue), with its own data. */
+void br__gather_swap(br_barrier *b, const br_waiter *old, const br_waiter *w);
+/* Encode the current generation's gathered array into r->gathered (NULL when
+ * nobody sent data) and forget the generation's data and result. */
+const char *br__gather_take(br_registry *r, br_barrier *b, size_t *len);
+/* Every held wait failed: forget all data counts and the result. */
+void br__gather_clear(br_barrier *b);
+int br__gather_set_result(br_registry *r, br_barrier *b, const char *result, size_t len);
 
 uint32_t br__hash(uint32_t seed, const char *name, size_t len);
 br_barrier *br__table_find(const br__table *t, const char *name, size_t len, uint32_t hash);

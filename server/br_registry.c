@@ -89,6 +89,7 @@ static void barrier_destroy(br_registry *r, br_barrier *b)
     free(b->pending);
     free(b->reason);
     br__ended_free(b);
+    br__rdv_free(b);
     free(b);
 }
 
@@ -104,6 +105,7 @@ void br_free(br_registry *r)
             free(b->pending);
             free(b->reason);
             br__ended_free(b);
+            br__rdv_free(b);
             free(b);
             b = next;
         }
@@ -111,6 +113,7 @@ void br_free(br_registry *r)
     br__table_free(&r->table);
     br__heap_free(&r->deadlines);
     bp_buf_free(&r->scratch);
+    bp_buf_free(&r->gathered);
     free(r);
 }
 
@@ -130,7 +133,10 @@ static void say(char *msg, size_t cap, const char *fmt, ...)
 
 static void put_who(bp_buf *m, const br_waiter *w)
 {
-    bp_buf_puts(m, w->client && w->client[0] ? w->client : "anonymous");
+    if (w->member) /* the name the parties agreed on says more than the client's */
+        bp_buf_append(m, w->member, w->member_len);
+    else
+        bp_buf_puts(m, w->client && w->client[0] ? w->client : "anonymous");
     if (w->peer && w->peer[0])
         bp_buf_printf(m, " [%s]", w->peer);
 }
@@ -148,6 +154,7 @@ static const char *message_finish(br_registry *r, const br_barrier *b)
         bp_buf_printf(m, ", and %u more", b->n_waiting - BR_MESSAGE_NAMES);
     if (b->n_waiting)
         bp_buf_puts(m, ")");
+    br__put_missing(r, b, m);
     return m->oom ? "barrier broken" : m->data;
 }
 
@@ -171,7 +178,9 @@ void br__emit_at(br_registry *r, br_kind kind, const br_barrier *b, uint64_t gen
 {
     if (n == 0)
         return;
-    br_outcome o = {kind, b, gen, w, n, code, culprit, culprit_code, message};
+    br_outcome o = {.kind = kind, .barrier = b, .generation = gen, .waiters = w, .n = n,
+                    .code = code, .culprit = culprit, .culprit_code = culprit_code,
+                    .message = message};
     r->in_sink = 1;
     r->sink(r->ctx, &o);
     r->in_sink = 0;
@@ -197,6 +206,13 @@ void br__fail_all(br_registry *r, br_barrier *b, int code, const br_waiter *culp
 {
     unschedule_all(r, b);
     unsigned n = b->n_waiting, np = b->n_pending;
+    if (b->rdv) { /* every held wait goes: their names and data with them */
+        for (unsigned i = 0; i < n; i++)
+            br__member_drop(r, b, b->waiters[i]);
+        for (unsigned i = 0; i < np; i++)
+            br__member_drop(r, b, b->pending[i]);
+        br__gather_clear(b);
+    }
     b->n_waiting = b->n_pending = 0;
     b->runner = b->runner_hint = NULL;
     r->n_waiting -= n + np;
@@ -225,12 +241,38 @@ void br__release(br_registry *r, br_barrier *b, int64_t now, int guessed)
         br__remember_release(b);
     unschedule_all(r, b);
     unsigned n = b->n_waiting;
+    /* Rendezvous: the data is encoded once, here, for every party; indexes
+     * handed out from the top (guessed) do not match arrival order, so such a
+     * release carries none (docs/ha.md). */
+    size_t glen = 0;
+    const char *gathered = NULL;
+    char *result = NULL;
+    size_t rlen = 0;
+    if (b->rdv) {
+        gathered = br__gather_take(r, b, &glen);
+        if (guessed)
+            gathered = NULL;
+        result = b->rdv->result;
+        rlen = b->rdv->result_len;
+        b->rdv->result = NULL;
+        for (unsigned i = 0; i < n; i++)
+            br__member_drop(r, b, b->waiters[i]);
+    }
     b->n_waiting = 0;
     b->runner = b->runner_hint = NULL;
     b->state = BR_FILLING;
     r->n_waiting -= n;
     r->stats.releases++;
-    emit(r, BR_RELEASE, b, b->waiters, n, 0, NULL, 0, NULL);
+    if (n) {
+        br_outcome o = {.kind = BR_RELEASE, .barrier = b, .generation = b->generation,
+                        .waiters = b->waiters, .n = n, .gathered = gathered,
+                        .gathered_len = glen, .action_result = result,
+                        .action_result_len = rlen};
+        r->in_sink = 1;
+        r->sink(r->ctx, &o);
+        r->in_sink = 0;
+    }
+    free(result);
     b->generation++;
     join_pending(r, b, now);
     br__idle_touch(r, b, now);
@@ -312,8 +354,10 @@ static void join_pending(br_registry *r, br_barrier *b, int64_t now)
         return;
     b->joining = 1;
     unsigned i = 0;
-    while (i < b->n_pending && b->state == BR_FILLING)
+    while (i < b->n_pending && b->state == BR_FILLING) {
+        br__gather_join(b, b->pending[i]);
         barrier_add(r, b, b->pending[i++], now);
+    }
     b->n_pending -= i; /* one move for the whole drain, not one per waiter */
     if (b->n_pending) /* pending may be NULL, which memmove must not see */
         memmove(b->pending, b->pending + i, b->n_pending * sizeof *b->pending);
@@ -366,6 +410,7 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     assert(!r->in_sink);
     uint32_t hash = br__hash(r->seed, name, len);
     br_barrier *b = br__table_find(&r->table, name, len, hash);
+    int b_new = !b;
     if (!b) {
         if (r->max_barriers && r->table.count >= r->max_barriers) {
             say(msg, cap, "too many barriers (limit %zu)", r->max_barriers);
@@ -381,6 +426,18 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
         say(msg, cap, "barrier '%s' has %u parties, not %u", b->name, b->parties, parties);
         return BP_EPARTIES;
     }
+    /* Rendezvous: member list and name, and the data's size (br_member.c,
+     * br_gather.c); a plain wait on a plain barrier skips all of it. Checked
+     * before the broken state, like parties. */
+    w->member_next = NULL;
+    int rdv = w->data || w->member || w->n_members || b->rdv;
+    int rc;
+    if (rdv && ((rc = br__member_admit(r, b, w, b_new, msg, cap)) < 0 ||
+                (rc = br__gather_admit(r, b, w, msg, cap)) < 0)) {
+        if (b_new) /* a refused first wait creates nothing */
+            barrier_destroy(r, b);
+        return rc;
+    }
     if (b->state == BR_BROKEN) {
         say(msg, cap, "barrier '%s' is broken (%s); reset it to use it again", b->name,
                  b->reason ? b->reason : "broken");
@@ -393,6 +450,7 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     w->barrier = b;
     w->heap_pos = BR_NOT_IN_HEAP;
     w->action_result = 0;
+    w->pending = 0;
     if (w->ticket)
         b->has_tickets = 1;
     /* In the recovery window, a barrier that resuming parties speak of is
@@ -409,10 +467,15 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
             "next generation", b->name, b->n_pending);
         return BP_ELIMIT;
     }
+    if (rdv && (rc = br__member_hold(r, b, w, msg, cap)) < 0)
+        return rc;
     if (b->state == BR_RUNNING_ACTION && pending_push(b, w) < 0) {
+        br__member_drop(r, b, w);
         say(msg, cap, "out of memory");
         return BP_ENOMEM;
     }
+    if (rdv)
+        br__gather_add(b, w);
     idle_unlink(r, b);
     r->n_waiting++;
     r->stats.waits++;
@@ -435,6 +498,8 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
             return;
         memmove(b->pending + i, b->pending + i + 1, (b->n_pending - i - 1) * sizeof *b->pending);
         b->n_pending--;
+        br__member_drop(r, b, w);
+        br__gather_unqueue(b, w);
         r->n_waiting--;
         br__changed(r, b);
         return;
@@ -448,6 +513,7 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
     put_who(&r->scratch, w);
     bp_buf_printf(&r->scratch, " %s)", why);
     const char *msg = message_finish(r, b);
+    br__member_drop(r, b, w);
     br__heap_remove(&r->deadlines, w);
     memmove(b->waiters + w->index, b->waiters + w->index + 1,
             (b->n_waiting - w->index - 1) * sizeof *b->waiters);
@@ -463,6 +529,14 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
 int br_action_done(br_registry *r, const char *name, size_t len, uint64_t generation,
                    int success, const void *owner, int64_t now, char *msg, size_t cap)
 {
+    return br_action_done_result(r, name, len, generation, success, NULL, 0, owner, now, msg,
+                                 cap);
+}
+
+int br_action_done_result(br_registry *r, const char *name, size_t len, uint64_t generation,
+                          int success, const char *result, size_t result_len, const void *owner,
+                          int64_t now, char *msg, size_t cap)
+{
     assert(!r->in_sink);
     br_barrier *b = br__table_find(&r->table, name, len, br__hash(r->seed, name, len));
     if (!b) {
@@ -470,18 +544,34 @@ int br_action_done(br_registry *r, const char *name, size_t len, uint64_t genera
         return BP_ENOTFOUND;
     }
     br_waiter *hint = b->runner_hint;
-    if (b->state == BR_FILLING && hint && hint->owner == owner && b->generation == generation) {
-        hint->action_result = success ? 1 : -1; /* the generation is not full again yet */
-        return 0;
-    }
-    if (b->state != BR_RUNNING_ACTION || b->generation != generation || !b->runner ||
-        b->runner->owner != owner) {
+    int early = b->state == BR_FILLING && hint && hint->owner == owner && b->generation == generation;
+    if (!early && (b->state != BR_RUNNING_ACTION || b->generation != generation || !b->runner ||
+                   b->runner->owner != owner)) {
         say(msg, cap, "no action of generation %llu of barrier '%s' is running here",
                  (unsigned long long)generation, b->name);
         return BP_EINVAL;
     }
+    /* The result goes to every party with the release; one too big to deliver
+     * fails the action, so the parties hear why instead of waiting on. */
+    int rc = 0;
+    if (result && success) {
+        if (r->max_data && result_len > r->max_data) {
+            say(msg, cap, "action result of %zu bytes is over the limit of %zu bytes (--max-data)",
+                result_len, r->max_data);
+            rc = BP_ELIMIT;
+            success = 0;
+        } else if (br__gather_set_result(r, b, result, result_len) < 0) {
+            say(msg, cap, "out of memory");
+            rc = BP_ENOMEM;
+            success = 0;
+        }
+    }
+    if (early) {
+        hint->action_result = success ? 1 : -1; /* the generation is not full again yet */
+        return rc;
+    }
     action_finished(r, b, b->runner, success, now);
-    return 0;
+    return rc;
 }
 
 static br_barrier *find_barrier(br_registry *r, const char *name, size_t len)

@@ -48,6 +48,14 @@ struct br_waiter {
     unsigned last_index;
     int has_action_gen;  /* it was asked to run the action of action_gen */
     uint64_t action_gen;
+    /* Rendezvous (docs/semantics.md); all NULL/0 for a plain wait. */
+    const char *data;    /* its data (data_len bytes), NULL: none; lives as long as the waiter */
+    size_t data_len;
+    const char *member;  /* its name in the generation, NULL: none; lives as long as the waiter */
+    size_t member_len;
+    const char *members; /* the member list it creates the barrier with (n_members
+                            NUL-terminated names back to back); read in br_arrive only */
+    unsigned n_members;
 
     /* Set by the registry. */
     br_barrier *barrier;
@@ -56,6 +64,7 @@ struct br_waiter {
     int pending;         /* arrived during an action: joins the next generation */
     int action_result;   /* a re-announced runner's action_done that came before its
                             generation was full again: 1 success, -1 failure, 0 none */
+    br_waiter *member_next; /* chain of the barrier's member table (br_member.c) */
 };
 
 #define BR_NOT_IN_HEAP ((size_t)-1)
@@ -84,6 +93,11 @@ typedef struct br_outcome {
     const br_waiter *culprit; /* BR_FAIL: gets culprit_code instead (may be NULL) */
     int culprit_code;
     const char *message;     /* BR_FAIL: why, with who had arrived */
+    /* BR_RELEASE, rendezvous (docs/protocol.md): valid during the sink call. */
+    const char *gathered;    /* the "gathered" JSON array, encoded once; NULL: no data */
+    size_t gathered_len;
+    const char *action_result; /* the action's result, NULL: none */
+    size_t action_result_len;
 } br_outcome;
 
 typedef void (*br_sink_fn)(void *ctx, const br_outcome *o);
@@ -175,13 +189,37 @@ void br_set_change_hook(br_registry *r, void (*fn)(void *ctx, const char *name, 
  * BP_EPARTIES (it exists already), BP_ELIMIT, BP_ENOMEM. */
 int br_restore(br_registry *r, const char *name, size_t len, unsigned parties,
                uint64_t generation, const char *reason, int64_t now_ms);
+/* Give a barrier br_restore made its member list (n NUL-terminated names back
+ * to back; n must be its parties). 0, or BP_ENOTFOUND, BP_EPARTIES (it has
+ * one, or n is not its parties), BP_EINVAL (a name twice), BP_ENOMEM. */
+int br_restore_members(br_registry *r, const char *name, size_t len, const char *members,
+                       unsigned n);
 /* Break the barrier, `why` saying what broke it (who had arrived is added).
  * 0 or BP_ENOTFOUND; a broken barrier stays broken for its first reason. */
 int br_break(br_registry *r, const char *name, size_t len, const char *why, int64_t now_ms);
 /* Fail every waiter with BP_ESHUTDOWN. */
 void br_shutdown(br_registry *r, const char *message);
 
+/* Rendezvous limits (docs/semantics.md): a wait's data and an action's result
+ * of more than max_data bytes, and a wait whose data would take its
+ * generation's data past max_gather bytes, are refused with BP_ELIMIT
+ * (the barrier unharmed). 0: no limit (the default). */
+void br_set_rdv_limits(br_registry *r, size_t max_data, size_t max_gather);
+/* The runner reports its action with a result (NULL: none) that the release
+ * delivers to every party. As br_action_done; BP_ELIMIT for a result over
+ * max_data, and then the action counts as failed (the barrier breaks). */
+int br_action_done_result(br_registry *r, const char *name, size_t len, uint64_t generation,
+                          int success, const char *result, size_t result_len, const void *owner,
+                          int64_t now_ms, char *msg, size_t cap);
+
 const br_barrier *br_find(const br_registry *r, const char *name, size_t len);
+/* A barrier's member list, if it was created with one: *n NUL-terminated names
+ * back to back, in the creator's order (NULL and 0 if not). */
+const char *br_barrier_members(const br_barrier *b, unsigned *n);
+/* The listed members with no wait in the current generation: fn(ctx, name) for
+ * each (fn may be NULL), in list order. Returns how many. */
+unsigned br_barrier_missing(const br_registry *r, const br_barrier *b,
+                            void (*fn)(void *ctx, const char *name), void *ctx);
 void br_barrier_info(const br_barrier *b, br_info *out);
 /* The current generation's waiters, by index (n_waiting of them). */
 br_waiter *const *br_barrier_waiters(const br_barrier *b, unsigned *n);

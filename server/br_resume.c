@@ -205,6 +205,10 @@ static int take_place(br_registry *r, br_barrier *b, br_waiter *w)
         w->pending = old->pending;
         w->action_result = old->action_result;
         br__heap_remove(&r->deadlines, old);
+        if (b->rdv) { /* its name and data are w's now */
+            br__member_swap(r, b, old, w);
+            br__gather_swap(b, old, w);
+        }
         if (!w->pending && b->state == BR_FILLING && w->deadline_ms >= 0 &&
             br__heap_push(&r->deadlines, w) < 0)
             w->deadline_ms = -1;

@@ -35,6 +35,45 @@ void ha_mirror_end(bp_buf *b)
     bp_buf_puts(b, "]}");
 }
 
+void ha_mirror_end_members(bp_buf *b, const char *names, unsigned n)
+{
+    bp_buf_puts(b, "],\"members\":[");
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = strlen(names);
+        if (i)
+            bp_buf_puts(b, ",");
+        bp_buf_json_str(b, names, len);
+        names += len + 1;
+    }
+    bp_buf_puts(b, "]}");
+}
+
+/* The member list of a record, if it has a valid one matching its parties. */
+static int decode_members(const cJSON *root, ha_mirror_rec *out)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "members"), *it;
+    if (!m)
+        return 0;
+    if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) != (int)out->parties)
+        return BP_EPROTO;
+    size_t bytes = 0;
+    cJSON_ArrayForEach(it, m) {
+        if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > BP_NAME_MAX)
+            return BP_EPROTO;
+        bytes += strlen(it->valuestring) + 1;
+    }
+    char *p = out->members = malloc(bytes);
+    if (!p)
+        return BP_ENOMEM;
+    cJSON_ArrayForEach(it, m) {
+        size_t len = strlen(it->valuestring) + 1;
+        memcpy(p, it->valuestring, len);
+        p += len;
+    }
+    out->n_members = out->parties;
+    return 0;
+}
+
 static int get_uint(const cJSON *o, const char *key, double max, double *out)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -75,7 +114,7 @@ int ha_mirror_decode(const char *value, size_t len, ha_mirror_rec *out)
         snprintf(out->clients[out->n_listed++], BP_CLIENT_MAX + 1, "%s",
                  cJSON_IsString(c) ? c->valuestring : "");
     }
-    rc = 0;
+    rc = decode_members(root, out);
 out:
     cJSON_Delete(root);
     if (rc < 0)
@@ -87,6 +126,9 @@ void ha_mirror_rec_free(ha_mirror_rec *r)
 {
     free(r->clients);
     r->clients = NULL;
+    free(r->members);
+    r->members = NULL;
+    r->n_members = 0;
     r->n_listed = 0;
 }
 

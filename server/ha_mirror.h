@@ -22,6 +22,9 @@ typedef struct ha_mirror_rec {
     unsigned n_waiting;                     /* all of them, listed or not */
     unsigned n_listed;                      /* those in clients[] */
     char (*clients)[BP_CLIENT_MAX + 1];     /* owned; free with ha_mirror_rec_free */
+    char *members;    /* owned: the barrier's member list, n_members NUL-terminated
+                         names back to back; NULL without one */
+    unsigned n_members;
 } ha_mirror_rec;
 
 /* Encode a record. Waiters are given one at a time between begin and end. */
@@ -29,6 +32,9 @@ void ha_mirror_begin(bp_buf *b, unsigned parties, uint64_t generation, int broke
                      const char *reason, unsigned n_waiting);
 void ha_mirror_waiter(bp_buf *b, unsigned nth, const char *client, const char *peer);
 void ha_mirror_end(bp_buf *b);
+/* In place of ha_mirror_end for a barrier with a member list (n NUL-terminated
+ * names back to back): it survives the failover. */
+void ha_mirror_end_members(bp_buf *b, const char *names, unsigned n);
 /* Decode a record. 0, or BP_EPROTO for a value that is not one. */
 int ha_mirror_decode(const char *value, size_t len, ha_mirror_rec *out);
 void ha_mirror_rec_free(ha_mirror_rec *r);

@@ -40,6 +40,8 @@ static const char usage_text[] =
     "  --ha-group NAME          the group (every member names the same)\n"
     "  --advertise HOST:PORT    where clients reach this server, as the leader\n"
     "  --ha-ttl SECONDS         the leader's lease (default 5, at least 1)\n"
+    "  --max-data BYTES         data of one wait, or an action's result (default 4096)\n"
+    "  --max-gather BYTES       data gathered by one generation (default 1048576)\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --ready-file F           once every listener is bound, write their addresses\n"
     "                           to F, one a line (written whole: F.tmp, then renamed)\n"
@@ -133,9 +135,12 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     cfg->resume_window_ms = 60000;
     cfg->ha_ttl_ms = 5000;
     cfg->log_level = SV_LOG_INFO;
+    cfg->max_data = 4096;
+    cfg->max_gather = 1u << 20;
 
     enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXWAITS, O_MAXLINE, O_MAXOUT,
-           O_HEART, O_TTL, O_HELLO, O_RESUME, O_HA_ETCD, O_HA_GROUP, O_ADVERTISE, O_HA_TTL, O_LOG, O_READY, O_HELP, O_VERSION };
+           O_HEART, O_TTL, O_HELLO, O_RESUME, O_HA_ETCD, O_HA_GROUP, O_ADVERTISE, O_HA_TTL, O_LOG, O_READY, O_HELP, O_VERSION,
+           O_MAXDATA, O_MAXGATHER };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"auth-token-file", required_argument, 0, O_TOKEN},
@@ -155,6 +160,8 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         {"ha-ttl", required_argument, 0, O_HA_TTL},
         {"log-level", required_argument, 0, O_LOG},
         {"ready-file", required_argument, 0, O_READY},
+        {"max-data", required_argument, 0, O_MAXDATA},
+        {"max-gather", required_argument, 0, O_MAXGATHER},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -192,6 +199,8 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             SIZE_FLAG(O_MAXWAITS, "--max-waits", 1, 1e7, max_conn_waits, 1)
             SIZE_FLAG(O_MAXLINE, "--max-line", 256, 64 << 20, max_line, 1)
             SIZE_FLAG(O_MAXOUT, "--max-output", 4096, 1 << 30, max_output, 1)
+            SIZE_FLAG(O_MAXDATA, "--max-data", 1, 64 << 20, max_data, 1)
+            SIZE_FLAG(O_MAXGATHER, "--max-gather", 1, 1u << 30, max_gather, 1)
             DURATION_FLAG(O_HEART, "--heartbeat", SV_HEARTBEAT_MIN_MS, 86400, heartbeat_ms)
             DURATION_FLAG(O_TTL, "--idle-ttl", 1, 1e9, idle_ttl_ms)
             DURATION_FLAG(O_HELLO, "--hello-timeout", 1, 86400, hello_timeout_ms)

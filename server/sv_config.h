@@ -32,6 +32,8 @@ typedef struct sv_config {
     const char *ha_group;      /* HA: the group's name */
     const char *advertise;     /* HA: the address clients reach this server at */
     uint64_t ha_ttl_ms;        /* HA: the leader lease */
+    size_t max_data;           /* rendezvous: bytes of one wait's data or action result */
+    size_t max_gather;         /* rendezvous: data bytes of one generation */
     int log_level;
 } sv_config;
 

@@ -61,6 +61,8 @@ sv_wait *sv__wait_new(sv_server *s)
 
 void sv__wait_free(sv_server *s, sv_wait *w)
 {
+    free(w->ext);
+    w->ext = NULL;
     if (s->n_free_waits >= SV_WAIT_KEEP) {
         free(w);
         return;

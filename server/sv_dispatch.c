@@ -55,7 +55,7 @@ static void do_hello(sv_conn *c, const bp_request *r)
     sv__conn_send_buf(c, b);
 }
 
-static void do_wait(sv_conn *c, const bp_request *r)
+static void do_wait(sv_conn *c, bp_request *r)
 {
     sv_server *s = c->srv;
     if (s->shutting_down) {
@@ -93,6 +93,15 @@ static void do_wait(sv_conn *c, const bp_request *r)
     w->w.last_index = r->last_index;
     w->w.has_action_gen = r->has_action_generation;
     w->w.action_gen = r->action_generation;
+    /* Rendezvous: the wait takes the request's decoded fields over, no copy. */
+    w->ext = r->ext;
+    r->ext = NULL;
+    w->w.data = r->data;
+    w->w.data_len = r->data_len;
+    w->w.member = r->member;
+    w->w.member_len = r->member_len;
+    w->w.members = r->members;
+    w->w.n_members = r->n_members;
     /* Linked first: if this arrival completes the generation, the release
      * notification finds it on the connection like every other waiter. */
     w->prev = NULL;
@@ -113,8 +122,9 @@ static void do_wait(sv_conn *c, const bp_request *r)
 static void do_action_done(sv_conn *c, const bp_request *r)
 {
     char msg[BP_MESSAGE_MAX];
-    int rc = br_action_done(c->srv->reg, r->barrier, r->barrier_len, r->generation, r->success,
-                            c, sv__now(c->srv), msg, sizeof msg);
+    int rc = br_action_done_result(c->srv->reg, r->barrier, r->barrier_len, r->generation,
+                                   r->success, r->result, r->result_len, c, sv__now(c->srv), msg,
+                                   sizeof msg);
     if (rc < 0)
         reply_error(c, r, rc, msg);
     else
@@ -154,6 +164,25 @@ static void barrier_view(const br_barrier *bar, bp_barrier_view *v)
                            .reason = in.reason};
 }
 
+static void add_name(void *ctx, const char *name)
+{
+    bp_buf_append(ctx, name, strlen(name) + 1);
+}
+
+/* A barrier's member list and who of it has not arrived (docs/protocol.md). */
+static void status_members(sv_server *s, const br_barrier *bar, bp_buf *b)
+{
+    unsigned n;
+    const char *names = br_barrier_members(bar, &n);
+    if (!names)
+        return;
+    bp_enc_status_names(b, "members", names, n);
+    bp_buf missing = BP_BUF_INIT;
+    unsigned k = br_barrier_missing(s->reg, bar, add_name, &missing);
+    bp_enc_status_names(b, "missing", missing.data, missing.oom ? 0 : k);
+    bp_buf_free(&missing);
+}
+
 static void do_status(sv_conn *c, const bp_request *r)
 {
     const br_barrier *bar = br_find(c->srv->reg, r->barrier, r->barrier_len);
@@ -171,7 +200,9 @@ static void do_status(sv_conn *c, const bp_request *r)
     unsigned n;
     br_waiter *const *ws = br_barrier_waiters(bar, &n);
     for (unsigned i = 0; i < n; i++)
-        bp_enc_status_waiter(b, i, ws[i]->index, ws[i]->client, ws[i]->peer);
+        bp_enc_status_waiter_member(b, i, ws[i]->index, ws[i]->client, ws[i]->peer,
+                                    ws[i]->member, ws[i]->member_len);
+    status_members(c->srv, bar, b);
     bp_enc_status_end(b);
     sv__conn_send_buf(c, b);
 }
@@ -265,9 +296,12 @@ void sv__dispatch(sv_conn *c, const char *line, size_t len)
         reply_error(c, &r, err.code, err.message);
         return;
     }
-    if (c->srv->ha && !sv__ha_gate(c, &r))
+    if (c->srv->ha && !sv__ha_gate(c, &r)) {
+        bp_request_free(&r);
         return; /* a standby: answered with notleader */
+    }
     if (!c->authed && r.op != BP_OP_HELLO && r.op != BP_OP_PING && r.op != BP_OP_PONG) {
+        bp_request_free(&r);
         reply_error(c, &r, BP_EAUTH, "say hello with the token first");
         sv__conn_close_after_flush(c, "did not authenticate");
         return;
@@ -285,6 +319,7 @@ void sv__dispatch(sv_conn *c, const char *line, size_t len)
     case BP_OP_PONG: break; /* last_rx_ms was updated on read */
     default: break;
     }
+    bp_request_free(&r);
     if (c->srv->out.cap > SV_SCRATCH_KEEP) /* a huge list: do not keep its memory */
         bp_buf_free(&c->srv->out);
 }

@@ -247,6 +247,9 @@ static void restore_one(sv_ha *h, const char *name, size_t len, const char *valu
     }
     int rc = br_restore(s->reg, name, len, rec.parties, rec.generation,
                         rec.broken ? rec.reason : NULL, sv__now(s));
+    if (rc == 0 && rec.members &&
+        br_restore_members(s->reg, name, len, rec.members, rec.n_members) < 0)
+        SV_WARN("ha: barrier '%.*s' goes on without its member list", (int)len, name);
     if (rc < 0 || rec.broken || rec.n_listed == 0) {
         ha_mirror_rec_free(&rec);
         return;
@@ -437,7 +440,12 @@ static void add_op(batch *bt, const char *name)
         ha_mirror_begin(&v, in.parties, in.generation, in.state == BR_BROKEN, in.reason, n);
         for (unsigned i = 0; i < n; i++)
             ha_mirror_waiter(&v, i, ws[i]->client, ws[i]->peer);
-        ha_mirror_end(&v);
+        unsigned nm;
+        const char *members = br_barrier_members(b, &nm);
+        if (members)
+            ha_mirror_end_members(&v, members, nm);
+        else
+            ha_mirror_end(&v);
         ha_etcd_add_b64(req, "value", v.data ? v.data : "", v.len);
         bt->bytes += v.len * 4 / 3 + (size_t)klen * 4 / 3 + 64;
         bp_buf_free(&v);

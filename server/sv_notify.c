@@ -28,7 +28,11 @@ static void notify_release(sv_server *s, const br_outcome *o)
     br_barrier_info(o->barrier, &in);
     bp_buf *body = &s->out;
     bp_buf_reset(body);
-    bp_enc_release_shared(body, in.name, in.name_len, o->generation);
+    if (o->gathered || o->action_result) /* else the bytes of a plain release, exactly */
+        bp_enc_release_shared_rdv(body, in.name, in.name_len, o->generation, o->gathered,
+                                  o->gathered_len, o->action_result, o->action_result_len);
+    else
+        bp_enc_release_shared(body, in.name, in.name_len, o->generation);
     sv_shared *shared = NULL;
     for (unsigned i = 0; i < o->n; i++) {
         br_waiter *w = o->waiters[i];

@@ -381,6 +381,7 @@ static br_registry *registry_new(sv_server *s)
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
         seed = (uint32_t)uv_hrtime() ^ (uint32_t)getpid();
     br_set_hash_seed(reg, seed);
+    br_set_rdv_limits(reg, s->cfg->max_data, s->cfg->max_gather);
     return reg;
 }
 

@@ -30,6 +30,8 @@ struct sv_wait {
     sv_conn *conn;
     sv_wait *prev, *next;             /* the connection's waits */
     char client[BP_CLIENT_MAX + 1];
+    char *ext;                        /* owned: the request's rendezvous fields (data,
+                                         member) that w points into, or NULL */
 };
 
 /* A connection's life. Only sv__conn_set_state moves it, asserting the move:

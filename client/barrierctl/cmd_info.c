@@ -24,15 +24,35 @@ static int print_json(ctl *g, bc_client *c, const char *op, const char *name)
 static void print_waiters(const bc_detail *d)
 {
     size_t n = bc_detail_n_waiters(d);
-    int wc = 6; /* "CLIENT" */
+    int wc = 6, mc = 0; /* "CLIENT"; "MEMBER" only when some party gave one */
     for (size_t i = 0; i < n; i++) {
         int len = (int)strlen(bc_detail_waiter_client(d, i));
         wc = len > wc ? len : wc;
+        len = (int)strlen(bc_detail_waiter_member(d, i));
+        if (len) mc = (len < 6 ? 6 : len) > mc ? (len < 6 ? 6 : len) : mc;
+    }
+    if (mc) {
+        printf("\n%-5s  %-*s  %-*s  %s\n", "INDEX", mc, "MEMBER", wc, "CLIENT", "PEER");
+        for (size_t i = 0; i < n; i++)
+            printf("%-5u  %-*s  %-*s  %s\n", bc_detail_waiter_index(d, i), mc,
+                   bc_detail_waiter_member(d, i), wc, bc_detail_waiter_client(d, i),
+                   bc_detail_waiter_peer(d, i));
+        return;
     }
     printf("\n%-5s  %-*s  %s\n", "INDEX", wc, "CLIENT", "PEER");
     for (size_t i = 0; i < n; i++)
         printf("%-5u  %-*s  %s\n", bc_detail_waiter_index(d, i), wc, bc_detail_waiter_client(d, i),
                bc_detail_waiter_peer(d, i));
+}
+
+/* "members     a, b, c" and "missing     c": a rendezvous barrier's list. */
+static void print_names(const char *label, size_t n, const char *(*at)(const bc_detail *, size_t),
+                        const bc_detail *d)
+{
+    printf("%-12s", label);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? ", " : "", at(d, i));
+    printf("%s\n", n ? "" : "(none)");
 }
 
 static int print_status(ctl *g, bc_client *c, const char *name)
@@ -47,6 +67,10 @@ static int print_status(ctl *g, bc_client *c, const char *name)
     printf("state       %s\n", st.state);
     printf("generation  %" PRIu64 "\n", st.generation);
     if (bc_detail_reason(d)[0]) printf("reason      %s\n", bc_detail_reason(d));
+    if (bc_detail_n_members(d)) {
+        print_names("members", bc_detail_n_members(d), bc_detail_member, d);
+        print_names("missing", bc_detail_n_missing(d), bc_detail_missing, d);
+    }
     if (bc_detail_n_waiters(d) > 0) print_waiters(d);
     bc_detail_free(d);
     return CTL_EXIT_OK;

@@ -12,11 +12,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char help[] =
     "usage: barrierctl wait NAME -n PARTIES [-t SECONDS] [--name CLIENT]\n"
+    "                           [--data S] [--member M] [--members A,B,...]\n"
     "\n"
     "Wait at barrier NAME until PARTIES parties (this one included) have arrived,\n"
     "then print this party's arrival index and the generation released. The\n"
@@ -26,7 +28,13 @@ static const char help[] =
     "  -t, --timeout SECS  give up after SECS (fractions allowed); the barrier\n"
     "                      then breaks for everyone (default: wait forever)\n"
     "  --name CLIENT       who is waiting, as status shows it (default host:pid)\n"
+    "  --data S            this party's data: the release hands every party all of\n"
+    "                      them, by arrival index (printed, and \"gathered\" in --json)\n"
+    "  --member M          this party's name, unique in its generation\n"
+    "  --members A,B,...   the member list the barrier is created with: it admits\n"
+    "                      only those names (-n may be left out: it is their number)\n"
     "  --json              print {\"ok\":true,\"barrier\":..,\"index\":..,\"generation\":..}\n"
+    "                      with \"gathered\" and \"action_result\" when there are any\n"
     "\n"
     "exit status: 0 released, 2 broken, 3 timed out, 4 server unreachable or\n"
     "gone, 1 other errors (e.g. the barrier has another number of parties).\n";
@@ -36,14 +44,43 @@ typedef struct wait_args {
     unsigned long parties;
     double timeout_s;
     const char *client;
+    const char *data;
+    const char *member;
+    char *members_text;   /* owned copy of --members, cut at the commas */
+    const char **members; /* owned; n_members pointers into members_text */
+    size_t n_members;
 } wait_args;
+
+/* Split --members A,B,C into names. -1 on a usage error (an empty name). */
+static int split_members(wait_args *a, const char *text)
+{
+    free(a->members_text);
+    free(a->members);
+    a->n_members = 1;
+    for (const char *p = text; *p; p++)
+        a->n_members += *p == ',';
+    a->members_text = strdup(text);
+    a->members = calloc(a->n_members, sizeof *a->members);
+    if (!a->members_text || !a->members) return -1;
+    char *p = a->members_text;
+    for (size_t i = 0; i < a->n_members; i++) {
+        a->members[i] = p;
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        if (!*p) return -1;
+        p = comma ? comma + 1 : p + strlen(p);
+    }
+    return 0;
+}
 
 static int parse(ctl *g, int argc, char **argv, wait_args *a)
 {
     static const struct option longs[] = {
         {"parties", required_argument, NULL, 'n'}, {"timeout", required_argument, NULL, 't'},
         {"name", required_argument, NULL, 'N'},    {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {0}};
+        {"help", no_argument, NULL, 'h'},          {"data", required_argument, NULL, 'D'},
+        {"member", required_argument, NULL, 'M'},  {"members", required_argument, NULL, 'L'},
+        {0}};
     char *end;
     int ch;
     *a = (wait_args){.timeout_s = -1};
@@ -67,6 +104,16 @@ static int parse(ctl *g, int argc, char **argv, wait_args *a)
         case 'j':
             g->json = 1;
             break;
+        case 'D':
+            a->data = optarg;
+            break;
+        case 'M':
+            a->member = optarg;
+            break;
+        case 'L':
+            if (split_members(a, optarg) < 0)
+                return ctl_usage_error("wait", "--members wants names separated by commas");
+            break;
         case 'h':
             fputs(help, stdout);
             return CTL_EXIT_OK;
@@ -75,7 +122,11 @@ static int parse(ctl *g, int argc, char **argv, wait_args *a)
         }
     }
     if (argc - optind != 1) return ctl_usage_error("wait", "wait takes one barrier NAME");
+    if (!a->parties && a->n_members) a->parties = a->n_members;
     if (!a->parties) return ctl_usage_error("wait", "wait needs -n PARTIES");
+    if (a->n_members && a->parties != a->n_members)
+        return ctl_usage_error("wait", "-n %lu, but --members names %zu", a->parties,
+                               a->n_members);
     a->name = argv[optind];
     return -1;
 }
@@ -154,11 +205,91 @@ static void progress_stop(progress *p)
 
 /* ---- the command ---- */
 
+/* ---- rendezvous: --data, --member, --members ---- */
+
+static void print_rendezvous_json(const bc_rendezvous *r)
+{
+    size_t n = bc_rendezvous_n_gathered(r), len;
+    if (n) {
+        printf(",\"gathered\":[");
+        for (size_t i = 0; i < n; i++) {
+            const char *d = bc_rendezvous_gathered(r, i, &len);
+            if (i) putchar(',');
+            if (d) ctl_json_str(d);
+            else fputs("null", stdout);
+        }
+        putchar(']');
+    }
+    const char *res = bc_rendezvous_action_result(r, &len);
+    if (res) {
+        printf(",\"action_result\":");
+        ctl_json_str(res);
+    }
+}
+
+static void print_rendezvous(const bc_rendezvous *r)
+{
+    size_t n = bc_rendezvous_n_gathered(r), len;
+    for (size_t i = 0; i < n; i++) {
+        const char *d = bc_rendezvous_gathered(r, i, &len);
+        if (d) printf("gathered %zu: %s\n", i, d);
+        else printf("gathered %zu: (none)\n", i);
+    }
+    const char *res = bc_rendezvous_action_result(r, &len);
+    if (res) printf("action result: %s\n", res);
+}
+
+static int wait_rendezvous(ctl *g, bc_client *c, const wait_args *a)
+{
+    bc_wait_args wa = {.name = a->name,
+                       .parties = (unsigned)a->parties,
+                       .has_timeout = a->timeout_s >= 0,
+                       .timeout_s = a->timeout_s,
+                       .data = a->data,
+                       .data_len = a->data ? strlen(a->data) : 0,
+                       .member = a->member,
+                       .members = a->members,
+                       .n_members = a->n_members};
+    bc_rendezvous *r;
+    int rc = bc_wait_ex(c, &wa, &r);
+    bc_close(c);
+    if (rc < 0) return ctl_fail(g, rc, "wait '%s'", a->name);
+    if (g->json) {
+        printf("{\"ok\":true,\"barrier\":");
+        ctl_json_str(a->name);
+        printf(",\"parties\":%lu,\"index\":%u,\"generation\":%" PRIu64, a->parties,
+               bc_rendezvous_index(r), bc_rendezvous_generation(r));
+        print_rendezvous_json(r);
+        printf("}\n");
+    } else {
+        printf("released: index %u of %lu, generation %" PRIu64 "\n", bc_rendezvous_index(r),
+               a->parties, bc_rendezvous_generation(r));
+        print_rendezvous(r);
+    }
+    bc_rendezvous_free(r);
+    return CTL_EXIT_OK;
+}
+
+static void args_free(wait_args *a)
+{
+    free(a->members_text);
+    free(a->members);
+}
+
 int ctl_cmd_wait(ctl *g, int argc, char **argv)
 {
     wait_args a;
     int rc = parse(g, argc, argv, &a);
-    if (rc >= 0) return rc;
+    if (rc < 0 && (a.data || a.member || a.n_members)) {
+        bc_client *c;
+        if ((rc = ctl_connect(g, a.client, &c)) == 0) rc = wait_rendezvous(g, c, &a);
+        args_free(&a);
+        return rc;
+    }
+    if (rc >= 0) {
+        args_free(&a);
+        return rc;
+    }
     bc_client *c;
     if ((rc = ctl_connect(g, a.client, &c)) != 0) return rc;
     progress p;

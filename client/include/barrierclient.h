@@ -76,6 +76,9 @@ extern "C" {
 #define BC_ENOMEM (-12)    /* out of memory (here or in the server) */
 #define BC_ENOTLEADER (-13) /* a standby of an HA group answered; the library follows
                                the leader it names, so callers rarely see this */
+#define BC_EMEMBER (-14)   /* rendezvous: this member name is taken in its generation,
+                              or the barrier has a member list and the name is not on
+                              it (or none was given) */
 
 /* One connection to barrierd. Opaque. */
 typedef struct bc_client bc_client;
@@ -208,6 +211,67 @@ void bc_close(bc_client *c);
 int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s, bc_action_fn action,
             void *action_arg, bc_wait_result *out);
 
+/* ---- Rendezvous: data and identity at the barrier (docs/client.md) ----
+ *
+ * bc_wait_ex is bc_wait with more to say: this party's data, which the release
+ * hands to every party (all of them, by arrival index: "gathered"); its member
+ * name, unique in its generation; the member list a barrier is created with,
+ * which then admits only those names and tells who is missing; and an action
+ * that can set a result every party receives. bc_wait stays as it is. */
+
+/* The action of bc_wait_ex: like bc_action_fn, and it may call
+ * bc_action_set_result(ctx, ...) before it returns 0. ctx lives during the call. */
+typedef struct bc_action_ctx bc_action_ctx;
+typedef int (*bc_rdv_action_fn)(void *arg, bc_action_ctx *ctx);
+/* Set (or replace) the action's result: len bytes of UTF-8 without NUL bytes,
+ * copied; at most the server's --max-data (4096 bytes by default), else the
+ * action counts as failed. Returns BC_OK, BC_EINVAL, BC_ENOMEM. */
+int bc_action_set_result(bc_action_ctx *ctx, const char *result, size_t len);
+
+/* What bc_wait_ex sends. Zero every field (`bc_wait_args a = {0};`) and set
+ * those you need: a zero field means "none" (or the default). 256 bytes (on
+ * LP64 platforms), now and later; reserved words must stay zero. */
+typedef struct bc_wait_args {
+    const char *name;            /* the barrier: as bc_wait's */
+    unsigned parties;            /* as bc_wait's; 0: n_members (a list fixes it) */
+    int has_timeout;             /* 0: wait forever; else timeout_s applies, as bc_wait's */
+    double timeout_s;
+    const char *data;            /* NULL: no data (null in gathered); else data_len bytes */
+    size_t data_len;             /*   of UTF-8 without NUL bytes, at most --max-data */
+    const char *member;          /* NULL: none; else this party's name (as a barrier
+                                    name), unique in its generation (BC_EMEMBER) */
+    const char *const *members;  /* NULL: none; else n_members names: the barrier's */
+    size_t n_members;            /*   member list (it admits only those) */
+    bc_rdv_action_fn action;     /* NULL: none; run as bc_wait's action is */
+    void *action_arg;
+    uint64_t reserved[22];       /* must be zero */
+} bc_wait_args;
+
+/* A released bc_wait_ex: opaque, read with the bc_rendezvous_* accessors and
+ * freed (with every string they returned) by bc_rendezvous_free. */
+typedef struct bc_rendezvous bc_rendezvous;
+
+/* Wait as bc_wait does, with args. On BC_OK, *out (if out is not NULL) is a
+ * new object owned by the caller; on failure it is left untouched. Returns
+ * what bc_wait returns, and BC_EMEMBER (member name taken, not on the list,
+ * or none given to a barrier with a list), BC_EPARTIES (the barrier has
+ * another member list or none), BC_ELIMIT (data over --max-data, or the
+ * generation's data over --max-gather: the barrier is not harmed).
+ * A re-announced wait (see bc_options.resume_s) sends all of it again. */
+int bc_wait_ex(bc_client *c, const bc_wait_args *args, bc_rendezvous **out);
+unsigned bc_rendezvous_index(const bc_rendezvous *r);
+uint64_t bc_rendezvous_generation(const bc_rendezvous *r);
+/* How many entries gathered has: the generation's parties, or 0 when no party
+ * sent data. Entry i is the data of the party that arrived i-th (this party's
+ * own at bc_rendezvous_index); NULL (and *len 0) for a party that sent none.
+ * len may be NULL; the data is NUL-terminated too. */
+size_t bc_rendezvous_n_gathered(const bc_rendezvous *r);
+const char *bc_rendezvous_gathered(const bc_rendezvous *r, size_t i, size_t *len);
+/* The result the generation's action set, or NULL (*len 0) when none. */
+const char *bc_rendezvous_action_result(const bc_rendezvous *r, size_t *len);
+/* NULL is ignored. */
+void bc_rendezvous_free(bc_rendezvous *r);
+
 /* Break the barrier: its current and future waiters fail with BC_EBROKEN until
  * bc_reset. Returns BC_OK, BC_ENOTFOUND, BC_EINVAL, BC_ECONN, ... */
 int bc_abort(bc_client *c, const char *name);
@@ -236,6 +300,14 @@ size_t bc_detail_n_waiters(const bc_detail *d);
 unsigned bc_detail_waiter_index(const bc_detail *d, size_t i);
 const char *bc_detail_waiter_client(const bc_detail *d, size_t i);
 const char *bc_detail_waiter_peer(const bc_detail *d, size_t i);
+/* Rendezvous: the member name the i-th waiting party gave ("" if none); a
+ * barrier's member list (none: 0 names) and those of it that have not
+ * arrived in the current generation, in list order. Out of range: "". */
+const char *bc_detail_waiter_member(const bc_detail *d, size_t i);
+size_t bc_detail_n_members(const bc_detail *d);
+const char *bc_detail_member(const bc_detail *d, size_t i);
+size_t bc_detail_n_missing(const bc_detail *d);
+const char *bc_detail_missing(const bc_detail *d, size_t i);
 /* Free a detail and the strings its accessors returned. NULL is ignored. */
 void bc_detail_free(bc_detail *d);
 

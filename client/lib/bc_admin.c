@@ -71,13 +71,42 @@ int bc_status_get(bc_client *c, const char *name, bc_status *out)
 typedef struct bc__waiter {
     unsigned index;
     char *client, *peer;
+    char *member; /* "" when it gave none */
 } bc__waiter;
+
+/* A list of names from a status reply (rendezvous: members, missing). */
+typedef struct bc__names {
+    char **names;
+    size_t n;
+} bc__names;
 
 struct bc_detail {
     char *reason;
     size_t n;
     bc__waiter *waiters;
+    bc__names members, missing;
 };
+
+static void names_free(bc__names *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+}
+
+/* 0, or -1 when out of memory. */
+static int read_names(const cJSON *o, const char *key, bc__names *l)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, key), *it;
+    int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    if (count <= 0) return 0;
+    if (!(l->names = calloc((size_t)count, sizeof *l->names))) return -1;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (!(l->names[l->n++] = strdup(cJSON_IsString(it) ? it->valuestring : ""))) return -1;
+    }
+    return 0;
+}
 
 /* A copy of a string field ("" when missing); NULL only when out of memory. */
 static char *dup_field(const cJSON *o, const char *key)
@@ -105,10 +134,15 @@ static bc_detail *read_detail(const cJSON *o)
         e->index = (unsigned)get_u64(w, "index");
         e->client = dup_field(w, "client");
         e->peer = dup_field(w, "peer");
-        if (!e->client || !e->peer) {
+        e->member = dup_field(w, "member");
+        if (!e->client || !e->peer || !e->member) {
             bc_detail_free(d);
             return NULL;
         }
+    }
+    if (read_names(o, "members", &d->members) < 0 || read_names(o, "missing", &d->missing) < 0) {
+        bc_detail_free(d);
+        return NULL;
     }
     return d;
 }
@@ -159,13 +193,42 @@ const char *bc_detail_waiter_peer(const bc_detail *d, size_t i)
     return w ? w->peer : "";
 }
 
+const char *bc_detail_waiter_member(const bc_detail *d, size_t i)
+{
+    const bc__waiter *w = waiter_at(d, i);
+    return w && w->member ? w->member : "";
+}
+
+size_t bc_detail_n_members(const bc_detail *d)
+{
+    return d ? d->members.n : 0;
+}
+
+const char *bc_detail_member(const bc_detail *d, size_t i)
+{
+    return d && i < d->members.n ? d->members.names[i] : "";
+}
+
+size_t bc_detail_n_missing(const bc_detail *d)
+{
+    return d ? d->missing.n : 0;
+}
+
+const char *bc_detail_missing(const bc_detail *d, size_t i)
+{
+    return d && i < d->missing.n ? d->missing.names[i] : "";
+}
+
 void bc_detail_free(bc_detail *d)
 {
     if (!d) return;
     for (size_t i = 0; i < d->n; i++) {
         free(d->waiters[i].client);
         free(d->waiters[i].peer);
+        free(d->waiters[i].member);
     }
+    names_free(&d->members);
+    names_free(&d->missing);
     free(d->waiters);
     free(d->reason);
     free(d);

@@ -12,7 +12,7 @@
     _Static_assert(BC_E##name == BP_E##name, "BC_E" #name " must equal BP_E" #name);
 BP_ERRORS(BC__SAME)
 #undef BC__SAME
-_Static_assert(BP_ERR_MIN == BC_ENOTLEADER, "a code was added to proto: add it to the header");
+_Static_assert(BP_ERR_MIN == BC_EMEMBER, "a code was added to proto: add it to the header");
 
 static _Thread_local char last_msg[BC__MSG_MAX];
 

@@ -248,6 +248,27 @@ void bc__pump_stop(bc__pump *p);
  * under the liveness rule with silence_ns. */
 void bc__read_until(bc_client *c, const int *stop);
 
+/* ---- bc_wait.c ---- */
+/* Where a rendezvous action's result lands (bc_action_set_result). */
+struct bc_action_ctx {
+    char *result; /* owned; NULL: none */
+    size_t result_len;
+};
+/* The action of a wait: bc_wait's (fn) or bc_wait_ex's (rdv_fn with ctx). */
+typedef struct bc__wait_action {
+    bc_action_fn fn;
+    bc_rdv_action_fn rdv_fn;
+    void *arg;
+    bc_action_ctx *ctx;
+} bc__wait_action;
+int bc__wait_check_args(bc_client *c, const char *name, unsigned parties, double timeout_s);
+void bc__client_name(const bc_client *c, char *dst, size_t cap);
+int64_t bc__timeout_ms(double s);
+/* Send the wait (call->req filled in, its pointers valid until this returns),
+ * run the action when asked, and wait for the release: BC_OK with
+ * call->reply held (the caller frees it), or the failure's code. */
+int bc__wait_call(bc_client *c, bc__call *call, const bc__wait_action *a);
+
 /* ---- bc_check.c ---- */
 /* 0 if name is a valid barrier name, else BC_EINVAL with the message set. */
 int bc__check_name(const char *name);

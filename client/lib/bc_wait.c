@@ -8,7 +8,7 @@
 
 /* Who is waiting, as the server shows it: the configured name or HOSTNAME:PID
  * (the pid read now, so a forked child names itself). */
-static void client_name(const bc_client *c, char *dst, size_t cap)
+void bc__client_name(const bc_client *c, char *dst, size_t cap)
 {
     if (c->name[0]) {
         snprintf(dst, cap, "%s", c->name);
@@ -24,7 +24,7 @@ static void client_name(const bc_client *c, char *dst, size_t cap)
 /* Seconds to the wire's milliseconds, rounded up: a positive timeout never
  * becomes 0, which would mean "break at once". The 1e-6 ms of slack keeps float
  * noise (0.007 * 1000 = 7.000000000000001) from adding a millisecond. */
-static int64_t timeout_ms(double s)
+int64_t bc__timeout_ms(double s)
 {
     if (s < 0) return -1;
     double ms = s * 1000.0;
@@ -34,11 +34,15 @@ static int64_t timeout_ms(double s)
 }
 
 /* Run the action while a pump reads for us; returns its verdict. */
-static int run_action(bc_client *c, bc_action_fn fn, void *arg)
+static int run_action(bc_client *c, const bc__wait_action *a)
 {
     bc__pump pump;
     bc__pump_start(&pump, c);
-    int ok = fn ? fn(arg) == 0 : 1;
+    int ok = 1;
+    if (a->fn)
+        ok = a->fn(a->arg) == 0;
+    else if (a->rdv_fn)
+        ok = a->rdv_fn(a->arg, a->ctx) == 0;
     bc__pump_stop(&pump);
     return ok;
 }
@@ -46,7 +50,8 @@ static int run_action(bc_client *c, bc_action_fn fn, void *arg)
 /* Tell the server how the action of generation gen went, as a call of its own
  * (ack), so that a reconnect re-sends it until it is answered. The answer lands
  * in ack; the wait's own reply follows. c->mu held. */
-static void report_action(bc_client *c, bc__call *ack, const char *name, uint64_t gen, int ok)
+static void report_action(bc_client *c, bc__call *ack, const char *name, uint64_t gen, int ok,
+                          const bc_action_ctx *ctx)
 {
     if (ack->id) {
         bc__call_remove(c, ack);
@@ -55,10 +60,14 @@ static void report_action(bc_client *c, bc__call *ack, const char *name, uint64_
     *ack = (bc__call){.kind = BC__CALL_ACK,
                       .req = {.op = BP_OP_ACTION_DONE, .generation = gen, .success = ok}};
     snprintf(ack->req.barrier, sizeof ack->req.barrier, "%s", name);
+    if (ok && ctx && ctx->result) { /* stays in ctx until the wait returns */
+        ack->req.result = ctx->result;
+        ack->req.result_len = ctx->result_len;
+    }
     bc__submit(c, ack); /* a failure shows in the wait's own await */
 }
 
-static int check_args(bc_client *c, const char *name, unsigned parties, double timeout_s)
+int bc__wait_check_args(bc_client *c, const char *name, unsigned parties, double timeout_s)
 {
     if (!c) return bc__fail(BC_EINVAL, "client is NULL");
     int rc = bc__check_name(name);
@@ -74,7 +83,7 @@ static int check_args(bc_client *c, const char *name, unsigned parties, double t
  * action runs); the liveness rule only catches a dead server. A second request
  * for a generation whose action already ran (a server that did not hear the
  * outcome) gets the same outcome again, without running it twice. c->mu held. */
-static int await_release(bc_client *c, bc__call *call, bc__call *ack, bc_action_fn fn, void *arg)
+static int await_release(bc_client *c, bc__call *call, bc__call *ack, const bc__wait_action *a)
 {
     for (;;) {
         int rc = bc__await(c, call, c->silence_ns);
@@ -84,45 +93,54 @@ static int await_release(bc_client *c, bc__call *call, bc__call *ack, bc_action_
         int ok = ack->req.success;
         if (!ack->id || ack->req.generation != gen) {
             pthread_mutex_unlock(&c->mu);
-            ok = run_action(c, fn, arg);
+            ok = run_action(c, a);
             pthread_mutex_lock(&c->mu);
         }
-        report_action(c, ack, call->req.barrier, gen, ok);
+        report_action(c, ack, call->req.barrier, gen, ok, a->ctx);
     }
+}
+
+int bc__wait_call(bc_client *c, bc__call *call, const bc__wait_action *a)
+{
+    bc__call ack = {0};
+    /* A re-announced wait sends what is left of its timeout. Past 1e6 s there
+     * is nothing to count (and no int64 room for it): it goes as it was. */
+    if (call->req.timeout_ms >= 0 && call->req.timeout_ms < (int64_t)(BC__MAX_OPTION_S * 1000))
+        call->deadline_ns = bc__now_ns() + call->req.timeout_ms * (BC__NS_PER_S / 1000);
+
+    pthread_mutex_lock(&c->mu);
+    /* Who this party is, across a restart: random, non-zero, exact in JSON. */
+    call->req.ticket = bc__rand(c) % BP_ID_MAX + 1;
+    int rc = bc__submit(c, call);
+    if (rc == 0) rc = await_release(c, call, &ack, a);
+    bc__call_remove(c, call);
+    if (ack.id) bc__call_remove(c, &ack);
+    pthread_mutex_unlock(&c->mu);
+    if (ack.done) bp_reply_free(&ack.reply);
+    if (!call->done) return rc;
+
+    rc = bc__reply_code(&call->reply);
+    if (rc == 0 && !call->reply.has_index) rc = bc__fail(BC_EPROTO, "release without an index");
+    if (rc < 0) bp_reply_free(&call->reply);
+    return rc;
 }
 
 int bc_wait(bc_client *c, const char *name, unsigned parties, double timeout_s, bc_action_fn action,
             void *action_arg, bc_wait_result *out)
 {
-    int rc = check_args(c, name, parties, timeout_s);
+    int rc = bc__wait_check_args(c, name, parties, timeout_s);
     if (rc < 0) return rc;
     bc__call call = {.kind = BC__CALL_WAIT,
                      .req = {.op = BP_OP_WAIT,
                              .parties = parties,
-                             .timeout_ms = timeout_ms(timeout_s),
-                             .action = action != NULL}},
-             ack = {0};
+                             .timeout_ms = bc__timeout_ms(timeout_s),
+                             .action = action != NULL}};
     snprintf(call.req.barrier, sizeof call.req.barrier, "%s", name);
-    client_name(c, call.req.client, sizeof call.req.client);
-    /* A re-announced wait sends what is left of its timeout. Past 1e6 s there
-     * is nothing to count (and no int64 room for it): it goes as it was. */
-    if (call.req.timeout_ms >= 0 && call.req.timeout_ms < (int64_t)(BC__MAX_OPTION_S * 1000))
-        call.deadline_ns = bc__now_ns() + call.req.timeout_ms * (BC__NS_PER_S / 1000);
-
-    pthread_mutex_lock(&c->mu);
-    /* Who this party is, across a restart: random, non-zero, exact in JSON. */
-    call.req.ticket = bc__rand(c) % BP_ID_MAX + 1;
-    rc = bc__submit(c, &call);
-    if (rc == 0) rc = await_release(c, &call, &ack, action, action_arg);
-    bc__call_remove(c, &call);
-    if (ack.id) bc__call_remove(c, &ack);
-    pthread_mutex_unlock(&c->mu);
-    if (ack.done) bp_reply_free(&ack.reply);
-    if (!call.done) return rc;
-
-    rc = bc__reply_code(&call.reply);
-    if (rc == 0 && !call.reply.has_index) rc = bc__fail(BC_EPROTO, "release without an index");
-    if (rc == 0 && out)
+    bc__client_name(c, call.req.client, sizeof call.req.client);
+    bc__wait_action a = {.fn = action, .arg = action_arg};
+    rc = bc__wait_call(c, &call, &a);
+    if (rc < 0) return rc;
+    if (out)
         *out = (bc_wait_result){.index = call.reply.index, .generation = call.reply.generation};
     bp_reply_free(&call.reply);
     return rc;

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #define RBUF 240 /* per-connection read buffer: one release line fits many times */
+#define BENCH_DATA_MAX 4096 /* --data: bytes each party sends (barrierd's --max-data) */
 #define MAX_N 1000000u
 #define MAX_RUNS 32
 
@@ -67,6 +68,7 @@ static struct {
     int keep_logs;
     unsigned repeat;
     int verbose;
+    unsigned data_bytes; /* --data: each arrival carries this much rendezvous data */
     char *server_args[32];
     int n_server_args;
 } opt = {
@@ -105,6 +107,7 @@ typedef struct conn {
     uint32_t seen;    /* stamp of the round in which this connection got its reply */
     uint16_t rlen;    /* bytes in rbuf */
     uint16_t out_off; /* bytes of this round's arrival sent so far */
+    uint8_t skip;     /* --data: discarding the rest of a release line (its gathered) */
     char rbuf[RBUF];
 } conn;
 
@@ -124,7 +127,7 @@ typedef struct gen {
     unsigned replies; /* replies received in this round */
     unsigned *pending;
     unsigned n_pending;
-    char line[160];
+    char line[160 + BENCH_DATA_MAX + 16];
     size_t line_len;
     uint64_t lost, bad, events;
     char first_bad[256];
@@ -201,6 +204,13 @@ static int on_readable(gen *g, conn *c)
         return 0;
     }
     c->rlen += (uint16_t)r;
+    if (c->skip) { /* --data: the rest of a release line, its gathered array */
+        char *nl = memchr(c->rbuf, '\n', c->rlen);
+        size_t past = nl ? (size_t)(nl + 1 - c->rbuf) : c->rlen;
+        memmove(c->rbuf, c->rbuf + past, c->rlen - past);
+        c->rlen = (uint16_t)(c->rlen - past);
+        c->skip = !nl;
+    }
     char *p = c->rbuf, *end = c->rbuf + c->rlen;
     char *nl;
     while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
@@ -208,7 +218,14 @@ static int on_readable(gen *g, conn *c)
         p = nl + 1;
     }
     size_t rest = (size_t)(end - p);
-    if (rest == sizeof c->rbuf) { /* a line longer than the buffer: not a release */
+    if (rest == sizeof c->rbuf && opt.data_bytes &&
+        memmem(c->rbuf, rest, "\"gathered\":[", 12)) {
+        /* --data: a release's head (id, index, generation) comes before its
+         * gathered array, which is read past, not kept */
+        handle_line(g, c, c->rbuf, rest);
+        c->skip = 1;
+        rest = 0;
+    } else if (rest == sizeof c->rbuf) { /* a line longer than the buffer: not a release */
         note_bad(g, "overlong line", c->rbuf, 80);
         rest = 0;
     }
@@ -244,7 +261,15 @@ static int run_round(gen *g, uint64_t *round_ns)
     g->replies = 0;
     g->round_gen_set = 0;
     g->n_pending = 0;
-    if (g->proto == K_BARRIERD)
+    if (g->proto == K_BARRIERD && opt.data_bytes) {
+        /* --data: the same wait with a "data" string of data_bytes */
+        int k = snprintf(g->line, sizeof g->line,
+                         "{\"op\":\"wait\",\"id\":%llu,\"barrier\":\"bench\",\"parties\":%u,"
+                         "\"data\":\"", (unsigned long long)g->round_id, g->n);
+        memset(g->line + k, 'd', opt.data_bytes);
+        memcpy(g->line + k + opt.data_bytes, "\"}\n", 4);
+        g->line_len = (size_t)k + opt.data_bytes + 3;
+    } else if (g->proto == K_BARRIERD)
         g->line_len = (size_t)snprintf(g->line, sizeof g->line,
                                        "{\"op\":\"wait\",\"id\":%llu,\"barrier\":\"bench\","
                                        "\"parties\":%u}\n",
@@ -1089,6 +1114,8 @@ static void usage(FILE *f)
                "  --pause S             print the server pid and sleep S s before measuring\n"
                "                        (to attach perf: perf record -g -p PID)\n"
                "  --server-arg ARG      pass ARG to barrierd (repeatable)\n"
+               "  --data BYTES          each arrival carries BYTES of rendezvous data (0..4096;\n"
+               "                        default 0); mind barrierd's --max-gather\n"
                "  --repeat K            run the table K times (1..64); report each figure's\n"
                "                        median over the passes (a noisy machine)\n"
                "  --keep-logs           keep the servers' stderr logs in /tmp\n"
@@ -1195,6 +1222,15 @@ int main(int argc, char **argv)
                 fprintf(stderr, "barrier-bench: --only floor|barrierd\n");
                 return 64;
             }
+        } else if (strcmp(a, "--data") == 0) {
+            NEEDV;
+            char *e;
+            unsigned long d = strtoul(v, &e, 10);
+            if (*e || e == v || d > BENCH_DATA_MAX) {
+                fprintf(stderr, "barrier-bench: --data: 0..%d bytes\n", BENCH_DATA_MAX);
+                return 64;
+            }
+            opt.data_bytes = (unsigned)d;
         } else if (strcmp(a, "--no-table") == 0) {
             opt.table = 0;
         } else if (strcmp(a, "--no-latency") == 0) {

@@ -42,6 +42,20 @@ _Static_assert(sizeof(bc_wait_result) == 128, "bc_wait_result size");
 _Static_assert(sizeof(bc_status) == 128, "bc_status size");
 _Static_assert(sizeof(bc_stats) == 256, "bc_stats size");
 _Static_assert(sizeof(bc_barrier_info) == 384, "bc_barrier_info size");
+/* bc_wait_ex's arguments: the size, and where each field sits, for good. */
+_Static_assert(sizeof(bc_wait_args) == 256, "bc_wait_args size");
+_Static_assert(offsetof(bc_wait_args, name) == 0, "bc_wait_args.name");
+_Static_assert(offsetof(bc_wait_args, parties) == 8, "bc_wait_args.parties");
+_Static_assert(offsetof(bc_wait_args, has_timeout) == 12, "bc_wait_args.has_timeout");
+_Static_assert(offsetof(bc_wait_args, timeout_s) == 16, "bc_wait_args.timeout_s");
+_Static_assert(offsetof(bc_wait_args, data) == 24, "bc_wait_args.data");
+_Static_assert(offsetof(bc_wait_args, data_len) == 32, "bc_wait_args.data_len");
+_Static_assert(offsetof(bc_wait_args, member) == 40, "bc_wait_args.member");
+_Static_assert(offsetof(bc_wait_args, members) == 48, "bc_wait_args.members");
+_Static_assert(offsetof(bc_wait_args, n_members) == 56, "bc_wait_args.n_members");
+_Static_assert(offsetof(bc_wait_args, action) == 64, "bc_wait_args.action");
+_Static_assert(offsetof(bc_wait_args, action_arg) == 72, "bc_wait_args.action_arg");
+_Static_assert(offsetof(bc_wait_args, reserved) == 80, "bc_wait_args.reserved");
 #endif
 
 /* ---- helpers ---- */
@@ -252,6 +266,16 @@ START_TEST(struct_sizes)
         ck_assert_int_eq(bc_connect(s.addr, &bad, &d), BC_EINVAL);
         ck_assert_ptr_eq(d, (bc_client *)&o);
         ck_assert_ptr_nonnull(strstr(bc_last_error_message(), "bc_options: reserved word"));
+    }
+
+    /* bc_wait_args a = {0} too: its reserved words must stay zero. */
+    ck_assert_uint_eq(offsetof(bc_wait_args, reserved) + sizeof(((bc_wait_args *)0)->reserved),
+                      sizeof(bc_wait_args));
+    for (size_t i = 0; i < sizeof ((bc_wait_args *)0)->reserved / sizeof(uint64_t); i += 7) {
+        bc_wait_args bad = {.name = "sz-args", .parties = 1};
+        bad.reserved[i] = 1;
+        ck_assert_int_eq(bc_wait_ex(c, &bad, NULL), BC_EINVAL);
+        ck_assert_ptr_nonnull(strstr(bc_last_error_message(), "bc_wait_args: reserved word"));
     }
 
     /* What the library fills, it fills whole: reserved words zeroed. */

@@ -12,6 +12,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int same_bytes(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (!a || !b)
+        return !a && !b;
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     bp_request r, again;
@@ -33,6 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         again.timeout_ms != r.timeout_ms || again.action != r.action ||
         strcmp(again.client, r.client) != 0)
         abort();
+    /* The rendezvous fields survive the round trip too. */
+    if (!same_bytes(again.data, again.data_len, r.data, r.data_len) ||
+        !same_bytes(again.member, again.member_len, r.member, r.member_len) ||
+        !same_bytes(again.members, again.members_len, r.members, r.members_len) ||
+        again.n_members != r.n_members ||
+        !same_bytes(again.result, again.result_len, r.result, r.result_len))
+        abort();
+    bp_request_free(&again);
+    bp_request_free(&r);
     bp_buf_free(&b);
 
     /* The reply decoder must also survive anything. */

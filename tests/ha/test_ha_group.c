@@ -16,6 +16,8 @@
  *                     the new leader makes after the resume window (2 x ttl)
  *   etcd_restart      etcd restarted on its ports and data while the leader
  *                     serves: service continues, parties see no error
+ *   members_failover  a rendezvous member list survives the leader's kill -9:
+ *                     the new leader shows it and refuses outsiders
  *
  * Parties use libbarrierclient with the list of all three members' addresses
  * and default bc_options (so they follow a standby's notleader and resume a
@@ -1111,6 +1113,45 @@ START_TEST(etcd_restart)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* 7. A rendezvous member list survives a failover (the mirror records it)   */
+/* ------------------------------------------------------------------------ */
+
+START_TEST(members_failover)
+{
+    if (!group_up(&G, 2))
+        return;
+    int l = await_leader(&G, 0, 15000, NULL);
+    ha_assert_msg(l >= 0, "no leader");
+    it_conn *w = connect_member(&G, l);
+    it_sendf(w, "{\"op\":\"wait\",\"id\":1,\"barrier\":\"mf\",\"members\":[\"t1\",\"t2\",\"t3\"],"
+                "\"member\":\"t1\"}");
+    ha_assert_msg(await_mirror(&G, "mf", 0, 1, 5000), "the wait never reached etcd's mirror");
+    cJSON *rec = mirror_get(&G, "mf");
+    ha_assert_msg(rec && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rec, "members")) == 3,
+                  "the mirror record has no member list");
+    cJSON_Delete(rec);
+    ts_server_kill9(&G.m[l]);
+    it_close(w);
+    int n = await_leader(&G, 1u << l, (int)(15000 * slow()), NULL);
+    ha_assert_msg(n >= 0, "no new leader after the kill");
+    /* The new leader knows the list before any member comes back. */
+    it_conn *a = connect_member(&G, n);
+    bp_reply rep;
+    it_status(a, "mf", &rep);
+    const cJSON *members = it_jget(&rep, "members"), *missing = it_jget(&rep, "missing");
+    ha_assert_msg(cJSON_GetArraySize(members) == 3 && cJSON_GetArraySize(missing) == 3,
+                  "the new leader lost the member list");
+    bp_reply_free(&rep);
+    it_sendf(a, "{\"op\":\"wait\",\"id\":2,\"barrier\":\"mf\",\"parties\":3,\"member\":\"t9\"}");
+    char msg[256];
+    it_expect_err(a, 2, BP_EMEMBER, 2000, msg, sizeof msg);
+    ha_assert_msg(strstr(msg, "not a member") != NULL, "the outsider's message '%s'", msg);
+    it_close(a);
+    group_down(&G);
+}
+END_TEST
+
 int main(void)
 {
     const ts_case cases[] = {
@@ -1120,6 +1161,7 @@ int main(void)
         {"sigstop_fencing", sigstop_fencing, 0},
         {"party_lost_failover", party_lost_failover, 0},
         {"etcd_restart", etcd_restart, 0},
+        {"members_failover", members_failover, 0},
     };
     const ts_suite s = {.name = "ha", .cases = cases, .n = TS_NCASES(cases), .timeout_s = 120};
     return ts_run(&s);

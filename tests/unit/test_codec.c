@@ -1606,7 +1606,7 @@ static const struct {
     {BP_EPARTIES, "parties"}, {BP_EINVAL, "inval"},       {BP_ENOTFOUND, "notfound"},
     {BP_ECONN, "conn"},       {BP_EPROTO, "proto"},       {BP_EAUTH, "auth"},
     {BP_ELIMIT, "limit"},     {BP_ESHUTDOWN, "shutdown"}, {BP_ENOMEM, "nomem"},
-    {BP_ENOTLEADER, "notleader"},
+    {BP_ENOTLEADER, "notleader"}, {BP_EMEMBER, "member"},
 };
 
 START_TEST(t_err_table_entry)

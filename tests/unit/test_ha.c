@@ -88,6 +88,34 @@ START_TEST(mirror_round_trip)
 }
 END_TEST
 
+/* A barrier's member list (rendezvous) rides in its record, so a new leader
+ * restores it; a list that does not match parties is not one. */
+START_TEST(mirror_members)
+{
+    bp_buf b = BP_BUF_INIT;
+    ha_mirror_begin(&b, 2, 5, 0, "", 1);
+    ha_mirror_waiter(&b, 0, "c", "h:1");
+    ha_mirror_end_members(&b, "teller-1\0teller-\"2\0", 2);
+    ha_mirror_rec rec;
+    ck_assert_int_eq(ha_mirror_decode(b.data, b.len, &rec), 0);
+    ck_assert_uint_eq(rec.n_members, 2);
+    ck_assert_mem_eq(rec.members, "teller-1\0teller-\"2\0", 19);
+    ha_mirror_rec_free(&rec);
+    ck_assert_ptr_null(rec.members);
+    bp_buf_free(&b);
+    const char *bad = "{\"parties\":3,\"generation\":1,\"broken\":false,\"reason\":\"\","
+                      "\"n_waiting\":0,\"waiting\":[],\"members\":[\"a\",\"b\"]}";
+    ck_assert_int_eq(ha_mirror_decode(bad, strlen(bad), &rec), BP_EPROTO);
+    /* A record without a list (an older leader's) has none. */
+    const char *old = "{\"parties\":3,\"generation\":1,\"broken\":false,\"reason\":\"\","
+                      "\"n_waiting\":0,\"waiting\":[]}";
+    ck_assert_int_eq(ha_mirror_decode(old, strlen(old), &rec), 0);
+    ck_assert_ptr_null(rec.members);
+    ck_assert_uint_eq(rec.n_members, 0);
+    ha_mirror_rec_free(&rec);
+}
+END_TEST
+
 START_TEST(mirror_lists_at_most_max_waiters)
 {
     bp_buf b = BP_BUF_INIT;
@@ -150,6 +178,7 @@ int main(void)
         {"role_serves_only_leading_within_lease", role_serves_only_leading_within_lease, 0},
         {"role_lease_lost", role_lease_lost, 0},
         {"mirror_round_trip", mirror_round_trip, 0},
+        {"mirror_members", mirror_members, 0},
         {"mirror_lists_at_most_max_waiters", mirror_lists_at_most_max_waiters, 0},
         {"dirty_set_dedups_and_drains_in_batches", dirty_set_dedups_and_drains_in_batches, 0},
     };

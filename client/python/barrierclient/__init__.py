@@ -9,9 +9,10 @@ A pure-Python package over libbarrierclient (ctypes). See docs/python.md.
 from threading import BrokenBarrierError
 
 from ._barrier import Barrier
-from ._client import Client, default_client
+from ._client import Client, Rendezvous, default_client
 from ._errors import (AuthError, BarrierConnectionError, BarrierError, InvalidArgumentError,
-                      LimitError, NotFoundError, PartiesMismatchError, ProtocolError)
+                      LimitError, MemberError, NotFoundError, PartiesMismatchError,
+                      ProtocolError)
 from ._lib import LibraryNotFoundError
 
 __version__ = "0.2.0"
@@ -25,5 +26,6 @@ def library_version():
 
 __all__ = ["Barrier", "Client", "default_client", "BrokenBarrierError", "BarrierError",
            "BarrierConnectionError", "AuthError", "LimitError", "ProtocolError",
-           "InvalidArgumentError", "PartiesMismatchError", "NotFoundError",
+           "InvalidArgumentError", "PartiesMismatchError", "NotFoundError", "MemberError",
+           "Rendezvous",
            "LibraryNotFoundError", "library_version", "__version__"]

@@ -13,13 +13,22 @@ class Barrier:
     Every Barrier object with the same name on the same server is the same
     barrier. action: a callable the last arriver runs once per generation before
     anyone is released (its exception breaks the barrier and is raised in the
-    thread that ran it). timeout: the default for wait(). addr, token: the server
+    thread that ran it; a str it returns is the action_result every party
+    receives). timeout: the default for wait(). addr, token: the server
     and its auth token (None: $BARRIERD_ADDR / $BARRIERD_TOKEN), used through the
-    process's shared connection; or client: a barrierclient.Client to use."""
+    process's shared connection; or client: a barrierclient.Client to use.
+    members: the member list the barrier is created with (parties may then be
+    None: it is their number); it admits only waits naming one of them."""
 
     def __init__(self, name, parties, action=None, timeout=None, *, addr=None, token=None,
-                 client=None):
-        if parties < 1:
+                 client=None, members=None):
+        if members is not None:
+            members = list(members)
+            if parties is None:
+                parties = len(members)
+            if parties != len(members):
+                raise ValueError(f"parties is {parties} but members names {len(members)}")
+        if parties is None or parties < 1:
             raise ValueError("parties must be >= 1")
         if client is not None and (addr is not None or token is not None):
             raise ValueError("give either client or addr/token, not both")
@@ -30,22 +39,48 @@ class Barrier:
         self._addr = addr
         self._token = token
         self._client = client
+        self._members = members
+        self._mine = threading.local()  # this thread's last Rendezvous
 
     @property
     def client(self):
         """The Client this barrier talks through (the process's shared one by default)."""
         return self._client or default_client(self._addr, self._token)
 
-    def wait(self, timeout=None):
+    def wait(self, timeout=None, *, data=None, member=None):
         """Wait until all parties have called wait(); returns this caller's arrival
         index (0 .. parties-1, parties-1 for the last). timeout (seconds; None: the
         barrier's default, if that is None too, forever): when it passes, the
-        barrier breaks and BrokenBarrierError is raised, as in threading.Barrier."""
+        barrier breaks and BrokenBarrierError is raised, as in threading.Barrier.
+        data (str): handed to every party in `gathered`; member (str): this
+        party's name, unique in its generation (docs/python.md, "Rendezvous").
+        After it returns, this thread's `gathered` and `action_result` hold what
+        the release delivered."""
+        return self.wait_gather(timeout, data=data, member=member).index
+
+    def wait_gather(self, timeout=None, *, data=None, member=None):
+        """wait(), returning the whole Rendezvous: index, generation, gathered
+        (every party's data by arrival index, None where a party sent none; []
+        when nobody sent any) and action_result."""
         if timeout is None:
             timeout = self._timeout
-        index, self._last_generation = self.client.wait(self.name, self._parties, timeout,
-                                                        self._action)
-        return index
+        r = self.client.wait_gather(self.name, self._parties, timeout, self._action, data=data,
+                                    member=member, members=self._members)
+        self._last_generation = r.generation
+        self._mine.last = r
+        return r
+
+    @property
+    def gathered(self):
+        """What this thread's last wait on this barrier gathered ([] if none)."""
+        r = getattr(self._mine, "last", None)
+        return r.gathered if r else []
+
+    @property
+    def action_result(self):
+        """The action result this thread's last wait received, or None."""
+        r = getattr(self._mine, "last", None)
+        return r.action_result if r else None
 
     async def wait_async(self, timeout=None):
         """wait() for asyncio: runs the blocking wait in a thread of its own (not
@@ -88,7 +123,11 @@ class Barrier:
             # The server creates a barrier with its first wait: make it exist
             # (a zero-timeout wait, which breaks it unless parties == 1), then abort.
             try:
-                c.wait(self.name, self._parties, 0)
+                if self._members:  # created with its list, as its parties would
+                    c.wait_gather(self.name, self._parties, 0, member=self._members[0],
+                                  members=self._members)
+                else:
+                    c.wait(self.name, self._parties, 0)
             except BrokenBarrierError:
                 pass
             c.abort(self.name)
@@ -98,6 +137,11 @@ class Barrier:
             return self.client.status(self.name)
         except NotFoundError:
             return None
+
+    @property
+    def members(self):
+        """The member list this Barrier creates the barrier with, or None."""
+        return list(self._members) if self._members is not None else None
 
     @property
     def parties(self):

@@ -151,6 +151,115 @@ class Client:
         return res.index, res.generation
 
 
+class Rendezvous:
+    """What a released wait_gather() got: index and generation (as wait()),
+    gathered (a list with every party's data by arrival index, None for a party
+    that sent none; [] when no party sent any) and action_result (the str the
+    generation's action returned, or None)."""
+
+    __slots__ = ("index", "generation", "gathered", "action_result")
+
+    def __init__(self, index, generation, gathered, action_result):
+        self.index = index
+        self.generation = generation
+        self.gathered = gathered
+        self.action_result = action_result
+
+    def __repr__(self):
+        return (f"Rendezvous(index={self.index}, generation={self.generation}, "
+                f"gathered={self.gathered!r}, action_result={self.action_result!r})")
+
+
+def _text(v, what):
+    """A str or bytes argument as UTF-8 bytes (without NUL)."""
+    if v is None:
+        return None
+    b = v.encode() if isinstance(v, str) else bytes(v)
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} must be UTF-8 text") from None
+    if b"\0" in b:
+        raise ValueError(f"{what} must not contain NUL characters")
+    return b
+
+
+def _read_rendezvous(L, r):
+    n = L.bc_rendezvous_n_gathered(r)
+    size = ctypes.c_size_t()
+    gathered = []
+    for i in range(n):
+        p = L.bc_rendezvous_gathered(r, i, ctypes.byref(size))
+        gathered.append(None if not p else ctypes.string_at(p, size.value).decode())
+    p = L.bc_rendezvous_action_result(r, ctypes.byref(size))
+    result = None if not p else ctypes.string_at(p, size.value).decode()
+    return Rendezvous(L.bc_rendezvous_index(r), L.bc_rendezvous_generation(r), gathered, result)
+
+
+def _wait_ex(self, name, parties, timeout=None, action=None, *, data=None, member=None,
+             members=None):
+    """bc_wait_ex (docs/python.md, "Rendezvous"): returns a Rendezvous.
+    parties may be None with members (it is their number). action: as wait()'s;
+    a str it returns is the result every party receives (action_result)."""
+    L = _lib.lib()
+    a = _lib.WaitArgs()
+    a.name = _b(name)
+    a.parties = parties or 0
+    if timeout is not None:
+        a.has_timeout = 1
+        a.timeout_s = max(float(timeout), 0.0)
+    d = _text(data, "data")
+    if d is not None:
+        a.data = d
+        a.data_len = len(d)
+    m = _text(member, "member")
+    a.member = m
+    keep = [d, m]
+    if members is not None:
+        names = [_text(x, "members") for x in members]
+        arr = (ctypes.c_char_p * max(len(names), 1))(*names)
+        keep += [names, arr]
+        a.members = ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p))
+        a.n_members = len(names)
+        if not names:
+            raise ValueError("members must not be empty")
+    failure = []
+    if action is not None:
+        def run(_arg, ctx):
+            try:
+                res = action()
+                if isinstance(res, (str, bytes)):
+                    b = _text(res, "the action's result")
+                    if L.bc_action_set_result(ctx, b, len(b)) < 0:
+                        raise ValueError("the action's result was refused: " + (
+                            L.bc_last_error_message() or b"").decode("utf-8", "replace"))
+                return 0
+            except BaseException as e:  # noqa: B036 - reported to the caller
+                failure.append(e)
+                return 1
+        cb = _lib.RDV_ACTION(run)
+        keep.append(cb)
+        a.action = ctypes.cast(cb, ctypes.c_void_p)
+    out = ctypes.c_void_p()
+    rc = L.bc_wait_ex(self.handle(), ctypes.byref(a), ctypes.byref(out))
+    if rc < 0:
+        name_ = (L.bc_error_name(rc) or b"").decode("utf-8", "replace")
+        msg = (L.bc_last_error_message() or b"").decode("utf-8", "replace")
+        if failure:
+            e = failure[0]
+            if hasattr(e, "add_note"):
+                e.add_note(f"barrierclient: the action failed and broke barrier {name!r}: {msg}")
+            raise e
+        raise error_for(rc, name_, msg)
+    try:
+        return _read_rendezvous(L, out.value)
+    finally:
+        L.bc_rendezvous_free(out.value)
+
+
+Client.wait_gather = _wait_ex
+
+
 def _reinit_after_fork():
     for c in list(_all_clients):
         c._after_fork_in_child()

@@ -4,7 +4,7 @@ import threading
 BrokenBarrierError = threading.BrokenBarrierError
 
 BC_EBROKEN, BC_ETIMEDOUT, BC_EACTION, BC_EPARTIES, BC_EINVAL, BC_ENOTFOUND, BC_ECONN, \
-    BC_EPROTO, BC_EAUTH, BC_ELIMIT, BC_ESHUTDOWN, BC_ENOMEM, BC_ENOTLEADER = range(-1, -14, -1)
+    BC_EPROTO, BC_EAUTH, BC_ELIMIT, BC_ESHUTDOWN, BC_ENOMEM, BC_ENOTLEADER, BC_EMEMBER = range(-1, -15, -1)
 
 
 class BarrierError(Exception):
@@ -46,6 +46,11 @@ class PartiesMismatchError(BarrierError, ValueError):
     """The barrier exists with another number of parties (BC_EPARTIES)."""
 
 
+class MemberError(BarrierError, ValueError):
+    """Rendezvous: the member name is taken in its generation, or the barrier has
+    a member list and the name is not on it (BC_EMEMBER)."""
+
+
 class NotFoundError(BarrierError, LookupError):
     """The barrier does not exist (BC_ENOTFOUND)."""
 
@@ -61,6 +66,7 @@ _CLASSES = {
     BC_EAUTH: AuthError,
     BC_ELIMIT: LimitError,
     BC_ENOMEM: LimitError,
+    BC_EMEMBER: MemberError,
 }
 
 

@@ -39,11 +39,28 @@ class Status(ctypes.Structure):
                 ("reserved", ctypes.c_uint64 * 11)]
 
 
+class WaitArgs(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p),
+                ("parties", ctypes.c_uint),
+                ("has_timeout", ctypes.c_int),
+                ("timeout_s", ctypes.c_double),
+                ("data", ctypes.c_char_p),
+                ("data_len", ctypes.c_size_t),
+                ("member", ctypes.c_char_p),
+                ("members", ctypes.POINTER(ctypes.c_char_p)),
+                ("n_members", ctypes.c_size_t),
+                ("action", ctypes.c_void_p),
+                ("action_arg", ctypes.c_void_p),
+                ("reserved", ctypes.c_uint64 * 22)]
+
+
+assert ctypes.sizeof(WaitArgs) == 256
 assert ctypes.sizeof(Options) == 256
 assert ctypes.sizeof(WaitResult) == 128
 assert ctypes.sizeof(Status) == 128
 
 ACTION = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+RDV_ACTION = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
 
 def _candidates():
@@ -79,6 +96,14 @@ def _declare(lib):
         "bc_close": (None, [P]),
         "bc_wait": (I, [P, S, ctypes.c_uint, ctypes.c_double, ACTION, P,
                         ctypes.POINTER(WaitResult)]),
+        "bc_wait_ex": (I, [P, ctypes.POINTER(WaitArgs), ctypes.POINTER(P)]),
+        "bc_action_set_result": (I, [P, S, ctypes.c_size_t]),
+        "bc_rendezvous_index": (ctypes.c_uint, [P]),
+        "bc_rendezvous_generation": (ctypes.c_uint64, [P]),
+        "bc_rendezvous_n_gathered": (ctypes.c_size_t, [P]),
+        "bc_rendezvous_gathered": (P, [P, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+        "bc_rendezvous_action_result": (P, [P, ctypes.POINTER(ctypes.c_size_t)]),
+        "bc_rendezvous_free": (None, [P]),
         "bc_abort": (I, [P, S]),
         "bc_reset": (I, [P, S]),
         "bc_status_get": (I, [P, S, ctypes.POINTER(Status)]),
