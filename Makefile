@@ -17,7 +17,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR      ?= OFF
 FUZZ_SECONDS      ?= 300
 FUZZ_TEST_SECONDS ?= 30
-FUZZ_TARGETS := frame request
+FUZZ_TARGETS := frame request fastwait
 PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev libcurl4-openssl-dev libssl-dev \
             check netcat-openbsd valgrind clang libclang-rt-14-dev iproute2 etcd-server \
             scdoc libsystemd-dev systemd \
