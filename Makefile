@@ -8,7 +8,7 @@
 #   WERROR=ON     warnings are errors (.ci/run sets it)
 #   make fuzz     the fuzzers for $(FUZZ_SECONDS) seconds each
 #   make bench    barrier-bench: barrierd against the kernel floor
-#   make bench-scale  barrier-bench-scale: one barrier of 10,000 and 100,000
+#   make bench-scale  barrier-bench-scale: one barrier of 1,000, 10,000 and 100,000
 #                 parties over shared connections ($(SCALE_ARGS))
 #   make soak     1,000 connections x 1,000 rounds
 BUILD       ?= build

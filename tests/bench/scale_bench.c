@@ -59,7 +59,7 @@ static struct {
     double watchdog_s;
     const char *barrierd, *floor;
     int keep_logs;
-} opt = {{10000, 100000}, 2, 5, 4, 10, 256, -1, 60, NULL, NULL, 0};
+} opt = {{1000, 10000, 100000}, 3, 5, 4, 10, 256, -1, 60, NULL, NULL, 0};
 
 /* ---- load process ---- */
 
@@ -644,7 +644,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: barrier-bench-scale [options]\n"
-            "  --n LIST          parties of the one barrier (default 10000,100000)\n"
+            "  --n LIST          parties of the one barrier (default 1000,10000,100000)\n"
             "  --waits W         waits per connection (default 5, 1..%d)\n"
             "  --procs P         load processes per server (default 4, 1..%d)\n"
             "  --rounds R        rounds per N and server (default 10)\n"
