@@ -8,6 +8,8 @@
 #   WERROR=ON     warnings are errors (.ci/run sets it)
 #   make fuzz     the fuzzers for $(FUZZ_SECONDS) seconds each
 #   make bench    barrier-bench: barrierd against the kernel floor
+#   make bench-scale  barrier-bench-scale: one barrier of 1,000, 10,000 and 100,000
+#                 parties over shared connections ($(SCALE_ARGS))
 #   make soak     1,000 connections x 1,000 rounds
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
@@ -17,7 +19,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR      ?= OFF
 FUZZ_SECONDS      ?= 300
 FUZZ_TEST_SECONDS ?= 30
-FUZZ_TARGETS := frame request
+FUZZ_TARGETS := frame request fastwait
 PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev libcurl4-openssl-dev libssl-dev \
             check netcat-openbsd valgrind clang libclang-rt-14-dev iproute2 etcd-server \
             scdoc libsystemd-dev systemd \
@@ -25,7 +27,7 @@ PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev libcurl4-openssl-d
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test test-suites test-asan fuzz fuzz-build fuzz-run bench soak clean
+.PHONY: all deps build run test test-suites test-asan fuzz fuzz-build fuzz-run bench bench-scale soak clean
 
 all: build
 
@@ -85,6 +87,9 @@ fuzz:
 
 bench: build
 	tests/bench/run-bench.sh $(BUILD) $(BENCH_ARGS)
+
+bench-scale: build
+	BARRIERD=./$(BUILD)/server/barrierd ./$(BUILD)/tests/bench/barrier-bench-scale $(SCALE_ARGS)
 
 soak: build
 	BARRIERD=./$(BUILD)/server/barrierd ./$(BUILD)/tests/soak/barrier-soak $(SOAK_ARGS)

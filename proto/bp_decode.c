@@ -6,6 +6,7 @@
  */
 #include "bp_msg.h"
 
+#include "bp_decode_fast.h"
 #include "bp_error.h"
 
 #include <cjson/cJSON.h>
@@ -290,6 +291,18 @@ static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
 
 int bp_request_decode(const char *line, size_t len, unsigned max_parties, bp_request *r,
                       bp_decode_error *err)
+{
+    if (max_parties == 0 || max_parties > BP_PARTIES_MAX)
+        max_parties = BP_PARTIES_MAX;
+    if (bp__decode_wait_fast(line, len, max_parties, r)) { /* the hot shape */
+        memset(err, 0, sizeof *err);
+        return 0;
+    }
+    return bp__request_decode_json(line, len, max_parties, r, err);
+}
+
+int bp__request_decode_json(const char *line, size_t len, unsigned max_parties, bp_request *r,
+                            bp_decode_error *err)
 {
     memset(r, 0, sizeof *r);
     memset(err, 0, sizeof *err);

@@ -2,7 +2,8 @@
  *
  * A release or failure encodes its shared part once, then gives each waiter a
  * small prefix (its id, and for a release its index) in front of the same
- * bytes. Told waiters leave their connection and are recycled.
+ * bytes; a connection gets all of its waiters' replies in one write (sv_batch.c).
+ * Told waiters leave their connection and are recycled.
  */
 #include "sv_server.h"
 
@@ -11,13 +12,18 @@
 
 #include <string.h>
 
-/* Send prefix + shared bytes to one waiter, then forget the waiter. */
+/* Add a waiter's reply (its prefix; the body is the outcome's, sent at the
+ * flush) to its connection's batch, then forget the waiter. */
 static void tell(sv_server *s, br_waiter *bw, const bp_buf *prefix, const char *body,
-                 size_t blen, sv_shared **shared)
+                 size_t blen)
 {
     sv_wait *w = (sv_wait *)bw;
     sv_conn *c = w->conn;
-    sv__conn_send(c, prefix->data, prefix->len, body, blen, shared);
+    if (prefix->oom || sv__batch_add(s, c, prefix->data, prefix->len) < 0) {
+        sv_shared *own = NULL; /* no room to batch: straight out */
+        sv__conn_send(c, prefix->data, prefix->len, body, blen, &own);
+        sv__shared_unref(own);
+    }
     sv__conn_unlink_wait(c, w);
     sv__wait_free(s, w);
 }
@@ -33,14 +39,13 @@ static void notify_release(sv_server *s, const br_outcome *o)
                                   o->gathered_len, o->action_result, o->action_result_len);
     else
         bp_enc_release_shared(body, in.name, in.name_len, o->generation);
-    sv_shared *shared = NULL;
     for (unsigned i = 0; i < o->n; i++) {
         br_waiter *w = o->waiters[i];
         bp_buf_reset(&s->prefix);
         bp_enc_release_prefix(&s->prefix, w->has_id, w->id, w->index);
-        tell(s, w, &s->prefix, body->data, body->len, &shared);
+        tell(s, w, &s->prefix, body->data, body->len);
     }
-    sv__shared_unref(shared);
+    sv__batch_flush(s, body->data, body->len);
     SV_DEBUG("barrier '%s' generation %llu released (%u parties)", in.name,
              (unsigned long long)o->generation, o->n);
 }
@@ -60,24 +65,24 @@ static void notify_fail(sv_server *s, const br_outcome *o)
     else
         bp_enc_wait_error_shared(body, o->code, o->message, in.name, in.name_len, o->generation);
     s->counters.errors += o->n; /* each is an error reply, like any other */
-    sv_shared *shared = NULL;
     for (unsigned i = 0; i < o->n; i++) {
         br_waiter *w = o->waiters[i];
         bp_buf_reset(&s->prefix);
         bp_enc_reply_start(&s->prefix, w->has_id, w->id);
-        if (w == o->culprit) { /* its own code: encoded apart, not shared */
+        if (w == o->culprit) { /* its own code: encoded apart, sent apart */
             bp_buf own = BP_BUF_INIT;
             bp_enc_wait_error_shared(&own, o->culprit_code, o->message, in.name, in.name_len,
                                      o->generation);
-            sv_shared *mine = NULL;
-            tell(s, w, &s->prefix, own.data, own.len, &mine);
-            sv__shared_unref(mine);
+            sv_wait *sw = (sv_wait *)w;
+            sv__conn_send(sw->conn, s->prefix.data, s->prefix.len, own.data, own.len, NULL);
+            sv__conn_unlink_wait(sw->conn, sw);
+            sv__wait_free(s, sw);
             bp_buf_free(&own);
             continue;
         }
-        tell(s, w, &s->prefix, body->data, body->len, &shared);
+        tell(s, w, &s->prefix, body->data, body->len);
     }
-    sv__shared_unref(shared);
+    sv__batch_flush(s, body->data, body->len);
 }
 
 static void notify_run_action(sv_server *s, const br_outcome *o)

@@ -448,5 +448,6 @@ void sv_server_free(sv_server *s)
     bp_buf_free(&s->out);
     bp_buf_free(&s->prefix);
     sv__wreq_pool_free(s);
+    sv__batch_free(s);
     sv__wait_pool_free(s);
 }

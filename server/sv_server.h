@@ -67,6 +67,8 @@ struct sv_conn {
     int64_t drain_until_ms;  /* DRAINING: closed by then at the latest */
     int64_t hello_by_ms;     /* with a token: closed unless authenticated by then; 0 = no limit */
     size_t out_cost;         /* memory held by queued output: bytes and request overhead */
+    uint32_t batch_first;    /* sv_batch: its first and last entry + 1 while an outcome */
+    uint32_t batch_last;     /*   is being told; 0 otherwise */
     uv_shutdown_t shutdown_req;
     char peer[64];           /* "127.0.0.1:40112", "[::1]:40112", "unix" */
 };
@@ -81,6 +83,24 @@ typedef struct sv_listener {
     sv_server *srv;
     char addr[128];
 } sv_listener;
+
+/* Everything one outcome owes each connection, gathered so that each gets one
+ * write however many of its waits the outcome ends (sv_batch.c). */
+typedef struct sv_batch_ent {
+    sv_conn *conn;
+    uint32_t off, len;  /* the waiter's prefix in sv_batch.prefixes */
+    uint32_t next;      /* the connection's next entry + 1, or 0 */
+} sv_batch_ent;
+
+typedef struct sv_batch {
+    bp_buf prefixes;    /* every waiter's prefix, back to back */
+    sv_batch_ent *ents;
+    size_t n_ents, cap_ents;
+    sv_conn **conns;    /* connections with entries, in first-entry order */
+    size_t n_conns, cap_conns;
+    uv_buf_t *iov;      /* scratch for one connection's write */
+    size_t cap_iov;
+} sv_batch;
 
 typedef struct sv_counters {
     uint64_t connections_total;
@@ -115,6 +135,7 @@ struct sv_server {
     struct sv_ha *ha;           /* HA group membership, NULL without --ha-etcd */
     bp_buf out;                 /* encoding scratch for replies, reused */
     bp_buf prefix;              /* encoding scratch for per-waiter prefixes */
+    sv_batch batch;             /* the outcome being told, per connection */
     sv_wreq *free_wreqs;        /* recycled write requests */
     size_t n_free_wreqs;
     sv_wait *free_waits;        /* recycled waits */
@@ -161,8 +182,20 @@ void sv__shared_unref(sv_shared *sh);
  * --max-output. */
 void sv__conn_send(sv_conn *c, const char *prefix, size_t plen, const char *body, size_t blen,
                    sv_shared **share);
+/* The same with k prefixes, each followed by the body, in one write: what one
+ * outcome owes a connection holding k of its waits. */
+void sv__conn_send_each(sv_conn *c, const uv_buf_t *prefixes, unsigned k, const char *body,
+                        size_t blen, sv_shared **share);
 void sv__conn_send_buf(sv_conn *c, const bp_buf *b);
 void sv__wreq_pool_free(sv_server *s);
+
+/* sv_batch.c: a waiter's prefix is added for its connection; the flush writes
+ * each connection's prefixes, each followed by the shared body, at once. An
+ * entry's connection must stay allocated until the flush (it may close: a
+ * closed connection is skipped). */
+int sv__batch_add(sv_server *s, sv_conn *c, const char *prefix, size_t plen);
+void sv__batch_flush(sv_server *s, const char *body, size_t blen);
+void sv__batch_free(sv_server *s);
 
 /* sv_dispatch.c */
 void sv__dispatch(sv_conn *c, const char *line, size_t len);

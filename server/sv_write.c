@@ -1,7 +1,8 @@
 /* sv_write.c - output to connections: try the socket first, queue the rest.
  *
  * A reply is a small prefix (a waiter's id and index) and a body that may be
- * shared by every waiter of a release. The kernel usually takes both at once
+ * shared by every waiter of a release; a connection holding several of the
+ * release's waits gets all their replies in one writev (sv_batch.c). The kernel usually takes both at once
  * through uv_try_write, with no allocation. Only what it refuses is queued: the
  * prefix copied into the request, the body referenced, never copied per waiter.
  */
@@ -14,11 +15,13 @@
 
 #define SV_PREFIX_INLINE 64 /* a release prefix is at most ~45 bytes */
 #define SV_WREQ_KEEP 1024   /* recycled write requests kept for reuse */
+#define SV_EACH_MAX 256     /* waiters per writev: 2 x 256 buffers, under IOV_MAX */
 
 struct sv_wreq {
     uv_write_t req;
     sv_wreq *next_free;
     sv_shared *body;  /* one ref held until the write completes; may be NULL */
+    char *prefix_heap; /* prefixes past the inline room, or NULL */
     size_t cost;      /* what it adds to its connection's out_cost */
     char prefix[SV_PREFIX_INLINE];
 };
@@ -55,6 +58,8 @@ static void wreq_put(sv_server *s, sv_wreq *r)
 {
     sv__shared_unref(r->body);
     r->body = NULL;
+    free(r->prefix_heap);
+    r->prefix_heap = NULL;
     if (s->n_free_wreqs >= SV_WREQ_KEEP) {
         free(r);
         return;
@@ -87,11 +92,13 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
-/* Queue what uv_try_write did not take: the prefix from p, the body from
- * b[boff..blen). With a share slot the body is wrapped once (on the first
- * connection that needs it) and referenced; without one it is copied. */
-static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen,
-                       size_t boff, sv_shared **share)
+/* Queue what uv_try_write did not take: bufs[0..n) less their first `done`
+ * bytes. Prefixes are copied into the request; a body (bytes at b) with a
+ * share slot is wrapped once (on the first connection that needs it) and
+ * referenced however often it appears. Without a share slot, or without a
+ * body left, what remains is copied into one private buffer. */
+static void send_queue(sv_conn *c, const uv_buf_t *bufs, unsigned n, size_t done, const char *b,
+                       size_t blen, sv_shared **share)
 {
     sv_server *s = c->srv;
     /* Judged on what is already queued, so that one big reply (a long list) is
@@ -104,26 +111,66 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
         sv__conn_close(c, "stopped reading its replies");
         return;
     }
+    while (n && done >= bufs[0].len) { /* what the kernel took whole */
+        done -= bufs[0].len;
+        bufs++;
+        n--;
+    }
+    size_t prefix_bytes = 0, body_bytes = 0;
+    unsigned bodies = 0;
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = bufs[i].len - (i ? 0 : done);
+        if (blen && bufs[i].base == b) {
+            bodies++;
+            body_bytes += len;
+        } else {
+            prefix_bytes += len;
+        }
+    }
     sv_wreq *r = wreq_get(s);
     if (!r) {
         sv__conn_close(c, "out of memory");
         return;
     }
     r->body = NULL;
+    r->prefix_heap = NULL;
     r->cost = sizeof *r;
-    const char *body = b + boff;
-    size_t body_len = blen - boff;
-    int by_ref = body_len && share && plen <= SV_PREFIX_INLINE;
+    int by_ref = bodies && share;
     if (by_ref && !*share)
         *share = sv__shared_new(b, blen);
+    uv_buf_t one, *out = &one;
+    unsigned nout = 1;
     if (by_ref && *share) {
+        char *pbuf = r->prefix;
+        if (prefix_bytes > SV_PREFIX_INLINE)
+            pbuf = r->prefix_heap = malloc(prefix_bytes);
+        out = n > 1 ? malloc(n * sizeof *out) : &one;
+        if (!pbuf || !out) {
+            if (out != &one)
+                free(out);
+            wreq_put(s, r);
+            sv__conn_close(c, "out of memory");
+            return;
+        }
         (*share)->refs++;
         r->body = *share;
-        body = (*share)->data + boff;
-    } else if (plen > SV_PREFIX_INLINE || body_len) { /* one private copy of both parts */
+        size_t at = 0;
+        for (unsigned i = 0; i < n; i++) {
+            size_t skip = i ? 0 : done, len = bufs[i].len - skip;
+            if (bufs[i].base == b) {
+                out[i] = uv_buf_init(r->body->data + skip, (unsigned)len);
+            } else {
+                memcpy(pbuf + at, bufs[i].base + skip, len);
+                out[i] = uv_buf_init(pbuf + at, (unsigned)len);
+                at += len;
+            }
+        }
+        nout = n;
+        r->cost += prefix_bytes + body_bytes;
+    } else { /* one private copy of all of it */
         bp_buf tmp = BP_BUF_INIT;
-        bp_buf_append(&tmp, p, plen);
-        bp_buf_append(&tmp, body, body_len);
+        for (unsigned i = 0; i < n; i++)
+            bp_buf_append(&tmp, bufs[i].base + (i ? 0 : done), bufs[i].len - (i ? 0 : done));
         r->body = tmp.oom ? NULL : sv__shared_new(tmp.data, tmp.len);
         bp_buf_free(&tmp);
         if (!r->body) {
@@ -131,21 +178,12 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
             sv__conn_close(c, "out of memory");
             return;
         }
-        plen = 0;
-        body = r->body->data;
-        body_len = r->body->len;
-        r->cost += sizeof(sv_shared);
+        one = uv_buf_init(r->body->data, (unsigned)r->body->len);
+        r->cost += sizeof(sv_shared) + r->body->len;
     }
-    r->cost += body_len;
-    uv_buf_t bufs[2];
-    unsigned n = 0;
-    if (plen) {
-        memcpy(r->prefix, p, plen);
-        bufs[n++] = uv_buf_init(r->prefix, (unsigned)plen);
-    }
-    if (body_len)
-        bufs[n++] = uv_buf_init((char *)body, (unsigned)body_len);
-    int rc = uv_write(&r->req, &c->h.stream, bufs, n, on_written);
+    int rc = uv_write(&r->req, &c->h.stream, out, nout, on_written); /* copies out[] */
+    if (out != &one)
+        free(out);
     if (rc < 0) {
         wreq_put(s, r);
         sv__conn_close(c, "disconnected");
@@ -154,19 +192,14 @@ static void send_queue(sv_conn *c, const char *p, size_t plen, const char *b, si
     c->out_cost += r->cost;
 }
 
-void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen,
-                   sv_shared **share)
+/* Straight to the socket when the queue is empty; the rest is queued. */
+static void send_bufs(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *b, size_t blen,
+                      sv_shared **share)
 {
-    if (c->state != SV_CONN_OPEN)
-        return; /* draining: only what was queued before goes out */
-    size_t boff = 0;
+    size_t total = 0, done = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += bufs[i].len;
     if (uv_stream_get_write_queue_size(&c->h.stream) == 0) {
-        uv_buf_t bufs[2];
-        unsigned n = 0;
-        if (plen)
-            bufs[n++] = uv_buf_init((char *)p, (unsigned)plen);
-        if (blen)
-            bufs[n++] = uv_buf_init((char *)b, (unsigned)blen);
         int w = uv_try_write(&c->h.stream, bufs, n);
         if (w == UV_EAGAIN || w == UV_ENOSYS)
             w = 0;
@@ -176,18 +209,45 @@ void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t
             sv__conn_close(c, "disconnected");
             return;
         }
-        size_t done = (size_t)w;
-        if (done >= plen + blen)
+        done = (size_t)w;
+        if (done >= total)
             return;
-        if (done >= plen) {
-            boff = done - plen;
-            plen = 0;
-        } else {
-            p += done;
-            plen -= done;
-        }
     }
-    send_queue(c, p, plen, b, blen, boff, share);
+    send_queue(c, bufs, n, done, b, blen, share);
+}
+
+void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen,
+                   sv_shared **share)
+{
+    if (c->state != SV_CONN_OPEN)
+        return; /* draining: only what was queued before goes out */
+    uv_buf_t bufs[2];
+    unsigned n = 0;
+    if (plen)
+        bufs[n++] = uv_buf_init((char *)p, (unsigned)plen);
+    if (blen)
+        bufs[n++] = uv_buf_init((char *)b, (unsigned)blen);
+    if (n)
+        send_bufs(c, bufs, n, b, blen, share);
+}
+
+void sv__conn_send_each(sv_conn *c, const uv_buf_t *prefixes, unsigned k, const char *b,
+                        size_t blen, sv_shared **share)
+{
+    uv_buf_t bufs[2 * SV_EACH_MAX];
+    while (k && c->state == SV_CONN_OPEN) {
+        unsigned m = k < SV_EACH_MAX ? k : SV_EACH_MAX, n = 0;
+        for (unsigned i = 0; i < m; i++) {
+            if (prefixes[i].len)
+                bufs[n++] = prefixes[i];
+            if (blen)
+                bufs[n++] = uv_buf_init((char *)b, (unsigned)blen);
+        }
+        if (n)
+            send_bufs(c, bufs, n, b, blen, share);
+        prefixes += m;
+        k -= m;
+    }
 }
 
 void sv__conn_send_buf(sv_conn *c, const bp_buf *b)

@@ -6,7 +6,11 @@
  * barrier server must make — one read on a readable socket, one write of the release —
  * and nothing else: no parsing, no allocation on the hot path, no timers.
  *
- *   floor-server [--listen 127.0.0.1:PORT] [--ready-file F] --parties N
+ *   floor-server [--listen 127.0.0.1:PORT] [--ready-file F] --parties N [--coalesce]
+ *
+ * With --coalesce a connection holding k arrivals of the generation gets its k
+ * release bytes in one write: the floor for connections that carry several
+ * parties each (barrier-bench-scale).
  *
  * Logs "listening on 127.0.0.1:PORT" to stderr (port 0 picks a free one) and, like
  * barrierd, writes that address to F (F.tmp, then renamed) once it listens; then serves
@@ -35,7 +39,7 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: floor-server [--listen 127.0.0.1:PORT] [--ready-file F] --parties N\n");
+    fprintf(stderr, "usage: floor-server [--listen 127.0.0.1:PORT] [--ready-file F] --parties N [--coalesce]\n");
 }
 
 /* The bound address, written whole: F.tmp, then renamed. */
@@ -60,6 +64,7 @@ int main(int argc, char **argv)
     int port = 0;
     long parties = 0;
     const char *ready_file = NULL;
+    int coalesce = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             const char *a = argv[++i];
@@ -72,6 +77,8 @@ int main(int argc, char **argv)
             ready_file = argv[++i];
         } else if (strcmp(argv[i], "--parties") == 0 && i + 1 < argc) {
             parties = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--coalesce") == 0) {
+            coalesce = 1;
         } else if (strcmp(argv[i], "--help") == 0) {
             usage();
             return 0;
@@ -130,7 +137,16 @@ int main(int argc, char **argv)
     /* The waiters of the current generation: fds, one entry per arrival. Sized once
      * (parties entries), so the hot path never allocates. */
     int *waiters = malloc((size_t)parties * sizeof *waiters);
-    if (!waiters) {
+    /* --coalesce: release bytes owed per fd, gathered before the writes. */
+    struct rlimit now;
+    size_t n_fds = getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_cur < (1u << 20)
+                       ? (size_t)now.rlim_cur + 1
+                       : (size_t)1 << 20; /* accept4 never returns an fd past the limit */
+    unsigned *owed = coalesce ? calloc(n_fds, sizeof *owed) : NULL;
+    char *ones = coalesce ? malloc((size_t)parties) : NULL;
+    if (ones)
+        memset(ones, 'r', (size_t)parties);
+    if (!waiters || (coalesce && (!owed || !ones))) {
         fprintf(stderr, "floor-server: out of memory\n");
         return 1;
     }
@@ -170,7 +186,17 @@ int main(int argc, char **argv)
             }
             for (ssize_t b = 0; b < r; b++) {
                 waiters[n_waiting++] = fd;
-                if (n_waiting == parties) {
+                if (n_waiting == parties && coalesce) {
+                    for (long k = 0; k < n_waiting; k++)
+                        owed[waiters[k]]++;
+                    for (long k = 0; k < n_waiting; k++) {
+                        unsigned m = owed[waiters[k]];
+                        if (m && write(waiters[k], ones, m) != (ssize_t)m) write_errors++;
+                        owed[waiters[k]] = 0;
+                    }
+                    n_waiting = 0;
+                    releases++;
+                } else if (n_waiting == parties) {
                     for (long k = 0; k < n_waiting; k++)
                         if (write(waiters[k], "r", 1) != 1) write_errors++;
                     n_waiting = 0;
@@ -182,5 +208,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "floor-server: stopped after %llu releases (%llu write errors)\n", releases,
             write_errors);
     free(waiters);
+    free(owed);
+    free(ones);
     return 0;
 }

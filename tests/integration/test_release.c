@@ -352,6 +352,112 @@ START_TEST(multiplexed_waits)
 }
 END_TEST
 
+/* ---- one release owes a connection several replies ---- */
+
+/* Read k replies from c: each a release of generation gen with an id in
+ * [id0, id0 + k); marks each index in seen (asserting no index twice). */
+static void expect_k_releases(it_conn *c, unsigned k, uint64_t id0, uint64_t gen,
+                              unsigned char *seen, unsigned n_seen)
+{
+    for (unsigned i = 0; i < k; i++) {
+        bp_reply r;
+        it_expect_reply(c, IT_TIMEOUT_MS, &r);
+        it_assert_msg(r.code == 0 && r.has_index && r.has_id && r.id >= id0 && r.id < id0 + k,
+                      "reply %u of %u: code %d id %llu", i, k, r.code, (unsigned long long)r.id);
+        it_assert_msg(r.generation == gen, "generation %llu, expected %llu",
+                      (unsigned long long)r.generation, (unsigned long long)gen);
+        it_assert(r.index < n_seen && !seen[r.index]);
+        seen[r.index] = 1;
+        bp_reply_free(&r);
+    }
+}
+
+#define SH_CONNS 4
+#define SH_WAITS 5
+
+/* Connections carrying five waits each: every wait gets its own reply (its id,
+ * a distinct index) from one release, round after round; a break tells each
+ * of a connection's waits. */
+START_TEST(shared_connections)
+{
+    ts_server s = {0};
+    ts_server_up(&s, NULL);
+    it_conn *c[SH_CONNS];
+    for (int i = 0; i < SH_CONNS; i++)
+        c[i] = it_connect(&s);
+    enum { N = SH_CONNS * SH_WAITS };
+    for (uint64_t gen = 0; gen < 20; gen++) {
+        for (int i = 0; i < SH_CONNS; i++)
+            for (int j = 0; j < SH_WAITS; j++)
+                it_send_wait(c[i], gen * 1000 + (uint64_t)i * 100 + (uint64_t)j, "sh", N, -1, "p",
+                             0);
+        unsigned char seen[N] = {0};
+        for (int i = 0; i < SH_CONNS; i++)
+            expect_k_releases(c[i], SH_WAITS, gen * 1000 + (uint64_t)i * 100, gen, seen, N);
+        for (int k = 0; k < N; k++)
+            it_assert(seen[k]);
+    }
+    /* Three waits on one connection and one on another; an abort tells all four. */
+    for (uint64_t j = 0; j < 3; j++)
+        it_send_wait(c[0], 5000 + j, "shb", 5, -1, "p", 0);
+    it_send_wait(c[1], 5003, "shb", 5, -1, "p", 0);
+    it_wait_n_waiting(c[2], "shb", 4, IT_TIMEOUT_MS);
+    it_send_op(c[2], BP_OP_ABORT, 7, "shb");
+    bp_reply ok;
+    it_expect_ok(c[2], 7, IT_TIMEOUT_MS, &ok);
+    bp_reply_free(&ok);
+    for (uint64_t j = 0; j < 3; j++) {
+        bp_reply r;
+        it_expect_reply(c[0], IT_TIMEOUT_MS, &r);
+        it_assert(r.code == BP_EBROKEN && r.has_id && r.id >= 5000 && r.id < 5003);
+        bp_reply_free(&r);
+    }
+    it_expect_err(c[1], 5003, BP_EBROKEN, IT_TIMEOUT_MS, NULL, 0);
+    for (int i = 0; i < SH_CONNS; i++)
+        it_close(c[i]);
+    ts_server_down(&s);
+}
+END_TEST
+
+#define BK_WAITS 100
+#define BK_ROUNDS 600 /* 5.7 MB of replies: more than the kernel buffers hold */
+
+/* A connection holding every party of a barrier reads nothing for 600 rounds
+ * (a small receive buffer): its replies back up in the server, which queues
+ * them (the shared body referenced, never copied per reply) and delivers every
+ * one, in order of generation, once the reader reads. */
+START_TEST(backed_up_shared_connection)
+{
+    ts_server s = {0};
+    ts_server_up(&s, "--max-output", "67108864", NULL);
+    it_conn *a = it_connect_tcp("127.0.0.1", s.port, 4096);
+    it_assert(a);
+    for (uint64_t gen = 0; gen < BK_ROUNDS; gen++)
+        for (uint64_t j = 0; j < BK_WAITS; j++)
+            it_send_wait(a, gen * 1000 + j, "bk", BK_WAITS, -1, "a", 0);
+    it_conn *o = it_connect(&s);
+    int64_t deadline = ts_now_ms() + IT_TIMEOUT_MS;
+    for (;;) { /* every round released (the server has read every wait) */
+        bp_reply r;
+        it_status(o, "bk", &r);
+        double g = it_jnum(&r, "generation");
+        bp_reply_free(&r);
+        if (g == BK_ROUNDS)
+            break;
+        it_assert_msg(ts_now_ms() < deadline, "only %g of %d rounds released", g, BK_ROUNDS);
+        ts_sleep_ms(10);
+    }
+    for (uint64_t gen = 0; gen < BK_ROUNDS; gen++) {
+        unsigned char seen[BK_WAITS] = {0};
+        expect_k_releases(a, BK_WAITS, gen * 1000, gen, seen, BK_WAITS);
+    }
+    it_expect_ping(a, 1);
+    it_close(a);
+    it_close(o);
+    ts_server_down(&s);
+}
+END_TEST
+
 int main(void)
 {
     const ts_case cases[] = {
@@ -359,6 +465,8 @@ int main(void)
         {"parties_threads", parties_threads, 0},
         {"cyclic_200", cyclic_200, 0},
         {"multiplexed_waits", multiplexed_waits, 0},
+        {"shared_connections", shared_connections, 0},
+        {"backed_up_shared_connection", backed_up_shared_connection, 0},
     };
     return ts_run_cases("release", cases, TS_NCASES(cases));
 }

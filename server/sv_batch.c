@@ -1,0 +1,109 @@
+/* sv_batch.c - everything one outcome owes each connection, in one write.
+ *
+ * A release ends every wait of its generation; a connection may hold several
+ * of them (threads sharing one client handle, a load spread over fewer
+ * sockets). Each waiter's prefix is added here as the sink meets it; the flush
+ * then writes, per connection, its prefixes each followed by the shared body
+ * as one writev, so a connection costs one system call per release however
+ * many of its parties the release answers (docs/performance.md).
+ */
+#include "sv_server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SV_BATCH_SHRINK (1u << 20) /* scratch kept between outcomes, at most */
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * size);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+int sv__batch_add(sv_server *s, sv_conn *c, const char *prefix, size_t plen)
+{
+    sv_batch *b = &s->batch;
+    if (b->n_ents >= UINT32_MAX - 1 || b->prefixes.len + plen > UINT32_MAX)
+        return -1;
+    if (grow((void **)&b->ents, &b->cap_ents, b->n_ents + 1, sizeof *b->ents) < 0)
+        return -1;
+    if (!c->batch_first &&
+        grow((void **)&b->conns, &b->cap_conns, b->n_conns + 1, sizeof *b->conns) < 0)
+        return -1;
+    size_t off = b->prefixes.len;
+    bp_buf_append(&b->prefixes, prefix, plen);
+    if (b->prefixes.oom)
+        return -1;
+    uint32_t me = (uint32_t)++b->n_ents; /* index + 1 */
+    b->ents[me - 1] = (sv_batch_ent){.conn = c, .off = (uint32_t)off, .len = (uint32_t)plen};
+    if (c->batch_first)
+        b->ents[c->batch_last - 1].next = me;
+    else {
+        c->batch_first = me;
+        b->conns[b->n_conns++] = c;
+    }
+    c->batch_last = me;
+    return 0;
+}
+
+/* The prefixes of c's entries, in order, into b->iov; returns how many. */
+static size_t gather(sv_batch *b, sv_conn *c)
+{
+    size_t k = 0;
+    for (uint32_t e = c->batch_first; e; e = b->ents[e - 1].next) {
+        const sv_batch_ent *en = &b->ents[e - 1];
+        b->iov[k++] = uv_buf_init(b->prefixes.data + en->off, en->len);
+    }
+    return k;
+}
+
+void sv__batch_flush(sv_server *s, const char *body, size_t blen)
+{
+    sv_batch *b = &s->batch;
+    sv_shared *shared = NULL;
+    for (size_t i = 0; i < b->n_conns; i++) {
+        sv_conn *c = b->conns[i];
+        size_t k = 0;
+        for (uint32_t e = c->batch_first; e; e = b->ents[e - 1].next)
+            k++;
+        if (grow((void **)&b->iov, &b->cap_iov, k, sizeof *b->iov) == 0) {
+            gather(b, c);
+            sv__conn_send_each(c, b->iov, (unsigned)k, body, blen, &shared);
+        } else {
+            sv__conn_close(c, "out of memory");
+        }
+        c->batch_first = c->batch_last = 0;
+    }
+    sv__shared_unref(shared);
+    b->n_ents = b->n_conns = 0;
+    if (b->prefixes.cap > SV_BATCH_SHRINK)
+        bp_buf_free(&b->prefixes);
+    else
+        bp_buf_reset(&b->prefixes);
+    if (b->cap_ents * sizeof *b->ents > SV_BATCH_SHRINK) {
+        free(b->ents);
+        free(b->conns);
+        b->ents = NULL;
+        b->conns = NULL;
+        b->cap_ents = b->cap_conns = 0;
+    }
+}
+
+void sv__batch_free(sv_server *s)
+{
+    sv_batch *b = &s->batch;
+    bp_buf_free(&b->prefixes);
+    free(b->ents);
+    free(b->conns);
+    free(b->iov);
+    memset(b, 0, sizeof *b);
+}
