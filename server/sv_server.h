@@ -67,6 +67,8 @@ struct sv_conn {
     size_t out_cost;         /* memory held by queued output: bytes and request overhead */
     uv_shutdown_t shutdown_req;
     char peer[64];           /* "127.0.0.1:40112", "[::1]:40112", "unix" */
+    struct tl_conn *tls;     /* TLS state (tl_server.h); NULL: plain */
+    int token_warned;        /* warned about a token sent in the clear */
 };
 
 typedef struct sv_listener {
@@ -78,6 +80,7 @@ typedef struct sv_listener {
     } h;
     sv_server *srv;
     char addr[128];
+    int tls;                    /* tls:// listener: connections speak TLS */
 } sv_listener;
 
 typedef struct sv_counters {
@@ -111,6 +114,7 @@ struct sv_server {
     uint64_t start_ms;
     sv_counters counters;
     struct sv_ha *ha;           /* HA group membership, NULL without --ha-etcd */
+    struct tl_server *tls;      /* TLS context and SIGHUP reload; NULL without tls:// */
     bp_buf out;                 /* encoding scratch for replies, reused */
     bp_buf prefix;              /* encoding scratch for per-waiter prefixes */
     sv_wreq *free_wreqs;        /* recycled write requests */
@@ -134,6 +138,8 @@ void sv__arm_deadline(sv_server *s);
 
 /* sv_conn.c */
 void sv__conn_accept(sv_listener *l);
+/* Plaintext from the peer: frame and dispatch its lines (OPEN only). */
+void sv__conn_input(sv_conn *c, const char *data, size_t n);
 void sv__conn_set_state(sv_conn *c, sv_conn_state to);
 /* Close now: waits leave the registry (breaking their barriers), queued output
  * is dropped. `why` is logged and used in break messages. */

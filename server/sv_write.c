@@ -8,6 +8,7 @@
 #include "sv_server.h"
 
 #include "sv_log.h"
+#include "tl_server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,10 @@ void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t
 {
     if (c->state != SV_CONN_OPEN)
         return; /* draining: only what was queued before goes out */
+    if (c->tls) {
+        tl__send(c, p, plen, b, blen); /* encrypted per connection */
+        return;
+    }
     size_t boff = 0;
     if (uv_stream_get_write_queue_size(&c->h.stream) == 0) {
         uv_buf_t bufs[2];
