@@ -58,6 +58,8 @@ int bp_addr_parse(const char *text, size_t len, int flags, bp_addr *out, char *e
     if (len >= 6 && memcmp(text, "tls://", 6) == 0) {
         if (len >= 11 && memcmp(text + 6, "unix:", 5) == 0)
             return bad(err, cap, text, len, "TLS is for TCP addresses, not unix sockets");
+        if (memmem(text + 6, len - 6, "://", 3))
+            return bad(err, cap, text, len, "one scheme at most");
         int rc = bp_addr_parse(text + 6, len - 6, flags, out, err, cap);
         out->tls = rc == 0;
         return rc;
