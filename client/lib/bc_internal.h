@@ -191,7 +191,7 @@ void bc__tls_free(bc_client *c);
  * 0, or BC_ECONN with the reason in the message. */
 int bc__tls_connect(bc_client *c, int fd, const bp_addr *a, const char *text, int64_t deadline_ns,
                     SSL **ssl);
-/* 1 if ssl holds received bytes not yet read: no poll() before reading them. */
+/* 1 if ssl holds decrypted bytes not yet read: no poll() before reading them. */
 int bc__tls_pending(bc_client *c, SSL *ssl);
 /* recv() on the connection (fd, ssl), never blocking: bytes, 0 at the end,
  * -1 with errno (EAGAIN: nothing yet; EPROTO: a TLS error). peek: MSG_PEEK. */

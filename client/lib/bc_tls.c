@@ -183,8 +183,11 @@ int bc__tls_connect(bc_client *c, int fd, const bp_addr *a, const char *text, in
 
 int bc__tls_pending(bc_client *c, SSL *ssl)
 {
+    /* Decrypted bytes only: without read-ahead OpenSSL takes no more from the
+     * socket than the record it decrypts, so the rest is still for poll() to
+     * see, and a partial record never makes the reader spin. */
     pthread_mutex_lock(&c->smu);
-    int n = SSL_has_pending(ssl);
+    int n = SSL_pending(ssl) > 0;
     pthread_mutex_unlock(&c->smu);
     return n;
 }
