@@ -33,10 +33,18 @@ static void note_error(tl_engine *e, const char *what)
     ERR_clear_error();
 }
 
+/* Why a file could not be used: the system's reason (no such file), else the
+ * first error OpenSSL queued ("no start line": not PEM), which says more than
+ * the last ("PEM lib"). */
 static void ctx_error(char *err, size_t cap, const char *what, const char *path)
 {
-    unsigned long code = ERR_peek_last_error();
-    const char *reason = code ? ERR_reason_error_string(code) : NULL;
+    unsigned long code, first = ERR_peek_error();
+    const char *reason = first ? ERR_reason_error_string(first) : NULL;
+    while ((code = ERR_get_error()) != 0)
+        if (ERR_SYSTEM_ERROR(code)) {
+            reason = strerror(ERR_GET_REASON(code));
+            break;
+        }
     snprintf(err, cap, "%s %s: %s", what, path, reason ? reason : "cannot be read");
     ERR_clear_error();
 }

@@ -72,12 +72,20 @@ static void reason(SSL *ssl, char *dst, size_t cap)
     ERR_clear_error();
 }
 
+/* Why a file could not be used: the system's reason (no such file), else the
+ * first error OpenSSL queued ("no start line": not PEM). */
 static int ctx_fail(SSL_CTX *ctx, const char *what, const char *path)
 {
-    char why[256];
-    reason(NULL, why, sizeof why);
+    unsigned long code, first = ERR_peek_error();
+    const char *why = first ? ERR_reason_error_string(first) : NULL;
+    while ((code = ERR_get_error()) != 0)
+        if (ERR_SYSTEM_ERROR(code)) {
+            why = strerror(ERR_GET_REASON(code));
+            break;
+        }
+    ERR_clear_error();
     SSL_CTX_free(ctx);
-    return bc__fail(BC_EINVAL, "%s %s: %s", what, path, why);
+    return bc__fail(BC_EINVAL, "%s %s: %s", what, path, why ? why : "cannot be used");
 }
 
 int bc__tls_setup(bc_client *c, const bc_options *o)
@@ -172,6 +180,10 @@ int bc__tls_connect(bc_client *c, int fd, const bp_addr *a, const char *text, in
         char why[256];
         if (want == SSL_ERROR_WANT_READ || want == SSL_ERROR_WANT_WRITE)
             snprintf(why, sizeof why, "timed out");
+        else if (want == SSL_ERROR_SYSCALL && !ERR_peek_error())
+            /* A server at its connection limit closes a TLS connection
+             * before the handshake: it cannot send a plaintext reason. */
+            snprintf(why, sizeof why, "closed by the server (is it at its connection limit?)");
         else
             reason(ssl, why, sizeof why);
         SSL_free(ssl);
