@@ -58,6 +58,10 @@ static void on_sighup(uv_signal_t *h, int signum)
 {
     (void)signum;
     sv_server *s = h->data;
+    if (!s->tls->ctx) {
+        SV_INFO("SIGHUP: nothing to reload (no tls:// listener)");
+        return;
+    }
     SSL_CTX *ctx = load_ctx(s->cfg);
     if (!ctx) {
         SV_ERROR("TLS: SIGHUP: reload failed; keeping the certificates loaded before");
@@ -74,12 +78,10 @@ int tl__server_init(sv_server *s)
     int any = 0;
     for (size_t i = 0; i < s->cfg->n_listen; i++)
         any |= s->cfg->listen[i].tls;
-    if (!any)
-        return 0;
     tl_server *t = calloc(1, sizeof *t);
     if (!t)
         return UV_ENOMEM;
-    if (!(t->ctx = load_ctx(s->cfg))) {
+    if (any && !(t->ctx = load_ctx(s->cfg))) {
         free(t);
         return UV_EINVAL;
     }
@@ -88,7 +90,9 @@ int tl__server_init(sv_server *s)
     t->sighup.data = s;
     t->sighup_started = 1;
     uv_signal_start(&t->sighup, on_sighup, SIGHUP);
-    uv_unref((uv_handle_t *)&t->sighup); /* never what keeps the loop running */
+    /* SIGHUP reloads, or is only logged without TLS: a daemon does not die of
+     * it (systemctl reload). Never what keeps the loop running. */
+    uv_unref((uv_handle_t *)&t->sighup);
     return 0;
 }
 

@@ -14,8 +14,9 @@
 
 #include "sv_server.h"
 
-/* Build the context when a listener asks for TLS and watch SIGHUP. 0, or a
- * negative code after logging why (the server does not start). */
+/* Build the context when a listener asks for TLS, and watch SIGHUP (without
+ * TLS it is only logged). 0, or a negative code after logging why (the server
+ * does not start). */
 int tl__server_init(sv_server *s);
 void tl__server_free(sv_server *s);
 

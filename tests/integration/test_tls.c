@@ -15,7 +15,8 @@
  *                        oversized line after decryption, the connection limit
  *   release_processes    a full release over TLS: processes x threads, rounds
  *   sighup_reload        a new certificate after SIGHUP for new clients, the
- *                        old connection kept; a broken reload keeps the last
+ *                        old connection kept; a broken reload keeps the last;
+ *                        without TLS, SIGHUP is only logged
  *   kill9_waiter         a waiter killed -9: the others see the barrier broken
  *   server_death         waiters learn the server died; with resume they are
  *                        released by a restarted server (new handshake)
@@ -526,6 +527,18 @@ START_TEST(sighup_reload)
     lib_ping(old);
     bc_close(old);
     ts_server_down(&s);
+
+    /* Without TLS, SIGHUP is only logged: the server lives on. */
+    ts_server p = {0};
+    ts_server_up(&p, NULL);
+    it_assert(kill(p.pid, SIGHUP) == 0);
+    for (int i = 0; i < 200 && !ts_server_log_contains(&p, "nothing to reload"); i++)
+        ts_sleep_ms(25);
+    it_assert(ts_server_log_contains(&p, "SIGHUP: nothing to reload"));
+    c = lib_up(p.addr, NULL);
+    lib_ping(c);
+    bc_close(c);
+    ts_server_down(&p);
     certs_remove();
 }
 END_TEST
