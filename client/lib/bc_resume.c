@@ -133,7 +133,7 @@ static int handshake(bc_client *c, int fd, SSL *ssl, const char *text, int64_t d
 static long addr_index(bc_client *c, const bp_addr *a)
 {
     for (size_t i = 0; i < c->n_addrs; i++)
-        if (c->addrs[i].kind == a->kind && c->addrs[i].port == a->port &&
+        if (c->addrs[i].kind == a->kind && c->addrs[i].port == a->port && c->addrs[i].tls == a->tls &&
             strcmp(c->addrs[i].host, a->host) == 0 && strcmp(c->addrs[i].path, a->path) == 0)
             return (long)i;
     if (c->n_addrs == BP_ADDR_LIST_MAX) return -1;
