@@ -42,8 +42,8 @@
 /* Read one line (without its '\n') into buf by deadline_ns, consuming exactly
  * that line: the server sends nothing else before we speak again. Returns its
  * length, or -1 with why set. */
-static ssize_t read_line(bc_client *c, int fd, SSL *ssl, char *buf, size_t cap,
-                         int64_t deadline_ns, const char **why)
+static ssize_t read_line(bc_client *c, int fd, SSL *ssl, char *buf, size_t cap, int64_t deadline_ns,
+                         const char **why)
 {
     for (;;) {
         if (bc__now_ns() >= deadline_ns) {
@@ -96,7 +96,8 @@ static int handshake(bc_client *c, int fd, SSL *ssl, const char *text, int64_t d
     bp_buf b = BP_BUF_INIT;
     bp_request_encode(&b, &r);
     memset(r.token, 0, sizeof r.token);
-    const char *werr = b.oom ? "out of memory" : bc__write_conn(c, fd, ssl, b.data, b.len, deadline_ns);
+    const char *werr =
+        b.oom ? "out of memory" : bc__write_conn(c, fd, ssl, b.data, b.len, deadline_ns);
     if (b.data) memset(b.data, 0, b.len);
     bp_buf_free(&b);
     /* Even when the write failed, the server may have said why it closed
@@ -133,8 +134,9 @@ static int handshake(bc_client *c, int fd, SSL *ssl, const char *text, int64_t d
 static long addr_index(bc_client *c, const bp_addr *a)
 {
     for (size_t i = 0; i < c->n_addrs; i++)
-        if (c->addrs[i].kind == a->kind && c->addrs[i].port == a->port && c->addrs[i].tls == a->tls &&
-            strcmp(c->addrs[i].host, a->host) == 0 && strcmp(c->addrs[i].path, a->path) == 0)
+        if (c->addrs[i].kind == a->kind && c->addrs[i].port == a->port &&
+            c->addrs[i].tls == a->tls && strcmp(c->addrs[i].host, a->host) == 0 &&
+            strcmp(c->addrs[i].path, a->path) == 0)
             return (long)i;
     if (c->n_addrs == BP_ADDR_LIST_MAX) return -1;
     c->addrs[c->n_addrs] = *a;

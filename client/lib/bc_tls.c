@@ -27,7 +27,10 @@
  * connection the peer reset; the library must not. Each call that may write
  * runs with SIGPIPE blocked in its thread, and one it raised is taken back
  * before unblocking. */
-typedef struct quiet { sigset_t old; int pending_before; } quiet;
+typedef struct quiet {
+    sigset_t old;
+    int pending_before;
+} quiet;
 
 static void quiet_begin(quiet *q)
 {
@@ -96,8 +99,7 @@ int bc__tls_setup(bc_client *c, const bc_options *o)
     if (!any) return 0;
     if (!o->tls_cert_file != !o->tls_key_file)
         return bc__fail(BC_EINVAL, "tls_cert_file and tls_key_file go together");
-    if (o->tls_server_name &&
-        (!*o->tls_server_name || strlen(o->tls_server_name) > BP_HOST_MAX))
+    if (o->tls_server_name && (!*o->tls_server_name || strlen(o->tls_server_name) > BP_HOST_MAX))
         return bc__fail(BC_EINVAL, "tls_server_name must be 1..%d bytes", BP_HOST_MAX);
     ERR_clear_error();
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());

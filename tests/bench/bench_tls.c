@@ -33,11 +33,13 @@ static int make_files(void)
     X509_gmtime_adj(X509_getm_notAfter(x), 86400);
     X509_set_pubkey(x, key);
     X509_NAME *n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1, -1,
+                               0);
     X509_set_issuer_name(x, n);
     X509_sign(x, key, EVP_sha256());
     FILE *cf = fopen(cert_path, "w"), *kf = fopen(key_path, "w");
-    int ok = cf && kf && PEM_write_X509(cf, x) && PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL);
+    int ok = cf && kf && PEM_write_X509(cf, x) &&
+             PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL);
     if (cf) fclose(cf);
     if (kf) fclose(kf);
     X509_free(x);

@@ -258,7 +258,8 @@ START_TEST(verify_refused)
     lib_refused(tls_addr(&other), &(tls_opts){.ca = "ca.pem"}, BC_ECONN,
                 "certificate verify failed: IP address mismatch", "IP mismatch");
     char other_local[160];
-    snprintf(other_local, sizeof other_local, "tls://localhost:%d", ts_server_port(&other, "tls://"));
+    snprintf(other_local, sizeof other_local, "tls://localhost:%d",
+             ts_server_port(&other, "tls://"));
     lib_refused(other_local, &(tls_opts){.ca = "ca.pem"}, BC_ECONN,
                 "certificate verify failed: hostname mismatch", "hostname mismatch");
     lib_refused(tls_addr(&good), &(tls_opts){.ca = "ca.pem", .name = "wrong.example"}, BC_ECONN,
@@ -366,7 +367,8 @@ START_TEST(garbage_and_limits)
     it_assert(quiet != NULL);
     it_expect_eof(quiet, (int)(5000 * ts_slow() + 2000));
     int64_t took = ts_now_ms() - t0;
-    it_assert_msg(took >= 400 * ts_slow(), "closed after %lld ms, before the handshake timeout", (long long)took);
+    it_assert_msg(took >= 400 * ts_slow(), "closed after %lld ms, before the handshake timeout",
+                  (long long)took);
     it_close(quiet);
     it_assert_msg(ts_server_log_contains(&s, hs_log), "no '%s' in the log", hs_log);
 
