@@ -14,6 +14,8 @@
  *   garbage_and_limits   junk, a silent peer (handshake timeout), an
  *                        oversized line after decryption, the connection limit
  *   release_processes    a full release over TLS: processes x threads, rounds
+ *   shared_handle_threads  one handle, eight threads waiting and pinging over one
+ *                        TLS session, heartbeats answered meanwhile
  *   sighup_reload        a new certificate after SIGHUP for new clients, the
  *                        old connection kept; a broken reload keeps the last;
  *                        without TLS, SIGHUP is only logged
@@ -488,6 +490,57 @@ START_TEST(release_processes)
 }
 END_TEST
 
+/* One handle, many threads: the reader and the writers share its TLS session. */
+#define SHARED_THREADS 8
+#define SHARED_ROUNDS 40
+
+typedef struct sharer {
+    bc_client *c;
+    int rc;
+    char msg[256];
+} sharer;
+
+static void *sharer_thread(void *p)
+{
+    sharer *a = p;
+    for (int i = 0; i < SHARED_ROUNDS && a->rc == 0; i++) {
+        bc_wait_result r;
+        a->rc = bc_wait(a->c, "shared", SHARED_THREADS, 30 * ts_slow(), NULL, NULL, &r);
+        if (a->rc < 0)
+            snprintf(a->msg, sizeof a->msg, "round %d: %s", i, bc_last_error_message());
+        else if (i % 8 == 0)
+            a->rc = bc_ping(a->c, NULL) < 0 ? -1 : 0; /* a request beside the waits */
+    }
+    return NULL;
+}
+
+START_TEST(shared_handle_threads)
+{
+    certs_make();
+    ts_server s = {0};
+    /* Heartbeats every 20 ms: pongs go out from the reader while others write. */
+    tls_server_up(&s, "server.pem", "server.key", "--heartbeat", "0.02", NULL);
+    bc_client *c = lib_up(tls_addr(&s), &(tls_opts){.ca = "ca.pem"});
+    sharer a[SHARED_THREADS];
+    pthread_t th[SHARED_THREADS];
+    for (int i = 0; i < SHARED_THREADS; i++) {
+        a[i] = (sharer){.c = c};
+        it_assert(pthread_create(&th[i], NULL, sharer_thread, &a[i]) == 0);
+    }
+    for (int i = 0; i < SHARED_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        it_assert_msg(a[i].rc == 0, "thread %d: %d %s", i, a[i].rc, a[i].msg);
+    }
+    bc_status st;
+    it_assert(bc_status_get(c, "shared", &st) == BC_OK);
+    it_assert_msg(st.generation == SHARED_ROUNDS, "generation %llu",
+                  (unsigned long long)st.generation);
+    bc_close(c);
+    ts_server_down(&s);
+    certs_remove();
+}
+END_TEST
+
 START_TEST(sighup_reload)
 {
     certs_make();
@@ -773,6 +826,7 @@ int main(void)
         {"plain_tls_mixups", plain_tls_mixups, 0},
         {"garbage_and_limits", garbage_and_limits, 0},
         {"release_processes", release_processes, 0},
+        {"shared_handle_threads", shared_handle_threads, 0},
         {"sighup_reload", sighup_reload, 0},
         {"kill9_waiter", kill9_waiter, 0},
         {"server_death", server_death, 0},
