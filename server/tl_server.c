@@ -28,6 +28,7 @@ typedef struct tl_server {
 typedef struct tl_conn {
     tl_engine *e;
     int done;           /* handshake finished */
+    int failed;         /* a TLS error: input is discarded until the close */
     int64_t by_ms;      /* the handshake's deadline */
     bp_buf early;       /* plaintext written before the handshake finished */
 } tl_conn;
@@ -199,11 +200,19 @@ void tl__conn_free(sv_conn *c)
     c->tls = NULL;
 }
 
+/* A TLS error ends the connection. The alert that says why goes out first, then
+ * the FIN: closing at once, with the peer's input unread, would be a reset that
+ * can destroy the alert before the peer reads it. */
 static void failed(sv_conn *c, const char *what)
 {
     SV_WARN(CONN_FMT ": TLS %s: %s; closing", CONN_ARGS(c), what, tl_engine_error(c->tls->e));
-    flush_out(c); /* the alert, if any: the peer learns why */
-    sv__conn_close(c, c->tls->done ? "TLS error" : "TLS handshake failed");
+    c->tls->failed = 1;
+    flush_out(c);
+    const char *why = c->tls->done ? "TLS error" : "TLS handshake failed";
+    if (c->state == SV_CONN_OPEN)
+        sv__conn_close_after_flush(c, why);
+    else
+        sv__conn_close(c, why);
 }
 
 static int encrypt(sv_conn *c, const char *data, size_t len)
@@ -228,7 +237,7 @@ static void handshake_done(sv_conn *c)
 void tl__on_read(sv_conn *c, const char *data, size_t n)
 {
     tl_conn *t = c->tls;
-    if (c->state == SV_CONN_CLOSING)
+    if (c->state == SV_CONN_CLOSING || t->failed)
         return;
     if (tl_engine_feed(t->e, data, n) < 0) {
         failed(c, "read");
@@ -288,7 +297,7 @@ void tl__send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen
 
 void tl__close_notify(sv_conn *c)
 {
-    if (!c->tls->done)
+    if (!c->tls->done || c->tls->failed)
         return;
     tl_engine_close_notify(c->tls->e);
     flush_out(c);

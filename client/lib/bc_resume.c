@@ -59,6 +59,11 @@ static ssize_t read_line(bc_client *c, int fd, SSL *ssl, char *buf, size_t cap, 
             *why = n == 0 ? "closed by the server" : bc__recv_error(errno);
             return -1;
         }
+        /* A TLS record (an alert, a handshake) where a line was expected. */
+        if (!ssl && (buf[0] == 0x15 || buf[0] == 0x16)) {
+            *why = "the server speaks TLS: write the address as tls://HOST:PORT";
+            return -1;
+        }
         const char *nl = memchr(buf, '\n', (size_t)n);
         if (nl) {
             size_t len = (size_t)(nl - buf);

@@ -66,6 +66,8 @@ static void reason(SSL *ssl, char *dst, size_t cap)
     const char *r = code ? ERR_reason_error_string(code) : NULL;
     if (code && ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && vr != X509_V_OK)
         snprintf(dst, cap, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
+    else if (code && ERR_SYSTEM_ERROR(code))
+        snprintf(dst, cap, "%s", strerror(ERR_GET_REASON(code)));
     else if (r)
         snprintf(dst, cap, "%s", r);
     else if (code)
@@ -182,12 +184,17 @@ int bc__tls_connect(bc_client *c, int fd, const bp_addr *a, const char *text, in
         char why[256];
         if (want == SSL_ERROR_WANT_READ || want == SSL_ERROR_WANT_WRITE)
             snprintf(why, sizeof why, "timed out");
-        else if (want == SSL_ERROR_SYSCALL && !ERR_peek_error())
-            /* A server at its connection limit closes a TLS connection
-             * before the handshake: it cannot send a plaintext reason. */
-            snprintf(why, sizeof why, "closed by the server (is it at its connection limit?)");
+        else if ((want == SSL_ERROR_SYSCALL || want == SSL_ERROR_ZERO_RETURN) &&
+                 (!ERR_peek_error() || ERR_SYSTEM_ERROR(ERR_peek_error())))
+            /* Closed or reset: a server at its connection limit closes a TLS
+             * connection before the handshake (it cannot send a plaintext
+             * reason). */
+            snprintf(why, sizeof why, "closed by the server%s%s (is it at its connection limit?)",
+                     ERR_peek_error() ? ": " : "",
+                     ERR_peek_error() ? strerror(ERR_GET_REASON(ERR_peek_error())) : "");
         else
             reason(ssl, why, sizeof why);
+        ERR_clear_error();
         SSL_free(ssl);
         return bc__fail(BC_ECONN, "connect %s: TLS handshake: %s", text, why);
     }
