@@ -21,7 +21,8 @@ static void note_error(tl_engine *e, const char *what)
     unsigned long code = ERR_peek_error();
     const char *reason = code ? ERR_reason_error_string(code) : NULL;
     long vr = SSL_get_verify_result(e->ssl);
-    if (code && ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && vr != X509_V_OK)
+    if (code && ERR_GET_LIB(code) == ERR_LIB_SSL &&
+        ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && vr != X509_V_OK)
         snprintf(e->err, sizeof e->err, "%s: %s", reason ? reason : "certificate verify failed",
                  X509_verify_cert_error_string(vr));
     else if (reason)

@@ -64,7 +64,8 @@ static void reason(SSL *ssl, char *dst, size_t cap)
     unsigned long code = ERR_peek_error();
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     const char *r = code ? ERR_reason_error_string(code) : NULL;
-    if (code && ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && vr != X509_V_OK)
+    if (code && ERR_GET_LIB(code) == ERR_LIB_SSL &&
+        ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED && vr != X509_V_OK)
         snprintf(dst, cap, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
     else if (code && ERR_SYSTEM_ERROR(code))
         snprintf(dst, cap, "%s", strerror(ERR_GET_REASON(code)));
