@@ -199,10 +199,11 @@ START_TEST(s_client_json)
         char out[4096];
         shell(out, sizeof out,
               "(printf '%%s\\n%%s\\n' '{\"op\":\"hello\",\"id\":1,\"version\":1}' "
-              "'{\"op\":\"wait\",\"id\":2,\"barrier\":\"sc%d\",\"parties\":1}'; sleep 1) | "
+              "'{\"op\":\"wait\",\"id\":2,\"barrier\":\"sc%d\",\"parties\":1}'; sleep %d) | "
               "timeout %d openssl s_client %s -quiet -no_ign_eof -connect 127.0.0.1:%d -CAfile %s "
               "-verify_return_error -verify_hostname localhost 2>/dev/null",
-              i, (int)(10 * ts_slow()), versions[i], port, cf("ca.pem"));
+              /* stdin stays open long enough for the replies, valgrind too */
+              i, ts_slow() > 1 ? 6 : 2, (int)(20 * ts_slow()), versions[i], port, cf("ca.pem"));
         fprintf(stderr, "s_client %s said:\n%s", versions[i], out);
         it_assert_msg(has(out, "\"id\":1,\"ok\":true") && has(out, "\"heartbeat_ms\""),
                       "%s: no hello reply: %s", versions[i], out);
