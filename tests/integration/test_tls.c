@@ -13,6 +13,8 @@
  *                        the plain port: clear errors, nothing hangs
  *   garbage_and_limits   junk, a silent peer (handshake timeout), an
  *                        oversized line after decryption, the connection limit
+ *   token_over_tls       a wrong token refused over TLS; the hello timeout's
+ *                        error arrives encrypted before the close
  *   release_processes    a full release over TLS: processes x threads, rounds
  *   shared_handle_threads  one handle, eight threads waiting and pinging over one
  *                        TLS session, heartbeats answered meanwhile
@@ -411,6 +413,43 @@ START_TEST(garbage_and_limits)
         it_assert_msg(i < 99, "no slot back: %s", m);
         ts_sleep_ms(50);
     }
+    ts_server_down(&s);
+    certs_remove();
+}
+END_TEST
+
+/* With a token over TLS: a wrong token is BC_EAUTH (the error comes encrypted),
+ * and a connection that says nothing after its handshake gets the hello
+ * timeout's error, then the close. */
+START_TEST(token_over_tls)
+{
+    certs_make();
+    char tok[96], hello[32];
+    snprintf(tok, sizeof tok, "%s/token", cert_dir);
+    FILE *f = fopen(tok, "w");
+    it_assert(f != NULL);
+    fputs("sekrit\n", f);
+    fclose(f);
+    snprintf(hello, sizeof hello, "%g", 0.3 * ts_slow());
+    ts_server s = {0};
+    tls_server_up(&s, "server.pem", "server.key", "--auth-token-file", tok, "--hello-timeout",
+                  hello, NULL);
+    bc_options o = {.auth_token = "wrong", .resume_s = -1, .tls_ca_file = cf("ca.pem")};
+    bc_client *c;
+    it_assert(bc_connect(tls_addr(&s), &o, &c) == BC_EAUTH);
+    it_assert_msg(has(bc_last_error_message(), "wrong token"), "%s", bc_last_error_message());
+    o.auth_token = "sekrit";
+    it_assert(bc_connect(tls_addr(&s), &o, &c) == BC_OK);
+    lib_ping(c);
+    bc_close(c);
+    char out[4096];
+    shell(out, sizeof out,
+          "sleep %d | timeout %d openssl s_client -quiet -connect 127.0.0.1:%d -CAfile %s "
+          "2>/dev/null",
+          ts_slow() > 1 ? 10 : 2, (int)(20 * ts_slow()), ts_server_port(&s, "tls://"),
+          cf("ca.pem"));
+    it_assert_msg(has(out, "no hello with the token within"), "hello timeout: %s", out);
+    it_assert(!ts_server_log_contains(&s, "sekrit"));
     ts_server_down(&s);
     certs_remove();
 }
@@ -826,6 +865,7 @@ int main(void)
         {"mtls", mtls, 0},
         {"plain_tls_mixups", plain_tls_mixups, 0},
         {"garbage_and_limits", garbage_and_limits, 0},
+        {"token_over_tls", token_over_tls, 0},
         {"release_processes", release_processes, 0},
         {"shared_handle_threads", shared_handle_threads, 0},
         {"sighup_reload", sighup_reload, 0},
