@@ -20,7 +20,7 @@ WERROR      ?= OFF
 FUZZ_SECONDS      ?= 300
 FUZZ_TEST_SECONDS ?= 30
 FUZZ_TARGETS := frame request fastwait
-PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev libcurl4-openssl-dev libssl-dev \
+PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev libcurl4-openssl-dev libssl-dev openssl \
             check netcat-openbsd valgrind clang libclang-rt-14-dev iproute2 etcd-server \
             scdoc libsystemd-dev systemd \
             python3 python3-venv python3-pip python3-pytest libpython3.11-testsuite

@@ -55,6 +55,17 @@ int bp_addr_parse(const char *text, size_t len, int flags, bp_addr *out, char *e
     memset(out, 0, sizeof *out);
     if (len >= 5 && memcmp(text, "unix:", 5) == 0)
         return parse_unix(text, len, out, err, cap);
+    if (len >= 6 && memcmp(text, "tls://", 6) == 0) {
+        if (len >= 11 && memcmp(text + 6, "unix:", 5) == 0)
+            return bad(err, cap, text, len, "TLS is for TCP addresses, not unix sockets");
+        if (memmem(text + 6, len - 6, "://", 3))
+            return bad(err, cap, text, len, "one scheme at most");
+        int rc = bp_addr_parse(text + 6, len - 6, flags, out, err, cap);
+        out->tls = rc == 0;
+        return rc;
+    }
+    if (memmem(text, len, "://", 3))
+        return bad(err, cap, text, len, "the only scheme is tls://");
     const char *end = text + len, *host = text, *hend, *colon;
     if (len && text[0] == '[') {
         host = text + 1;
@@ -114,10 +125,11 @@ int bp_addr_parse_list(const char *text, int flags, bp_addr *out, size_t max, si
 
 void bp_addr_format(const bp_addr *a, char *dst, size_t cap)
 {
+    const char *scheme = a->tls ? "tls://" : "";
     if (a->kind == BP_ADDR_UNIX)
         snprintf(dst, cap, "unix:%s", a->path);
     else if (strchr(a->host, ':'))
-        snprintf(dst, cap, "[%s]:%u", a->host, a->port);
+        snprintf(dst, cap, "%s[%s]:%u", scheme, a->host, a->port);
     else
-        snprintf(dst, cap, "%s:%u", a->host, a->port);
+        snprintf(dst, cap, "%s%s:%u", scheme, a->host, a->port);
 }

@@ -2,7 +2,9 @@
  *
  * Forms: "host:port", "[v6addr]:port" (an IPv6 address always in brackets, so
  * "::1:7411" is refused rather than guessed at) and "unix:/path". A list is
- * comma-separated: "a:1,b:2". Pure parsing: no resolver, no sockets.
+ * comma-separated: "a:1,b:2". "tls://" before a TCP form asks for TLS
+ * ("tls://host:port", "tls://[v6addr]:port"; docs/tls.md); it may be given to
+ * some entries of a list and not others. Pure parsing: no resolver, no sockets.
  */
 #ifndef BP_ADDR_H
 #define BP_ADDR_H
@@ -23,6 +25,7 @@ typedef struct bp_addr {
     char host[BP_HOST_MAX + 1];      /* TCP: name or numeric address, no brackets */
     unsigned port;                   /* TCP: 0..65535 */
     char path[BP_UNIX_PATH_MAX + 1]; /* unix */
+    int tls;                         /* TCP: "tls://" given: the connection speaks TLS */
 } bp_addr;
 
 enum { BP_ADDR_PORT0_OK = 1 }; /* flags: port 0 (pick a free one) allowed; listeners only */
@@ -33,7 +36,8 @@ int bp_addr_parse(const char *text, size_t len, int flags, bp_addr *out, char *e
 /* Parse a comma-separated list into out[max]; *n gets the count (at least 1). */
 int bp_addr_parse_list(const char *text, int flags, bp_addr *out, size_t max, size_t *n,
                        char *err, size_t cap);
-/* The canonical text of an address ("[::1]:7411", "unix:/x") into dst[cap]. */
+/* The canonical text of an address ("[::1]:7411", "unix:/x", "tls://h:7411")
+ * into dst[cap]. */
 void bp_addr_format(const bp_addr *a, char *dst, size_t cap);
 
 #endif

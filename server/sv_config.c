@@ -18,7 +18,8 @@ static const char usage_text[] =
     "Named barriers (Python threading.Barrier semantics) for processes on many\n"
     "machines. Runs in the foreground and logs to stderr.\n"
     "\n"
-    "  --listen ADDR            host:port, [v6addr]:port or unix:/path; repeatable\n"
+    "  --listen ADDR            host:port, [v6addr]:port, tls://host:port or\n"
+    "                           unix:/path; repeatable\n"
     "                           (default " SV_DEFAULT_LISTEN "; port 0 picks a free one)\n"
     "  --auth-token-file F      clients must say hello with the token in F\n"
     "  --max-connections N      concurrent connections (default 10000)\n"
@@ -42,6 +43,14 @@ static const char usage_text[] =
     "  --ha-ttl SECONDS         the leader's lease (default 5, at least 1)\n"
     "  --max-data BYTES         data of one wait, or an action's result (default 4096)\n"
     "  --max-gather BYTES       data gathered by one generation (default 1048576)\n"
+    "  --tls-cert F             PEM certificate (chain) for tls:// listeners; reread\n"
+    "                           with the key on SIGHUP\n"
+    "  --tls-key F              its PEM private key\n"
+    "  --tls-ca F               PEM CA certificates for client certificates\n"
+    "  --tls-verify-client      mutual TLS: refuse clients without a certificate\n"
+    "                           signed by a --tls-ca CA\n"
+    "  --tls-handshake-timeout SECONDS\n"
+    "                           a TLS handshake must finish within this (default 10)\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --ready-file F           once every listener is bound, write their addresses\n"
     "                           to F, one a line (written whole: F.tmp, then renamed)\n"
@@ -76,6 +85,28 @@ static int parse_duration(const char *flag, const char *s, uint64_t min_ms, doub
     }
     uint64_t ms = (uint64_t)ceil(v * 1000.0 - 1e-6);
     *out_ms = ms < min_ms ? min_ms : ms;
+    return 0;
+}
+
+/* A tls:// listener needs a certificate and its key; mTLS needs the CAs. */
+static int check_tls(const sv_config *cfg)
+{
+    int tls = 0;
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        tls |= cfg->listen[i].tls;
+    if (tls && (!cfg->tls_cert || !cfg->tls_key)) {
+        fprintf(stderr, "barrierd: a tls:// listener needs --tls-cert and --tls-key\n");
+        return -1;
+    }
+    if (cfg->tls_verify_client && !cfg->tls_ca) {
+        fprintf(stderr, "barrierd: --tls-verify-client needs --tls-ca (the CAs of the client "
+                        "certificates)\n");
+        return -1;
+    }
+    if (!tls && (cfg->tls_cert || cfg->tls_key || cfg->tls_ca || cfg->tls_verify_client)) {
+        fprintf(stderr, "barrierd: --tls-* given but no --listen tls://HOST:PORT\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -134,13 +165,15 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     cfg->hello_timeout_ms = 10000;
     cfg->resume_window_ms = 60000;
     cfg->ha_ttl_ms = 5000;
+    cfg->tls_handshake_timeout_ms = 10000;
     cfg->log_level = SV_LOG_INFO;
     cfg->max_data = 4096;
     cfg->max_gather = 1u << 20;
 
     enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXWAITS, O_MAXLINE, O_MAXOUT,
            O_HEART, O_TTL, O_HELLO, O_RESUME, O_HA_ETCD, O_HA_GROUP, O_ADVERTISE, O_HA_TTL, O_LOG, O_READY, O_HELP, O_VERSION,
-           O_MAXDATA, O_MAXGATHER };
+           O_MAXDATA, O_MAXGATHER,
+           O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_VERIFY, O_TLS_HS };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"auth-token-file", required_argument, 0, O_TOKEN},
@@ -162,6 +195,11 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         {"ready-file", required_argument, 0, O_READY},
         {"max-data", required_argument, 0, O_MAXDATA},
         {"max-gather", required_argument, 0, O_MAXGATHER},
+        {"tls-cert", required_argument, 0, O_TLS_CERT},
+        {"tls-key", required_argument, 0, O_TLS_KEY},
+        {"tls-ca", required_argument, 0, O_TLS_CA},
+        {"tls-verify-client", no_argument, 0, O_TLS_VERIFY},
+        {"tls-handshake-timeout", required_argument, 0, O_TLS_HS},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -206,6 +244,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             DURATION_FLAG(O_HELLO, "--hello-timeout", 1, 86400, hello_timeout_ms)
             DURATION_FLAG(O_RESUME, "--resume-window", 1, 86400, resume_window_ms)
             DURATION_FLAG(O_HA_TTL, "--ha-ttl", 1000, 3600, ha_ttl_ms)
+            DURATION_FLAG(O_TLS_HS, "--tls-handshake-timeout", 1, 86400, tls_handshake_timeout_ms)
 #undef SIZE_FLAG
 #undef DURATION_FLAG
         case O_LOG:
@@ -223,6 +262,18 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             break;
         case O_ADVERTISE:
             cfg->advertise = optarg;
+            break;
+        case O_TLS_CERT:
+            cfg->tls_cert = optarg;
+            break;
+        case O_TLS_KEY:
+            cfg->tls_key = optarg;
+            break;
+        case O_TLS_CA:
+            cfg->tls_ca = optarg;
+            break;
+        case O_TLS_VERIFY:
+            cfg->tls_verify_client = 1;
             break;
         case O_READY:
             cfg->ready_file = optarg;
@@ -253,7 +304,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             return -1;
         }
     }
-    if (check_ha(cfg) < 0)
+    if (check_ha(cfg) < 0 || check_tls(cfg) < 0)
         return -1;
     if (cfg->auth_token_file && !(cfg->auth_token = read_token(cfg->auth_token_file)))
         return -1;

@@ -35,6 +35,11 @@ typedef struct sv_config {
     size_t max_data;           /* rendezvous: bytes of one wait's data or action result */
     size_t max_gather;         /* rendezvous: data bytes of one generation */
     int log_level;
+    const char *tls_cert;      /* PEM certificate chain for tls:// listeners */
+    const char *tls_key;       /* its PEM private key */
+    const char *tls_ca;        /* PEM CAs that client certificates are checked against */
+    int tls_verify_client;     /* mTLS: a client certificate signed by tls_ca is required */
+    uint64_t tls_handshake_timeout_ms; /* a TLS handshake must finish within this */
 } sv_config;
 
 /* Fill cfg from argv. Returns 0 to run, 1 when --help/--version was printed (exit

@@ -9,6 +9,7 @@
 
 #include "bp_error.h"
 #include "sv_log.h"
+#include "tl_server.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -106,6 +107,7 @@ static void on_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     s->n_conns--;
+    tl__conn_free(c);
     bp_framer_free(&c->framer);
     free(c);
 }
@@ -157,6 +159,10 @@ void sv__conn_close_after_flush(sv_conn *c, const char *why)
     c->drain_until_ms = sv__now(c->srv) + SV_DRAIN_MS;
     SV_INFO("conn %llu %s: closing (%s)", (unsigned long long)c->serial, c->peer, why);
     conn_leave_waits(c, why);
+    if (c->tls)
+        tl__close_notify(c);
+    if (c->state == SV_CONN_CLOSING)
+        return;
     /* Send FIN once the output is flushed; reads go on (discarded) until the peer
      * closes or the drain deadline passes, so that unread input does not turn our
      * close into a reset that could destroy the error reply. The callback is
@@ -217,11 +223,22 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         sv__conn_close(c, uv_strerror((int)n));
         return;
     }
-    if (n == 0 || c->state != SV_CONN_OPEN) /* draining: input is discarded */
+    if (n == 0)
         return;
+    if (c->tls) {
+        tl__on_read(c, buf->base, (size_t)n);
+        return;
+    }
+    if (c->state != SV_CONN_OPEN) /* draining: input is discarded */
+        return;
+    sv__conn_input(c, buf->base, (size_t)n);
+}
+
+void sv__conn_input(sv_conn *c, const char *data, size_t n)
+{
     c->last_rx_ms = sv__now(c->srv);
     c->unanswered = 0;
-    int rc = bp_framer_feed(&c->framer, buf->base, (size_t)n);
+    int rc = bp_framer_feed(&c->framer, data, n);
     const char *line;
     size_t len;
     while (c->state == SV_CONN_OPEN && (rc = bp_framer_next(&c->framer, &line, &len)) == 1)
@@ -268,6 +285,14 @@ void sv__conn_accept(sv_listener *l)
         uv_tcp_nodelay(&c->h.tcp, 1);
         uv_tcp_keepalive(&c->h.tcp, 1, 30);
     }
+    if (s->n_open > s->cfg->max_connections && l->tls) {
+        /* No plaintext error line to a TLS client: it would read it as garbage. */
+        s->counters.refused++;
+        SV_WARN("conn %llu %s: refused before the TLS handshake: %zu connections is the limit",
+                (unsigned long long)c->serial, c->peer, s->cfg->max_connections);
+        sv__conn_close(c, "over the connection limit");
+        return;
+    }
     if (s->n_open > s->cfg->max_connections) {
         s->counters.refused++;
         bp_buf_reset(&s->out);
@@ -281,6 +306,10 @@ void sv__conn_accept(sv_listener *l)
     }
     if (!c->authed && s->cfg->hello_timeout_ms)
         c->hello_by_ms = sv__now(s) + (int64_t)s->cfg->hello_timeout_ms;
+    if (l->tls && tl__conn_start(c) < 0) {
+        sv__conn_close(c, "out of memory");
+        return;
+    }
     SV_INFO("conn %llu %s: connected via %s", (unsigned long long)c->serial, c->peer, l->addr);
     if ((rc = uv_read_start(&c->h.stream, on_alloc, on_read)) < 0)
         sv__conn_close(c, uv_strerror(rc));

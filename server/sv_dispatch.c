@@ -4,6 +4,7 @@
 #include "bp_error.h"
 #include "sv_json_arena.h"
 #include "sv_log.h"
+#include "tl_server.h"
 
 #include <string.h>
 
@@ -41,6 +42,8 @@ static void reply_ok(sv_conn *c, const bp_request *r)
 static void do_hello(sv_conn *c, const bp_request *r)
 {
     sv_server *s = c->srv;
+    if (r->has_token)
+        tl__plain_token(c);
     if (s->cfg->auth_token && !(r->has_token && token_equal(r->token, s->cfg->auth_token))) {
         SV_WARN("conn %llu %s: authentication failed", (unsigned long long)c->serial, c->peer);
         reply_error(c, r, BP_EAUTH, r->has_token ? "wrong token" : "this server needs a token");

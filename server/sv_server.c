@@ -4,6 +4,7 @@
 
 #include "bp_error.h"
 #include "sv_log.h"
+#include "tl_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -118,6 +119,8 @@ static void on_sweep(uv_timer_t *t)
     }
     for (sv_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
+        if (c->tls && c->state == SV_CONN_OPEN)
+            tl__sweep(c, now);
         if (c->state == SV_CONN_DRAINING && now >= c->drain_until_ms)
             sv__conn_close(c, c->close_why ? c->close_why : "closed");
         else if (c->state == SV_CONN_OPEN && !c->authed && c->hello_by_ms && now >= c->hello_by_ms)
@@ -234,12 +237,14 @@ static int listen_tcp(sv_server *s, sv_listener *l, const bp_addr *a)
     char ip[INET6_ADDRSTRLEN];
     if (ss.ss_family == AF_INET) {
         uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-        snprintf(l->addr, sizeof l->addr, "%s:%u", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        snprintf(l->addr, sizeof l->addr, "%s%s:%u", a->tls ? "tls://" : "", ip,
+                 ntohs(((struct sockaddr_in *)&ss)->sin_port));
     } else {
         uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
-        snprintf(l->addr, sizeof l->addr, "[%s]:%u", ip,
+        snprintf(l->addr, sizeof l->addr, "%s[%s]:%u", a->tls ? "tls://" : "", ip,
                  ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
     }
+    l->tls = a->tls;
     if (!is_loopback(&ss) && !s->cfg->auth_token)
         SV_WARN("*** listening on non-loopback %s WITHOUT an auth token: anyone who can reach "
                 "it can join, abort and reset barriers; use --auth-token-file ***", l->addr);
@@ -273,6 +278,8 @@ static int write_ready_file(const sv_server *s, const char *path)
 int sv_server_listen(sv_server *s)
 {
     int backlog = listen_backlog();
+    if (tl__server_init(s) < 0)
+        return UV_EINVAL;
     for (size_t i = 0; i < s->cfg->n_listen; i++) {
         const char *addr = s->cfg->listen_text[i];
         const bp_addr *a = &s->cfg->listen[i];
@@ -450,4 +457,5 @@ void sv_server_free(sv_server *s)
     sv__wreq_pool_free(s);
     sv__batch_free(s);
     sv__wait_pool_free(s);
+    tl__server_free(s);
 }

@@ -71,6 +71,8 @@ struct sv_conn {
     uint32_t batch_last;     /*   is being told; 0 otherwise */
     uv_shutdown_t shutdown_req;
     char peer[64];           /* "127.0.0.1:40112", "[::1]:40112", "unix" */
+    struct tl_conn *tls;     /* TLS state (tl_server.h); NULL: plain */
+    int token_warned;        /* warned about a token sent in the clear */
 };
 
 typedef struct sv_listener {
@@ -82,6 +84,7 @@ typedef struct sv_listener {
     } h;
     sv_server *srv;
     char addr[128];
+    int tls;                    /* tls:// listener: connections speak TLS */
 } sv_listener;
 
 /* Everything one outcome owes each connection, gathered so that each gets one
@@ -133,6 +136,7 @@ struct sv_server {
     uint64_t start_ms;
     sv_counters counters;
     struct sv_ha *ha;           /* HA group membership, NULL without --ha-etcd */
+    struct tl_server *tls;      /* TLS context and SIGHUP reload; NULL without tls:// */
     bp_buf out;                 /* encoding scratch for replies, reused */
     bp_buf prefix;              /* encoding scratch for per-waiter prefixes */
     sv_batch batch;             /* the outcome being told, per connection */
@@ -157,6 +161,8 @@ void sv__arm_deadline(sv_server *s);
 
 /* sv_conn.c */
 void sv__conn_accept(sv_listener *l);
+/* Plaintext from the peer: frame and dispatch its lines (OPEN only). */
+void sv__conn_input(sv_conn *c, const char *data, size_t n);
 void sv__conn_set_state(sv_conn *c, sv_conn_state to);
 /* Close now: waits leave the registry (breaking their barriers), queued output
  * is dropped. `why` is logged and used in break messages. */

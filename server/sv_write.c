@@ -9,6 +9,7 @@
 #include "sv_server.h"
 
 #include "sv_log.h"
+#include "tl_server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,10 @@ static void send_queue(sv_conn *c, const uv_buf_t *bufs, unsigned n, size_t done
 static void send_bufs(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *b, size_t blen,
                       sv_shared **share)
 {
+    if (c->tls) {
+        tl__sendv(c, bufs, n); /* encrypted per connection */
+        return;
+    }
     size_t total = 0, done = 0;
     for (unsigned i = 0; i < n; i++)
         total += bufs[i].len;

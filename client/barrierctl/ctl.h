@@ -23,6 +23,9 @@ typedef struct ctl {
     const char *token_file; /* --token-file */
     int json;               /* --json */
     const char *resume;     /* --resume SECONDS; NULL = $BARRIERD_RESUME or the library's */
+    const char *tls_ca;     /* --tls-ca F; NULL = $BARRIERD_TLS_CA, else the system's CAs */
+    const char *tls_cert;   /* --tls-cert F; NULL = $BARRIERD_TLS_CERT */
+    const char *tls_key;    /* --tls-key F; NULL = $BARRIERD_TLS_KEY */
 } ctl;
 
 /* A command: parses its own argv (argv[0] is its name) and returns an exit status. */

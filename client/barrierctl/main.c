@@ -10,7 +10,7 @@
 
 static const char usage[] =
     "usage: barrierctl [-a ADDR[,ADDR...]] [--token-file F] [--resume SECONDS] [--json]\n"
-    "                  COMMAND [ARGS]\n"
+    "                  [--tls-ca F] [--tls-cert F --tls-key F] COMMAND [ARGS]\n"
     "\n"
     "Wait at, inspect and repair the named barriers of a barrierd server.\n"
     "\n"
@@ -25,7 +25,8 @@ static const char usage[] =
     "  ping               check that the server answers\n"
     "\n"
     "options:\n"
-    "  -a, --addr ADDR    host:port, [v6addr]:port or unix:/path, or a comma-\n"
+    "  -a, --addr ADDR    host:port, [v6addr]:port, tls://host:port or unix:/path,\n"
+    "                     or a comma-\n"
     "                     separated list of them: the servers of one deployment,\n"
     "                     tried in order (default: $BARRIERD_ADDR, else\n"
     "                     127.0.0.1:7411)\n"
@@ -33,6 +34,11 @@ static const char usage[] =
     "                     (restart, failover) before giving up with exit 4\n"
     "                     (default: $BARRIERD_RESUME, else 30; negative: never)\n"
     "  --token-file F     auth token for the server (default: $BARRIERD_TOKEN)\n"
+    "  --tls-ca F         PEM CAs that tls:// servers' certificates must chain to\n"
+    "                     (default: $BARRIERD_TLS_CA, else the system's store)\n"
+    "  --tls-cert F       PEM client certificate, for servers that require one\n"
+    "                     (default: $BARRIERD_TLS_CERT)\n"
+    "  --tls-key F        its PEM key (default: $BARRIERD_TLS_KEY)\n"
     "  --json             machine-readable output on stdout\n"
     "  -h, --help         this help; 'barrierctl COMMAND --help' for a command's\n"
     "  --version          print the version (of libbarrierclient) and exit\n"
@@ -56,6 +62,8 @@ int main(int argc, char **argv)
         {"addr", required_argument, NULL, 'a'}, {"token-file", required_argument, NULL, 'T'},
         {"json", no_argument, NULL, 'j'},       {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},    {"resume", required_argument, NULL, 'R'},
+        {"tls-ca", required_argument, NULL, 'C'}, {"tls-cert", required_argument, NULL, 'E'},
+        {"tls-key", required_argument, NULL, 'K'},
         {0}};
     ctl g = {0};
     int ch;
@@ -73,6 +81,15 @@ int main(int argc, char **argv)
             break;
         case 'R':
             g.resume = optarg;
+            break;
+        case 'C':
+            g.tls_ca = optarg;
+            break;
+        case 'E':
+            g.tls_cert = optarg;
+            break;
+        case 'K':
+            g.tls_key = optarg;
             break;
         case 'h':
             fputs(usage, stdout);

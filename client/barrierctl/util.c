@@ -33,6 +33,13 @@ static int pick_resume(const ctl *g, double *out)
     return 0;
 }
 
+/* A flag's value, else the environment variable when set and not empty. */
+static const char *env_or(const char *flag, const char *var)
+{
+    const char *v = flag ? flag : getenv(var);
+    return v && *v ? v : NULL;
+}
+
 int ctl_connect(ctl *g, const char *client_name, bc_client **out)
 {
     char token[BP_TOKEN_MAX + 1], err[256];
@@ -45,6 +52,9 @@ int ctl_connect(ctl *g, const char *client_name, bc_client **out)
         }
         o.auth_token = token;
     }
+    o.tls_ca_file = env_or(g->tls_ca, "BARRIERD_TLS_CA");
+    o.tls_cert_file = env_or(g->tls_cert, "BARRIERD_TLS_CERT");
+    o.tls_key_file = env_or(g->tls_key, "BARRIERD_TLS_KEY");
     int rc = bc_connect(g->addr, &o, out);
     memset(token, 0, sizeof token);
     if (rc < 0) return ctl_fail(g, rc, "connect");

@@ -119,8 +119,22 @@ typedef struct bc_options {
      * call failing with BC_ECONN or BC_ESHUTDOWN); values above 1e6 count as
      * 1e6. (It took the place of reserved[0].) */
     double resume_s;
+    /* TLS, for "tls://HOST:PORT" addresses (docs/tls.md); ignored for the
+     * others. The server's certificate is always verified, and its host name
+     * (or IP address) checked against it; a failure is BC_ECONN with the
+     * reason ("certificate verify failed: unable to get local issuer
+     * certificate", "... : hostname mismatch").
+     * tls_ca_file: PEM file of the CAs to trust; NULL: the system's store.
+     * tls_cert_file, tls_key_file: PEM client certificate (chain) and its key,
+     * for servers that require one (mutual TLS); both or neither.
+     * tls_server_name: the name to check the certificate against and send as
+     * SNI; NULL: the address's host. (They took reserved[0..3].) */
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *tls_server_name;
     /* Room for later options: must be zero. */
-    uint64_t reserved[27];
+    uint64_t reserved[23];
 } bc_options;
 
 /* The outcome of a released wait. 128 bytes, now and later. */
@@ -184,8 +198,11 @@ typedef int (*bc_action_fn)(void *arg);
  * opts: NULL means all defaults.
  * out:  receives the new handle on success (left untouched on failure); the
  *       caller owns it and releases it with bc_close.
- * Returns BC_OK, BC_EINVAL (bad address or options), BC_ECONN (unreachable,
- * refused, or no answer within connect_timeout_s), BC_EAUTH (token refused),
+ *       "tls://HOST:PORT" speaks TLS (see bc_options' tls_* fields); the
+ *       entries of a list may mix TLS and plain TCP.
+ * Returns BC_OK, BC_EINVAL (bad address or options, a TLS file that cannot be
+ * read), BC_ECONN (unreachable, refused, no answer within connect_timeout_s,
+ * or a TLS handshake that failed, with its reason), BC_EAUTH (token refused),
  * BC_ELIMIT (server at its connection limit), BC_EPROTO, BC_ENOMEM. */
 int bc_connect(const char *addr, const bc_options *opts, bc_client **out);
 

@@ -16,7 +16,7 @@
     _Static_assert(offsetof(type, reserved) + sizeof(((type *)0)->reserved) == (size),             \
                    #type ": reserved words must end the struct");                                  \
     _Static_assert(offsetof(type, last) < offsetof(type, reserved), #type ": fields move")
-BC__ABI(bc_options, 256, resume_s);
+BC__ABI(bc_options, 256, tls_server_name);
 BC__ABI(bc_wait_result, 128, generation);
 BC__ABI(bc_status, 128, state);
 BC__ABI(bc_stats, 256, uptime_s);
@@ -24,8 +24,13 @@ _Static_assert(offsetof(bc_options, connect_timeout_s) == 8 &&
                    offsetof(bc_options, client_name) == 16 &&
                    offsetof(bc_options, io_grace_s) == 24,
                "bc_options: the fields of 0.1 must not move");
-_Static_assert(offsetof(bc_options, resume_s) == 32 && offsetof(bc_options, reserved) == 40,
+_Static_assert(offsetof(bc_options, resume_s) == 32 && offsetof(bc_options, tls_ca_file) == 40,
                "bc_options: resume_s took reserved[0]");
+_Static_assert(offsetof(bc_options, tls_cert_file) == 48 &&
+                   offsetof(bc_options, tls_key_file) == 56 &&
+                   offsetof(bc_options, tls_server_name) == 64 &&
+                   offsetof(bc_options, reserved) == 72,
+               "bc_options: the tls_* fields took the next four reserved words");
 _Static_assert(offsetof(bc_status, generation) == 16 && offsetof(bc_status, state) == 24,
                "bc_status: the fields of 0.1 must not move");
 _Static_assert(offsetof(bc_wait_result, generation) == 8, "bc_wait_result: fields moved");

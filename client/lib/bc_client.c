@@ -71,6 +71,7 @@ static bc_client *client_new(const bc_options *o)
     c->silence_ns = c->grace_ns; /* until hello tells the heartbeat interval */
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->wmu, NULL);
+    pthread_mutex_init(&c->smu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are monotonic */
@@ -97,9 +98,11 @@ static int connect_first(bc_client *c)
         msgs[0] = '\0';
         for (size_t k = 0; k < c->n_addrs; k++) {
             size_t i = k;
-            int fd = bc__open(c, &i, end, &c->silence_ns);
+            SSL *ssl = NULL;
+            int fd = bc__open(c, &i, end, &c->silence_ns, &ssl);
             if (fd >= 0) {
                 c->fd = fd;
+                c->ssl = ssl;
                 c->cur = i;
                 c->epoch = 1;
                 bp_addr_format(&c->addrs[i], c->addr, sizeof c->addr);
@@ -134,6 +137,7 @@ int bc_connect(const char *addr, const bc_options *opts, bc_client **out)
     if (bp_addr_parse_list(addr, 0, c->addrs, BP_ADDR_LIST_MAX, &c->n_addrs, err, sizeof err) < 0)
         rc = bc__fail(BC_EINVAL, "%s", err);
     if (rc == 0) rc = pick_token(&o, c->token);
+    if (rc == 0) rc = bc__tls_setup(c, &o);
     if (rc == 0) rc = connect_first(c);
     if (rc < 0) {
         bc_close(c);
@@ -146,6 +150,7 @@ int bc_connect(const char *addr, const bc_options *opts, bc_client **out)
 void bc_close(bc_client *c)
 {
     if (!c) return;
+    bc__tls_free(c);
     if (c->fd >= 0) close(c->fd);
     close(c->wake[0]);
     close(c->wake[1]);
@@ -155,6 +160,7 @@ void bc_close(bc_client *c)
     memset(c->token, 0, sizeof c->token);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->wmu);
+    pthread_mutex_destroy(&c->smu);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

@@ -28,6 +28,10 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+typedef struct ssl_st SSL;         /* OpenSSL's, without its headers */
+typedef struct ssl_ctx_st SSL_CTX;
 
 #define BC__DEFAULT_ADDR BP_DEFAULT_ADDR
 #define BC__CONNECT_TIMEOUT_S 10.0
@@ -81,6 +85,11 @@ typedef struct bc__last {
 struct bc_client {
     int fd;                       /* nonblocking socket; replaced only by the reader
                                      holding c->wmu and c->mu (bc_resume.c) */
+    SSL *ssl;                     /* TLS over fd (a tls:// address), else NULL;
+                                     replaced with fd */
+    SSL_CTX *tls_ctx;             /* when some address is tls:// (bc_tls.c) */
+    char tls_name[BP_HOST_MAX + 1]; /* bc_options.tls_server_name; "": the host */
+    pthread_mutex_t smu;          /* held for every call on ssl (bc_tls.c) */
     int wake[2];                  /* self-pipe: interrupts the reader's poll() */
     char addr[300];               /* the current address, for messages */
     char name[BP_CLIENT_MAX + 1]; /* client name for waits; "" = hostname:pid */
@@ -151,7 +160,8 @@ void bc__rand_seed(bc_client *c);
 uint64_t bc__rand(bc_client *c);
 
 /* ---- bc_dial.c ---- */
-/* Open a connected nonblocking socket to a by deadline_ns (text names it in
+/* Open a connected nonblocking socket to a by deadline_ns (for a tls://
+ * address, the TCP part: bc__tls_connect follows) (text names it in
  * messages). Returns the fd or a negative BC_E* code with the thread's message
  * set. */
 int bc__dial(const bp_addr *a, const char *text, int64_t deadline_ns);
@@ -171,6 +181,27 @@ void bc__kill(bc_client *c, int code, const char *fmt, ...) __attribute__((forma
  * the condvar (c->mu held): the connection is over for them. */
 void bc__wake_all(bc_client *c);
 
+/* ---- bc_tls.c ---- */
+/* The TLS context from the options when some address is tls:// (c->addrs
+ * parsed). 0, or BC_EINVAL / BC_ENOMEM with the message set. */
+int bc__tls_setup(bc_client *c, const bc_options *o);
+void bc__tls_free(bc_client *c);
+/* For a tls:// address: the handshake on the connected fd by deadline_ns,
+ * the server verified; *ssl gets the session (NULL for a plain address).
+ * 0, or BC_ECONN with the reason in the message. */
+int bc__tls_connect(bc_client *c, int fd, const bp_addr *a, const char *text, int64_t deadline_ns,
+                    SSL **ssl);
+/* 1 if ssl holds decrypted bytes not yet read: no poll() before reading them. */
+int bc__tls_pending(bc_client *c, SSL *ssl);
+/* recv() on the connection (fd, ssl), never blocking: bytes, 0 at the end,
+ * -1 with errno (EAGAIN: nothing yet; EPROTO: a TLS error). peek: MSG_PEEK. */
+ssize_t bc__recv(bc_client *c, int fd, SSL *ssl, char *buf, size_t cap, int peek);
+/* The text for a bc__recv errno (a TLS error's reason for EPROTO). */
+const char *bc__recv_error(int err);
+/* bc__write_fd on the connection (fd, ssl). */
+const char *bc__write_conn(bc_client *c, int fd, SSL *ssl, const char *data, size_t len,
+                           int64_t deadline_ns);
+
 /* ---- bc_resume.c ---- */
 /* The connection is gone (c->mu held). With resuming off this is bc__kill;
  * else the handle turns lost: abort and reset in flight fail (BC_ECONN,
@@ -188,7 +219,7 @@ void bc__resume_step(bc_client *c);
  * it there: *i becomes the leader's index, added to addrs if it was not in the
  * list (addrs and n_addrs change only here, and only the thread connecting or
  * reconnecting runs it). */
-int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns);
+int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns, SSL **ssl);
 
 /* ---- bc_last.c ---- */
 /* Remember the outcome of a wait on name: a reply with a generation, as the

@@ -77,8 +77,9 @@ void bc__send_on(bc_client *c, uint64_t epoch, const char *data, size_t len)
 {
     pthread_mutex_lock(&c->wmu);
     /* c->fd changes only under wmu, so it stays this epoch's while we write. */
-    const char *why = current(c, epoch) ? bc__write_fd(c->fd, data, len, bc__now_ns() + c->grace_ns)
-                                        : NULL;
+    const char *why = current(c, epoch)
+                          ? bc__write_conn(c, c->fd, c->ssl, data, len, bc__now_ns() + c->grace_ns)
+                          : NULL;
     pthread_mutex_unlock(&c->wmu);
     if (!why) return;
     pthread_mutex_lock(&c->mu);

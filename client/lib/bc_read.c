@@ -156,12 +156,14 @@ void bc__read_step(bc_client *c, int64_t deadline_ns)
     struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->wake[0], .events = POLLIN}};
     ssize_t n = -2; /* -2: nothing read */
     int err = 0;
-    if (poll(p, 2, wait_ms > 0 ? (int)wait_ms : 0) > 0) {
+    /* TLS may hold bytes already taken from the socket: poll would not see them. */
+    int pending = c->ssl && bc__tls_pending(c, c->ssl);
+    if (poll(p, 2, pending ? 0 : wait_ms > 0 ? (int)wait_ms : 0) > 0 || pending) {
         if (p[1].revents)
             while (read(c->wake[0], buf, sizeof buf) > 0)
                 ;
-        if (p[0].revents) {
-            n = recv(c->fd, buf, sizeof buf, 0);
+        if (p[0].revents || pending) {
+            n = bc__recv(c, c->fd, c->ssl, buf, sizeof buf, 0);
             err = errno;
         }
     }
@@ -172,7 +174,7 @@ void bc__read_step(bc_client *c, int64_t deadline_ns)
     } else if (n == 0) {
         bc__lose(c, BC_ECONN, "connection to %s closed by the server", c->addr);
     } else if (n == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-        bc__lose(c, BC_ECONN, "connection to %s lost: %s", c->addr, strerror(err));
+        bc__lose(c, BC_ECONN, "connection to %s lost: %s", c->addr, bc__recv_error(err));
     }
     flush_outbox(c);
 }

@@ -24,6 +24,7 @@
 #include "bc_internal.h"
 
 #include <cjson/cJSON.h>
+#include <openssl/ssl.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -41,7 +42,8 @@
 /* Read one line (without its '\n') into buf by deadline_ns, consuming exactly
  * that line: the server sends nothing else before we speak again. Returns its
  * length, or -1 with why set. */
-static ssize_t read_line(int fd, char *buf, size_t cap, int64_t deadline_ns, const char **why)
+static ssize_t read_line(bc_client *c, int fd, SSL *ssl, char *buf, size_t cap, int64_t deadline_ns,
+                         const char **why)
 {
     for (;;) {
         if (bc__now_ns() >= deadline_ns) {
@@ -49,17 +51,23 @@ static ssize_t read_line(int fd, char *buf, size_t cap, int64_t deadline_ns, con
             return -1;
         }
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, bc__poll_ms(deadline_ns)) <= 0) continue;
-        ssize_t n = recv(fd, buf, cap, MSG_PEEK);
+        if (!(ssl && bc__tls_pending(c, ssl)) && poll(&p, 1, bc__poll_ms(deadline_ns)) <= 0)
+            continue;
+        ssize_t n = bc__recv(c, fd, ssl, buf, cap, 1);
         if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
         if (n <= 0) {
-            *why = n == 0 ? "closed by the server" : strerror(errno);
+            *why = n == 0 ? "closed by the server" : bc__recv_error(errno);
+            return -1;
+        }
+        /* A TLS record (an alert, a handshake) where a line was expected. */
+        if (!ssl && (buf[0] == 0x15 || buf[0] == 0x16)) {
+            *why = "the server speaks TLS: write the address as tls://HOST:PORT";
             return -1;
         }
         const char *nl = memchr(buf, '\n', (size_t)n);
         if (nl) {
             size_t len = (size_t)(nl - buf);
-            ssize_t got = recv(fd, buf, len + 1, 0);
+            ssize_t got = bc__recv(c, fd, ssl, buf, len + 1, 0);
             (void)got; /* peeked: it is there */
             return (ssize_t)len;
         }
@@ -82,7 +90,7 @@ static int64_t silence_of(const bc_client *c, const bp_reply *reply)
     return 3 * (int64_t)(hb_ms * 1e6) + c->grace_ns;
 }
 
-static int handshake(const bc_client *c, int fd, const char *text, int64_t deadline_ns,
+static int handshake(bc_client *c, int fd, SSL *ssl, const char *text, int64_t deadline_ns,
                      int64_t *silence_ns, char leader[BP_NAME_MAX + 1])
 {
     bp_request r = {.op = BP_OP_HELLO, .has_id = 1, .version = BP_PROTOCOL_VERSION};
@@ -93,15 +101,21 @@ static int handshake(const bc_client *c, int fd, const char *text, int64_t deadl
     bp_buf b = BP_BUF_INIT;
     bp_request_encode(&b, &r);
     memset(r.token, 0, sizeof r.token);
-    const char *werr = b.oom ? "out of memory" : bc__write_fd(fd, b.data, b.len, deadline_ns);
+    const char *werr =
+        b.oom ? "out of memory" : bc__write_conn(c, fd, ssl, b.data, b.len, deadline_ns);
     if (b.data) memset(b.data, 0, b.len);
     bp_buf_free(&b);
     /* Even when the write failed, the server may have said why it closed
      * (a connection limit) before we spoke: read that first. */
     char line[HELLO_REPLY_MAX];
     const char *rerr = NULL;
-    ssize_t n = read_line(fd, line, sizeof line, deadline_ns, &rerr);
-    if (n < 0) return bc__fail(BC_ECONN, "connect %s: %s", text, werr ? werr : rerr);
+    ssize_t n = read_line(c, fd, ssl, line, sizeof line, deadline_ns, &rerr);
+    /* A TLS port closes on a plain hello at once: say what may be wrong. */
+    if (n < 0)
+        return bc__fail(BC_ECONN, "connect %s: %s%s", text, werr ? werr : rerr,
+                        !ssl && !werr && strcmp(rerr, "closed by the server") == 0
+                            ? " (if it is a TLS port, write the address as tls://HOST:PORT)"
+                            : "");
     bp_reply reply;
     if (bp_reply_decode(line, (size_t)n, &reply) < 0 || reply.kind != BP_MSG_REPLY) {
         bp_reply_free(&reply); /* zeroed on failure */
@@ -126,7 +140,8 @@ static long addr_index(bc_client *c, const bp_addr *a)
 {
     for (size_t i = 0; i < c->n_addrs; i++)
         if (c->addrs[i].kind == a->kind && c->addrs[i].port == a->port &&
-            strcmp(c->addrs[i].host, a->host) == 0 && strcmp(c->addrs[i].path, a->path) == 0)
+            c->addrs[i].tls == a->tls && strcmp(c->addrs[i].host, a->host) == 0 &&
+            strcmp(c->addrs[i].path, a->path) == 0)
             return (long)i;
     if (c->n_addrs == BP_ADDR_LIST_MAX) return -1;
     c->addrs[c->n_addrs] = *a;
@@ -136,15 +151,18 @@ static long addr_index(bc_client *c, const bp_addr *a)
 /* Dial addrs[i] and say hello; a standby of an HA group that names its
  * leader sends us there (at most twice, so two confused standbys cannot
  * bounce us around). */
-int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns)
+int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns, SSL **ssl)
 {
     for (int hops = 0;; hops++) {
         char text[300], leader[BP_NAME_MAX + 1];
         bp_addr_format(&c->addrs[*i], text, sizeof text);
         int fd = bc__dial(&c->addrs[*i], text, deadline_ns);
         if (fd < 0) return fd;
-        int rc = handshake(c, fd, text, deadline_ns, silence_ns, leader);
+        int rc = bc__tls_connect(c, fd, &c->addrs[*i], text, deadline_ns, ssl);
+        if (rc == 0) rc = handshake(c, fd, *ssl, text, deadline_ns, silence_ns, leader);
         if (rc == 0) return fd;
+        SSL_free(*ssl);
+        *ssl = NULL;
         close(fd);
         bp_addr to;
         char err[BC__MSG_MAX];
@@ -239,12 +257,14 @@ static void reannounce(bc_client *c, bp_buf *b)
 }
 
 /* Swap the new socket in and re-send (called without c->mu; returns with it). */
-static void take_back(bc_client *c, int fd, size_t i, int64_t silence_ns)
+static void take_back(bc_client *c, int fd, SSL *ssl, size_t i, int64_t silence_ns)
 {
     pthread_mutex_lock(&c->wmu);
     pthread_mutex_lock(&c->mu);
+    SSL_free(c->ssl);
     close(c->fd);
     c->fd = fd;
+    c->ssl = ssl;
     c->epoch++;
     c->cur = i;
     c->lost = 0;
@@ -261,7 +281,7 @@ static void take_back(bc_client *c, int fd, size_t i, int64_t silence_ns)
     pthread_mutex_unlock(&c->mu);
     /* Still under wmu: nothing goes out on the new connection before this. */
     const char *why = b.oom ? "out of memory"
-                            : bc__write_fd(fd, b.data, b.len, bc__now_ns() + c->grace_ns);
+                            : bc__write_conn(c, fd, ssl, b.data, b.len, bc__now_ns() + c->grace_ns);
     pthread_mutex_unlock(&c->wmu);
     bp_buf_free(&b);
     pthread_mutex_lock(&c->mu);
@@ -304,7 +324,7 @@ static void drain_old(bc_client *c)
     c->drained = 1;
     char buf[32768];
     for (int i = 0; i < 64; i++) { /* bounded: at most 2 MiB */
-        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        ssize_t n = bc__recv(c, c->fd, c->ssl, buf, sizeof buf, 0);
         if (n <= 0) break;
         bc__consume(c, buf, (size_t)n);
     }
@@ -331,11 +351,12 @@ void bc__resume_step(bc_client *c)
     char saved[BC__MSG_MAX], why[BC__MSG_MAX];
     snprintf(saved, sizeof saved, "%s", bc_last_error_message());
     int64_t silence_ns = c->grace_ns;
-    int fd = bc__open(c, &i, deadline, &silence_ns);
+    SSL *ssl = NULL;
+    int fd = bc__open(c, &i, deadline, &silence_ns, &ssl);
     snprintf(why, sizeof why, "%s", bc_last_error_message());
     bc__fail(0, "%s", saved);
     if (fd >= 0) {
-        take_back(c, fd, i, silence_ns);
+        take_back(c, fd, ssl, i, silence_ns);
         return;
     }
     pthread_mutex_lock(&c->mu);

@@ -26,6 +26,7 @@
  * barrier), and idle barriers (K named barriers, each cycled once, RSS per barrier).
  * Run with --help for the flags. */
 #include "bench_common.h"
+#include "bench_tls.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -71,6 +72,7 @@ static struct {
     unsigned data_bytes; /* --data: each arrival carries this much rendezvous data */
     char *server_args[32];
     int n_server_args;
+    int tls; /* --tls: the N-connection rounds reach barrierd over TLS */
 } opt = {
     .scale = 1.0,
     .watchdog_s = 10.0,
@@ -108,6 +110,7 @@ typedef struct conn {
     uint16_t rlen;    /* bytes in rbuf */
     uint16_t out_off; /* bytes of this round's arrival sent so far */
     uint8_t skip;     /* --data: discarding the rest of a release line (its gathered) */
+    void *tls;        /* --tls: the session (bench_tls.h), else NULL */
     char rbuf[RBUF];
 } conn;
 
@@ -189,7 +192,8 @@ static void handle_line(gen *g, conn *c, const char *line, size_t len)
 /* Data arrived on c. Returns 0, or -1 if the connection is gone. */
 static int on_readable(gen *g, conn *c)
 {
-    ssize_t r = read(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen);
+    ssize_t r = c->tls ? bench_tls_read(c->tls, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen)
+                       : read(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen);
     if (r < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
     if (r == 0) return -1;
     if (g->proto == K_FLOOR) {
@@ -238,7 +242,8 @@ static int on_readable(gen *g, conn *c)
 static int send_arrival(gen *g, conn *c)
 {
     while (c->out_off < g->line_len) {
-        ssize_t w = send(c->fd, g->line + c->out_off, g->line_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t w = c->tls ? bench_tls_write(c->tls, g->line + c->out_off, g->line_len - c->out_off)
+                           : send(c->fd, g->line + c->out_off, g->line_len - c->out_off, MSG_NOSIGNAL);
         if (w > 0) {
             c->out_off += (uint16_t)w;
         } else if (w < 0 && errno == EINTR) {
@@ -348,7 +353,10 @@ static void gen_free(gen *g)
 {
     if (g->c)
         for (unsigned i = 0; i < g->n; i++)
-            if (g->c[i].fd >= 0) close(g->c[i].fd);
+            if (g->c[i].fd >= 0) {
+                bench_tls_free(g->c[i].tls);
+                close(g->c[i].fd);
+            }
     if (g->ep >= 0) close(g->ep);
     free(g->c);
     free(g->evs);
@@ -397,7 +405,12 @@ static int gen_connect(gen *g, server_kind kind, unsigned n, ts_server *s, long 
     for (unsigned i = 0; i < n; i += batch) {
         unsigned hi = i + batch < n ? i + batch : n;
         for (unsigned k = i; k < hi; k++) {
-            int fd = bn_connect_loopback(s->port, 10.0);
+            int tls = opt.tls && kind == K_BARRIERD;
+            int fd = bn_connect_loopback(tls ? ts_server_port(s, "tls://") : s->port, 10.0);
+            if (fd >= 0 && tls && bench_tls_handshake(fd, &g->c[k].tls, 10.0) < 0) {
+                close(fd);
+                return -1;
+            }
             if (fd < 0) {
                 fprintf(stderr, "barrier-bench: connect #%u to %s: %s\n", k, s->name,
                         strerror(errno));
@@ -463,6 +476,8 @@ static int launch(ts_server *s, const char **argv, int a)
     static char group[128];
     static unsigned starts;
     int ha = 0;
+    if (opt.tls && (a = bench_tls_server_args(argv, a)) < 0)
+        return -1;
     for (int i = 0; i < opt.n_server_args; i++) {
         argv[a++] = opt.server_args[i];
         ha |= strcmp(opt.server_args[i], "--ha-etcd") == 0;
@@ -1119,6 +1134,9 @@ static void usage(FILE *f)
                "  --repeat K            run the table K times (1..64); report each figure's\n"
                "                        median over the passes (a noisy machine)\n"
                "  --keep-logs           keep the servers' stderr logs in /tmp\n"
+               "  --tls                 the N-connection rounds reach barrierd over TLS (a\n"
+               "                        tls:// listener, a self-signed certificate); the\n"
+               "                        floor, latency and idle tests stay plain\n"
                "  --quick               smoke test: N=2,16, R=50, 200 latency rounds, 1000\n"
                "                        idle barriers; exit 1 on any lost or bad release\n"
                "Exit status: 0 every release accounted for, 1 lost/bad releases or a failed\n"
@@ -1283,6 +1301,8 @@ int main(int argc, char **argv)
             opt.keep_logs = 1;
         } else if (strcmp(a, "--quick") == 0) {
             opt.quick = 1;
+        } else if (strcmp(a, "--tls") == 0) {
+            opt.tls = 1;
         } else {
             fprintf(stderr, "barrier-bench: unknown argument '%s'\n", a);
             usage(stderr);
@@ -1469,5 +1489,6 @@ int main(int argc, char **argv)
                idle.ok ? "" : " (FAILED)");
     printf("\ntotal %.1f s; %s\n", (double)(ts_now_ns() - t_start) / 1e9,
            all_ok ? "every release accounted for (0 lost)" : "FAILED: lost or bad releases");
+    bench_tls_cleanup();
     return all_ok ? 0 : 1;
 }

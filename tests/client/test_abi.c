@@ -254,6 +254,13 @@ START_TEST(struct_sizes)
     /* bc_options o = {0} is valid forever; reserved words must stay zero. */
     ck_assert_uint_eq(offsetof(bc_options, reserved) + sizeof(((bc_options *)0)->reserved),
                       sizeof(bc_options));
+#if UINTPTR_MAX == UINT64_MAX
+    /* Fields added later took reserved words: nothing before them moved. */
+    ck_assert_uint_eq(offsetof(bc_options, resume_s), 32);
+    ck_assert_uint_eq(offsetof(bc_options, tls_ca_file), 40);
+    ck_assert_uint_eq(offsetof(bc_options, tls_server_name), 64);
+    ck_assert_uint_eq(offsetof(bc_options, reserved), 72);
+#endif
     ts_server s = {0};
     tc_server_up(&s, NULL);
     bc_client *c = NULL;

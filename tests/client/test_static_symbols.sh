@@ -31,6 +31,8 @@ int main(void)
 C
 inc=$(dirname "$0")/../../client/include
 cjson=$(pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+# OpenSSL (TLS): what the installed .pc's Requires.private adds for static links.
+cjson="$cjson $(pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)"
 # shellcheck disable=SC2086
 "$cc" $san -I"$inc" "$work/clash.c" "$a" $cjson -lpthread -lm -o "$work/clash"
 out=$("$work/clash")

@@ -1,5 +1,6 @@
 """Barrier: threading.Barrier's interface over a barrierd barrier."""
 import asyncio
+import os
 import threading
 
 from ._client import Client, default_client
@@ -15,13 +16,15 @@ class Barrier:
     anyone is released (its exception breaks the barrier and is raised in the
     thread that ran it; a str it returns is the action_result every party
     receives). timeout: the default for wait(). addr, token: the server
-    and its auth token (None: $BARRIERD_ADDR / $BARRIERD_TOKEN), used through the
-    process's shared connection; or client: a barrierclient.Client to use.
-    members: the member list the barrier is created with (parties may then be
-    None: it is their number); it admits only waits naming one of them."""
+    and its auth token (None: $BARRIERD_ADDR / $BARRIERD_TOKEN), and for a
+    tls:// address tls_ca, tls_cert, tls_key, tls_server_name (see Client), used
+    through the process's shared connection; or client: a barrierclient.Client
+    to use. members: the member list the barrier is created with (parties may
+    then be None: it is their number); it admits only waits naming one of them."""
 
     def __init__(self, name, parties, action=None, timeout=None, *, addr=None, token=None,
-                 client=None, members=None):
+                 client=None, members=None, tls_ca=None, tls_cert=None, tls_key=None,
+                 tls_server_name=None):
         if members is not None:
             members = list(members)
             if parties is None:
@@ -30,14 +33,18 @@ class Barrier:
                 raise ValueError(f"parties is {parties} but members names {len(members)}")
         if parties is None or parties < 1:
             raise ValueError("parties must be >= 1")
-        if client is not None and (addr is not None or token is not None):
-            raise ValueError("give either client or addr/token, not both")
+        tls = {k: v for k, v in (("tls_ca", tls_ca), ("tls_cert", tls_cert),
+                                 ("tls_key", tls_key), ("tls_server_name", tls_server_name))
+               if v is not None}
+        if client is not None and (addr is not None or token is not None or tls):
+            raise ValueError("give either client or addr/token/tls_*, not both")
         self.name = name
         self._parties = parties
         self._action = action
         self._timeout = timeout
         self._addr = addr
         self._token = token
+        self._tls = {k: os.fspath(v) for k, v in tls.items()}
         self._client = client
         self._members = members
         self._mine = threading.local()  # this thread's last Rendezvous
@@ -45,7 +52,7 @@ class Barrier:
     @property
     def client(self):
         """The Client this barrier talks through (the process's shared one by default)."""
-        return self._client or default_client(self._addr, self._token)
+        return self._client or default_client(self._addr, self._token, self._tls)
 
     def wait(self, timeout=None, *, data=None, member=None):
         """Wait until all parties have called wait(); returns this caller's arrival

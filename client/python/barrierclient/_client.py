@@ -32,16 +32,23 @@ class Client:
     $BARRIERD_ADDR, else 127.0.0.1:7411. token: the auth token; None means
     $BARRIERD_TOKEN. name: the client name the server shows (None: HOSTNAME:PID).
     connect_timeout, io_grace, resume: seconds, bc_options' fields (None: default).
+    tls_ca, tls_cert, tls_key, tls_server_name: for "tls://host:port" addresses
+    (docs/tls.md): the CA file to trust (None: the system's), a client
+    certificate and its key (mutual TLS), the name to check the server's
+    certificate against (None: the address's host). Paths may be os.PathLike.
 
     After fork() the child never touches the parent's handle: its first call
     connects anew (the parent's connection is left to the parent)."""
 
     def __init__(self, addr=None, token=None, *, name=None, connect_timeout=None,
-                 io_grace=None, resume=None):
+                 io_grace=None, resume=None, tls_ca=None, tls_cert=None, tls_key=None,
+                 tls_server_name=None):
         self.addr = addr
         self.token = token
         self.name = name
         self._opts = (connect_timeout, io_grace, resume)
+        self._tls = tuple(None if v is None else os.fsencode(v)
+                          for v in (tls_ca, tls_cert, tls_key, tls_server_name))
         self._handle = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -74,6 +81,8 @@ class Client:
                 o.connect_timeout_s = ct or 0.0
                 o.io_grace_s = ig or 0.0
                 o.resume_s = 0.0 if rs is None else (rs if rs > 0 else -1.0)
+                (o.tls_ca_file, o.tls_cert_file, o.tls_key_file,
+                 o.tls_server_name) = self._tls
                 out = ctypes.c_void_p()
                 _check(L.bc_connect(_b(self.addr), ctypes.byref(o), ctypes.byref(out)))
                 self._handle = out.value
@@ -277,13 +286,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: (_fresh_defaults_lock(), _reinit_after_fork()))
 
 
-def default_client(addr=None, token=None):
-    """The process's shared Client for (addr, token), made on first use."""
-    key = (addr, token)
+def default_client(addr=None, token=None, tls=None):
+    """The process's shared Client for (addr, token, tls), made on first use;
+    tls: a dict of Client's tls_* keyword arguments, or None."""
+    tls = tuple(sorted((tls or {}).items()))
+    key = (addr, token, tls)
     c = _defaults.get(key)
     if c is None:
         with _defaults_lock_holder[0]:
             c = _defaults.get(key)
             if c is None:
-                c = _defaults[key] = Client(addr, token)
+                c = _defaults[key] = Client(addr, token, **dict(tls))
     return c

@@ -21,7 +21,11 @@ class Options(ctypes.Structure):
                 ("client_name", ctypes.c_char_p),
                 ("io_grace_s", ctypes.c_double),
                 ("resume_s", ctypes.c_double),
-                ("reserved", ctypes.c_uint64 * 27)]
+                ("tls_ca_file", ctypes.c_char_p),
+                ("tls_cert_file", ctypes.c_char_p),
+                ("tls_key_file", ctypes.c_char_p),
+                ("tls_server_name", ctypes.c_char_p),
+                ("reserved", ctypes.c_uint64 * 23)]
 
 
 class WaitResult(ctypes.Structure):
