@@ -171,7 +171,8 @@ START_TEST(second_signal_exits_zero)
     it_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "after a second SIGTERM: status %d (signal %d)", st,
                   WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    it_assert_msg(ts_now_ms() - t0 < 1500, "the second signal did not cut the grace short");
+    /* The grace is 3 s: well under it, with room for a loaded machine. */
+    it_assert_msg(ts_now_ms() - t0 < 2500, "the second signal did not cut the grace short");
     it_close(stubborn);
     it_close(holder);
     it_close(admin);
