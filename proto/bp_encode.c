@@ -60,6 +60,10 @@ void bp_request_encode(bp_buf *b, const bp_request *r)
     case BP_OP_STATUS:
         key_str(b, "barrier", r->barrier, strlen(r->barrier));
         break;
+    case BP_OP_WATCH:
+        if (r->barrier[0])
+            key_str(b, "barrier", r->barrier, strlen(r->barrier));
+        break;
     case BP_OP_HELLO:
         if (r->version)
             key_u64(b, "version", r->version);
@@ -220,6 +224,17 @@ void bp_enc_status_waiter(bp_buf *b, unsigned nth, unsigned index, const char *c
     bp_buf_puts(b, "}");
 }
 
+void bp_enc_status_waiter_since(bp_buf *b, unsigned nth, unsigned index, const char *client,
+                                const char *peer, uint64_t waited_ms)
+{
+    bp_enc_status_waiter(b, nth, index, client, peer);
+    if (b->oom || !b->len)
+        return;
+    b->len--; /* reopen the object: its '}' was the last byte */
+    key_u64(b, "waited_ms", waited_ms);
+    bp_buf_puts(b, "}");
+}
+
 void bp_enc_status_end(bp_buf *b)
 {
     bp_buf_puts(b, "]}\n");
@@ -269,4 +284,16 @@ void bp_enc_stats(bp_buf *b, int has_id, uint64_t id, const bp_stats_view *v)
     key_str(b, "leader", v->leader, strlen(v->leader));
     key_u64(b, "term", v->term);
     bp_buf_printf(b, ",\"uptime_s\":%.3f}\n", v->uptime_s);
+}
+
+void bp_enc_watch_ok(bp_buf *b, int has_id, uint64_t id, const bp_barrier_view *v)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true");
+    if (v) {
+        bp_buf_puts(b, ",");
+        barrier_fields(b, v);
+        key_str(b, "reason", v->reason, strlen(v->reason));
+    }
+    bp_buf_puts(b, "}\n");
 }

@@ -33,6 +33,8 @@ typedef struct sv_config {
     const char *advertise;     /* HA: the address clients reach this server at */
     uint64_t ha_ttl_ms;        /* HA: the leader lease */
     int log_level;
+    const char *http;          /* --http ADDR (argv); NULL: no HTTP */
+    bp_addr http_addr;         /* parsed */
 } sv_config;
 
 /* Fill cfg from argv. Returns 0 to run, 1 when --help/--version was printed (exit
