@@ -114,12 +114,10 @@ static void *progress_main(void *arg)
     for (;;) {
         bc_event e;
         int rc = bc_watch_next(p->w, 0.1, &e);
+        if (rc != BC_OK && rc != BC_ETIMEDOUT) break; /* the watch is over; the wait will tell */
         if (rc == BC_OK && strcmp(e.type, "release") != 0) { /* released: the wait returns */
             n = e.n_waiting;
             broken = !strcmp(e.type, "break") || !strcmp(e.type, "reset");
-        } else if (rc == BC_OK) {
-        } else if (rc != BC_ETIMEDOUT) {
-            break; /* the watch is over; the wait will tell */
         }
         pthread_mutex_lock(&p->mu);
         int done = p->done;
