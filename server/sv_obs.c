@@ -92,6 +92,11 @@ static void observe(sv_server *s, const br_event *e)
         observe_waits(o, e->waiters, e->n, sv__now(s));
         return;
     }
+    if (e->kind == BR_EV_LEAVE) { /* its wait ends too, by its going */
+        br_waiter *const w[1] = {(br_waiter *)e->waiter};
+        observe_waits(o, w, 1, sv__now(s));
+        return;
+    }
     if (e->kind != BR_EV_BREAK && e->kind != BR_EV_RESET)
         return;
     int64_t now = sv__now(s);
@@ -288,7 +293,8 @@ void sv__obs_metrics(sv_server *s, bp_buf *b)
     mt_write_u64(b, "barrierd_dropped_connections_total", "reason", "hello_timeout",
                  k->hello_timeouts);
     mt_write_hist(b, "barrierd_wait_duration_seconds",
-                  "How long waits took, from arrival to release or failure.", &o->wait_hist);
+                  "How long waits took, from arrival to release, failure or the party leaving.",
+                  &o->wait_hist);
     mt_write_hist(b, "barrierd_release_fanout_seconds",
                   "How long a release took to write every party's reply, first to last.",
                   &o->fanout_hist);
