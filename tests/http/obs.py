@@ -19,11 +19,11 @@ BARRIERCTL = os.environ.get("BARRIERCTL") or os.path.join(TOP, "build", "client"
 class Server:
     """barrierd on 127.0.0.1:0 with --http 127.0.0.1:0 (unless http=False)."""
 
-    def __init__(self, *args, http=True):
+    def __init__(self, *args, http=True, listen="127.0.0.1:0"):
         self.dir = tempfile.mkdtemp(prefix="bd-obs-")
         ready = os.path.join(self.dir, "ready")
         self.log_path = os.path.join(self.dir, "barrierd.log")
-        argv = [BARRIERD, "--listen", "127.0.0.1:0", "--ready-file", ready, *args]
+        argv = [BARRIERD, "--listen", listen, "--ready-file", ready, *args]
         if http:
             argv += ["--http", "127.0.0.1:0"]
         self.log = open(self.log_path, "wb")
@@ -152,3 +152,11 @@ class Raw:
 
     def close(self):
         self.s.close()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

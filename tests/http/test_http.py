@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from obs import Raw, Server, metric, wait_for
+from obs import Raw, Server, free_port, metric, wait_for
 
 
 @pytest.fixture
@@ -211,3 +211,62 @@ def test_stalled_and_vanished_http_clients_do_not_slow_barriers(srv):
     for s in stalled:
         s.close()
     assert srv.proc.poll() is None
+
+
+ETCD = os.environ.get("ETCD") or "/usr/bin/etcd"
+
+
+@pytest.fixture
+def etcd(tmp_path):
+    if not os.access(ETCD, os.X_OK):
+        pytest.skip("no etcd (install etcd-server, or set ETCD)")
+    c, p = free_port(), free_port()
+    curl, purl = f"http://127.0.0.1:{c}", f"http://127.0.0.1:{p}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
+    proc = subprocess.Popen([ETCD, "--name", "obs", "--data-dir", str(tmp_path / "etcd"),
+                             "--listen-client-urls", curl, "--advertise-client-urls", curl,
+                             "--listen-peer-urls", purl, "--initial-advertise-peer-urls", purl,
+                             "--initial-cluster", f"obs={purl}", "--initial-cluster-state", "new",
+                             "--log-level", "warn"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+    def has_leader():
+        import urllib.request
+        try:
+            req = urllib.request.Request(curl + "/v3/maintenance/status", data=b"{}",
+                                         method="POST")
+            with urllib.request.urlopen(req, timeout=1) as r:
+                return b'"leader"' in r.read()
+        except OSError:
+            return False
+
+    try:
+        wait_for(has_leader, timeout=30, what="etcd")
+        yield curl
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_healthz_is_503_on_a_standby(etcd):
+    def member():
+        port = free_port()
+        return Server("--ha-etcd", etcd, "--ha-group", "obs", "--advertise",
+                      f"127.0.0.1:{port}", "--ha-ttl", "1", listen=f"127.0.0.1:{port}")
+
+    a = member()
+    try:
+        wait_for(lambda: a.get("/healthz")[0] == 200, timeout=20, what="a leader")
+        b = member()
+        try:
+            st, _, body = b.get("/healthz")
+            assert (st, body) == (503, b"not serving: an HA standby\n")
+            assert metric(b.metrics(), "barrierd_up") == 0
+            assert metric(a.metrics(), "barrierd_up") == 1
+            a.stop()
+            wait_for(lambda: b.get("/healthz")[0] == 200, timeout=20, what="the failover")
+            assert metric(b.metrics(), "barrierd_up") == 1
+        finally:
+            b.stop()
+    finally:
+        a.stop()
