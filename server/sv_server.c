@@ -84,7 +84,7 @@ static void on_heartbeat(uv_timer_t *t)
         next = c->next;
         if (c->state != SV_CONN_OPEN || (c->n_waits == 0 && !c->watch))
             continue; /* a watcher hears them too: its library tells a dead server by them */
-        if (c->said_hello && c->unanswered >= SV_HEARTBEATS_MISSED) {
+        if (c->said_hello && c->unanswered >= SV_HEARTBEATS_MISSED && c->n_waits) {
             s->counters.dropped_silent++;
             SV_WARN("conn %llu %s: silent for %lld ms with a wait outstanding; dropping it",
                     (unsigned long long)c->serial, c->peer, (long long)(now - c->last_rx_ms));
