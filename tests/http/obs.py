@@ -61,8 +61,10 @@ class Server:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, etype, *exc):
+        rc = self.stop()
+        # a clean exit, sanitizers' leak checks included
+        assert etype is not None or rc == 0, f"barrierd exited {rc}: {self.log_text()[-3000:]}"
 
     # ---- HTTP ----
     def get(self, path, headers=None, method="GET", timeout=10):
