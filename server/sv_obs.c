@@ -264,7 +264,7 @@ void sv__obs_metrics(sv_server *s, bp_buf *b)
     const sv_counters *k = &s->counters;
     mt_write_head(b, "barrierd_build_info", "gauge", "The running barrierd's version.");
     mt_write_u64(b, "barrierd_build_info", "version", BP_VERSION, 1);
-    mt_write_head(b, "barrierd_up", "gauge", "1 while serving; 0 as an HA standby or shutting down.");
+    mt_write_head(b, "barrierd_up", "gauge", "1 while serving; 0 as an HA standby.");
     mt_write_u64(b, "barrierd_up", NULL, NULL, (uint64_t)sv__obs_serving(s));
     mt_write_head(b, "barrierd_uptime_seconds", "gauge", "Seconds since barrierd started.");
     mt_write_f64(b, "barrierd_uptime_seconds", NULL, NULL,
