@@ -29,7 +29,7 @@ int ctl_watch_open(ctl *g, const char *name, bc_watch **out)
     if (g->token_file) {
         if (bp_token_read_file(g->token_file, token, err, sizeof err) < 0) {
             fprintf(stderr, "barrierctl: --token-file %s: %s\n", g->token_file, err);
-            return -CTL_EXIT_ERROR;
+            return CTL_EXIT_ERROR;
         }
         o.auth_token = token;
     }
@@ -78,7 +78,7 @@ int ctl_cmd_watch(ctl *g, int argc, char **argv)
     const char *name = argc - first == 1 ? argv[first] : NULL;
     bc_watch *w;
     rc = ctl_watch_open(g, name, &w);
-    if (rc == -CTL_EXIT_ERROR) return CTL_EXIT_ERROR;
+    if (rc > 0) return rc; /* said what is wrong */
     if (rc < 0) return ctl_fail(g, rc, "watch");
     if (!g->json) {
         bc_status st;
