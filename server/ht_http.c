@@ -24,6 +24,7 @@
 #define HT_MAX_CONNECTIONS 64   /* HTTP clients at once */
 #define HT_IDLE_TIMEOUT_S 15    /* an HTTP connection that says nothing is closed */
 #define HT_TIMER_MAX_MS 1000    /* MHD is run at least this often */
+#define HT_BODY_KEEP (256u << 10) /* response scratch kept between requests */
 
 extern const unsigned char ht_page[];
 extern const unsigned long ht_page_len;
@@ -142,7 +143,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                       token))
         return text(conn, MHD_HTTP_UNAUTHORIZED,
                     "unauthorized: send 'Authorization: Bearer TOKEN' (the server's token)\n");
-    return serve(h, conn, route, name);
+    enum MHD_Result rc = serve(h, conn, route, name);
+    if (h->body.cap > HT_BODY_KEEP) /* a huge list: MHD has its copy; do not keep ours */
+        bp_buf_free(&h->body);
+    return rc;
 }
 
 /* ---- the loop drives MHD ---- */
