@@ -23,7 +23,8 @@ FUZZ_TARGETS := frame request fastwait
 PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev libcurl4-openssl-dev libssl-dev openssl \
             check netcat-openbsd valgrind clang libclang-rt-14-dev iproute2 etcd-server \
             scdoc libsystemd-dev systemd \
-            python3 python3-venv python3-pip python3-pytest libpython3.11-testsuite
+            python3 python3-venv python3-pip python3-pytest libpython3.11-testsuite \
+            libmicrohttpd-dev prometheus chromium chromium-driver
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

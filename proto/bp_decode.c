@@ -274,6 +274,9 @@ static int decode_fields(const cJSON *root, unsigned max_parties, bp_request *r,
     case BP_OP_STATUS:
         rc = get_str(root, "barrier", r->barrier, sizeof r->barrier, 1, 1, &r->barrier_len, err);
         return need(rc, "barrier", err);
+    case BP_OP_WATCH:
+        rc = get_str(root, "barrier", r->barrier, sizeof r->barrier, 1, 1, &r->barrier_len, err);
+        return rc < 0 ? rc : 0;
     case BP_OP_HELLO:
         rc = get_int(root, "version", 1, 65535, &d, err);
         if (rc < 0)

@@ -88,6 +88,10 @@ void bp_request_encode(bp_buf *b, const bp_request *r)
     case BP_OP_STATUS:
         key_str(b, "barrier", r->barrier, strlen(r->barrier));
         break;
+    case BP_OP_WATCH:
+        if (r->barrier[0])
+            key_str(b, "barrier", r->barrier, strlen(r->barrier));
+        break;
     case BP_OP_HELLO:
         if (r->version)
             key_u64(b, "version", r->version);
@@ -248,6 +252,20 @@ void bp_enc_status_waiter(bp_buf *b, unsigned nth, unsigned index, const char *c
     bp_buf_puts(b, "}");
 }
 
+void bp_enc_status_waiter_since(bp_buf *b, unsigned nth, unsigned index, const char *client,
+                                const char *peer, const char *member, size_t member_len,
+                                uint64_t waited_ms)
+{
+    bp_buf_puts(b, nth ? ",{\"index\":" : "{\"index\":");
+    bp_buf_u64(b, index);
+    key_str(b, "client", client, strlen(client));
+    key_str(b, "peer", peer, strlen(peer));
+    if (member)
+        key_str(b, "member", member, member_len);
+    key_u64(b, "waited_ms", waited_ms);
+    bp_buf_puts(b, "}");
+}
+
 void bp_enc_status_end(bp_buf *b)
 {
     bp_buf_puts(b, "]}\n");
@@ -338,18 +356,6 @@ void bp_enc_gathered_end(bp_buf *b)
     bp_buf_puts(b, "]");
 }
 
-void bp_enc_status_waiter_member(bp_buf *b, unsigned nth, unsigned index, const char *client,
-                                 const char *peer, const char *member, size_t member_len)
-{
-    bp_buf_puts(b, nth ? ",{\"index\":" : "{\"index\":");
-    bp_buf_u64(b, index);
-    key_str(b, "client", client, strlen(client));
-    key_str(b, "peer", peer, strlen(peer));
-    if (member)
-        key_str(b, "member", member, member_len);
-    bp_buf_puts(b, "}");
-}
-
 void bp_enc_status_names(bp_buf *b, const char *key, const char *names, unsigned n)
 {
     bp_buf_printf(b, "],\"%s\":[", key);
@@ -360,4 +366,16 @@ void bp_enc_status_names(bp_buf *b, const char *key, const char *names, unsigned
         bp_buf_json_str(b, names, len);
         names += len + 1;
     }
+}
+
+void bp_enc_watch_ok(bp_buf *b, int has_id, uint64_t id, const bp_barrier_view *v)
+{
+    bp_enc_reply_start(b, has_id, id);
+    bp_buf_puts(b, "\"ok\":true");
+    if (v) {
+        bp_buf_puts(b, ",");
+        barrier_fields(b, v);
+        key_str(b, "reason", v->reason, strlen(v->reason));
+    }
+    bp_buf_puts(b, "}\n");
 }

@@ -35,7 +35,8 @@
     X(LIST, "list")                                                                       \
     X(STATS, "stats")                                                                     \
     X(PING, "ping")                                                                       \
-    X(PONG, "pong")
+    X(PONG, "pong")                                                                       \
+    X(WATCH, "watch")
 
 typedef enum bp_op {
     BP_OP_NONE = 0,
@@ -53,7 +54,8 @@ typedef struct bp_request {
     bp_op op;
     int has_id;
     uint64_t id;                    /* echoed in the reply; 0..BP_ID_MAX */
-    char barrier[BP_NAME_MAX + 1];  /* wait, action_done, abort, reset, status */
+    char barrier[BP_NAME_MAX + 1];  /* wait, action_done, abort, reset, status; watch
+                                       (optional: "" watches every barrier) */
     size_t barrier_len;
     unsigned parties;               /* wait */
     int64_t timeout_ms;             /* wait: -1 = none */
@@ -175,15 +177,17 @@ typedef struct bp_barrier_view {
 void bp_enc_status_begin(bp_buf *b, int has_id, uint64_t id, const bp_barrier_view *v);
 void bp_enc_status_waiter(bp_buf *b, unsigned nth, unsigned index, const char *client,
                           const char *peer);
+/* The same, with the party's member name (NULL: it gave none) and how long it
+ * has waited ("waited_ms"). */
+void bp_enc_status_waiter_since(bp_buf *b, unsigned nth, unsigned index, const char *client,
+                                const char *peer, const char *member, size_t member_len,
+                                uint64_t waited_ms);
 void bp_enc_status_end(bp_buf *b);
-/* Rendezvous status fields: bp_enc_status_waiter_member in place of
- * bp_enc_status_waiter for a party that gave a member name (NULL: none); then,
- * for a barrier with a member list, bp_enc_status_names("members", ...) and
+/* Rendezvous status fields: after the waiters (bp_enc_status_waiter_since names
+ * a party's member), for a barrier with a member list, bp_enc_status_names("members", ...) and
  * ("missing", ...) before bp_enc_status_end. Each closes the array before it
  * and opens its own, which the next one or bp_enc_status_end closes. names: n
  * names, each NUL-terminated, back to back. */
-void bp_enc_status_waiter_member(bp_buf *b, unsigned nth, unsigned index, const char *client,
-                                 const char *peer, const char *member, size_t member_len);
 void bp_enc_status_names(bp_buf *b, const char *key, const char *names, unsigned n);
 /* list: bp_enc_list_begin, bp_enc_list_item for each barrier, bp_enc_list_end. */
 void bp_enc_list_begin(bp_buf *b, int has_id, uint64_t id);
@@ -223,6 +227,32 @@ void bp_enc_event_run_action(bp_buf *b, int has_id, uint64_t id, const char *bar
 void bp_enc_event_heartbeat(bp_buf *b);
 void bp_enc_event_shutdown(bp_buf *b, const char *message);
 
+/* watch's reply: ok, and when it watches one barrier that exists, that
+ * barrier's fields as list gives them (v may be NULL). */
+void bp_enc_watch_ok(bp_buf *b, int has_id, uint64_t id, const bp_barrier_view *v);
+
+/* One event of a watch (bp_event.c; docs/protocol.md, "watch"). Strings that
+ * are NULL are left out. */
+typedef struct bp_watch_event {
+    const char *event;       /* "arrive", "leave", "release", "break", "reset" */
+    const char *barrier;
+    size_t barrier_len;
+    uint64_t generation;
+    unsigned n_waiting;
+    unsigned parties;
+    int has_index;           /* arrive: the party's arrival index */
+    unsigned index;
+    const char *client;      /* arrive, leave */
+    const char *peer;        /* arrive, leave */
+    const char *member;      /* arrive, leave: when the party gave one (NULL: none) */
+    size_t member_len;
+    const char *cause;       /* break, reset: "timeout", "abort", ... */
+    const char *reason;      /* break, reset: the message the waits got */
+} bp_watch_event;
+void bp_enc_watch_event(bp_buf *b, const bp_watch_event *e);
+/* 1 if name is the name of a watch event. */
+int bp_watch_event_name(const char *name);
+
 /* ---- replies and events, as the client reads them ---- */
 
 typedef enum bp_msg_kind {
@@ -230,6 +260,8 @@ typedef enum bp_msg_kind {
     BP_MSG_RUN_ACTION,     /* event: the waiter with this id must run its action */
     BP_MSG_HEARTBEAT,      /* event: answer with {"op":"pong"} */
     BP_MSG_SHUTDOWN,       /* event: the server is going away */
+    BP_MSG_WATCH,          /* event for a watch: arrive, leave, release, break, reset;
+                              barrier and generation filled, the rest in json */
 } bp_msg_kind;
 
 typedef struct bp_reply {

@@ -46,6 +46,10 @@ static int decode_event(const cJSON *root, const char *name, bp_reply *r)
         if (!(r->has_generation = num_u64(root, "generation", &r->generation)))
             return BP_EPROTO;
         copy_str(root, "barrier", r->barrier, sizeof r->barrier);
+    } else if (bp_watch_event_name(name)) {
+        r->kind = BP_MSG_WATCH;
+        r->has_generation = num_u64(root, "generation", &r->generation);
+        copy_str(root, "barrier", r->barrier, sizeof r->barrier);
     } else {
         return BP_EPROTO;
     }

@@ -99,6 +99,8 @@ struct br_registry {
     int in_sink; /* the sink is running: it must not call back in (asserted) */
     void (*on_change)(void *ctx, const char *name, size_t len); /* br_set_change_hook */
     void *change_ctx;
+    void (*on_event)(void *ctx, const br_event *e); /* br_set_event_hook */
+    void *event_ctx;
     bp_buf scratch; /* message text, reused */
     bp_buf gathered; /* a release's gathered array, reused (br_gather.c) */
     size_t max_data, max_gather; /* br_set_rdv_limits; 0 = none */

@@ -32,6 +32,34 @@ const char *br_state_name(br_state s)
     return "unknown";
 }
 
+const char *br_cause_name(br_cause c)
+{
+    static const char *const names[BR_CAUSE_COUNT] = {"timeout", "abort", "reset",
+                                                      "lost_party", "action_failed", "shutdown"};
+    return (unsigned)c < BR_CAUSE_COUNT ? names[c] : "unknown";
+}
+
+/* Tell the event hook, if there is one. */
+static void tell(const br_registry *r, const br_event *e)
+{
+    if (r->on_event)
+        r->on_event(r->event_ctx, e);
+}
+
+/* A generation ends in failure for `cause`: count it, tell the hook. */
+static void tell_failed(br_registry *r, br_event_kind kind, const br_barrier *b,
+                        br_cause cause, const char *reason)
+{
+    r->stats.ended[cause]++;
+    if (!r->on_event)
+        return;
+    br_event e = {.kind = kind, .barrier = b, .generation = b->generation,
+                  .n_waiting = b->n_waiting, .waiters = b->waiters, .n = b->n_waiting,
+                  .pending = b->pending, .n_pending = b->n_pending, .cause = cause,
+                  .reason = reason};
+    tell(r, &e);
+}
+
 br_registry *br_new(size_t max_barriers, br_sink_fn sink, void *ctx)
 {
     br_registry *r = calloc(1, sizeof *r);
@@ -221,8 +249,9 @@ void br__fail_all(br_registry *r, br_barrier *b, int code, const br_waiter *culp
 }
 
 static void barrier_break(br_registry *r, br_barrier *b, const br_waiter *culprit,
-                          int culprit_code, const char *message, int64_t now)
+                          int culprit_code, const char *message, int64_t now, br_cause cause)
 {
+    tell_failed(r, BR_EV_BREAK, b, cause, message);
     free(b->reason);
     b->reason = strdup(message);
     b->state = BR_BROKEN;
@@ -263,6 +292,11 @@ void br__release(br_registry *r, br_barrier *b, int64_t now, int guessed)
     b->state = BR_FILLING;
     r->n_waiting -= n;
     r->stats.releases++;
+    if (r->on_event) {
+        br_event e = {.kind = BR_EV_RELEASE, .barrier = b, .generation = b->generation,
+                      .n_waiting = n, .waiters = b->waiters, .n = n};
+        tell(r, &e);
+    }
     if (n) {
         br_outcome o = {.kind = BR_RELEASE, .barrier = b, .generation = b->generation,
                         .waiters = b->waiters, .n = n, .gathered = gathered,
@@ -289,7 +323,7 @@ static void action_finished(br_registry *r, br_barrier *b, br_waiter *runner, in
     }
     message_start(r, "action failed in ");
     put_who(&r->scratch, runner);
-    barrier_break(r, b, runner, BP_EACTION, message_finish(r, b), now);
+    barrier_break(r, b, runner, BP_EACTION, message_finish(r, b), now, BR_CAUSE_ACTION_FAILED);
 }
 
 /* The generation is complete: run the last arriver's action, or release. A
@@ -325,6 +359,11 @@ static void barrier_add(br_registry *r, br_barrier *b, br_waiter *w, int64_t now
     b->waiters[b->n_waiting++] = w;
     if (w->deadline_ms >= 0 && br__heap_push(&r->deadlines, w) < 0)
         w->deadline_ms = -1; /* cannot track it: it waits without a timeout */
+    if (r->on_event) {
+        br_event e = {.kind = BR_EV_ARRIVE, .barrier = b, .generation = b->generation,
+                      .n_waiting = b->n_waiting, .waiter = w};
+        tell(r, &e);
+    }
     if (b->n_waiting == b->parties)
         barrier_full(r, b, now);
 }
@@ -449,6 +488,7 @@ int br_arrive(br_registry *r, const char *name, size_t len, unsigned parties, br
     }
     w->barrier = b;
     w->heap_pos = BR_NOT_IN_HEAP;
+    w->arrived_ms = now;
     w->action_result = 0;
     w->pending = 0;
     if (w->ticket)
@@ -501,6 +541,11 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
         br__member_drop(r, b, w);
         br__gather_unqueue(b, w);
         r->n_waiting--;
+        if (r->on_event) {
+            br_event e = {.kind = BR_EV_LEAVE, .barrier = b, .generation = b->generation,
+                          .n_waiting = b->n_waiting, .waiter = w};
+            tell(r, &e);
+        }
         br__changed(r, b);
         return;
     }
@@ -523,7 +568,12 @@ void br_leave(br_registry *r, br_waiter *w, const char *why, int64_t now)
         b->runner = NULL;
     if (b->runner_hint == w)
         b->runner_hint = NULL;
-    barrier_break(r, b, NULL, 0, msg, now);
+    if (r->on_event) {
+        br_event e = {.kind = BR_EV_LEAVE, .barrier = b, .generation = b->generation,
+                      .n_waiting = b->n_waiting, .waiter = w};
+        tell(r, &e);
+    }
+    barrier_break(r, b, NULL, 0, msg, now, BR_CAUSE_LOST_PARTY);
 }
 
 int br_action_done(br_registry *r, const char *name, size_t len, uint64_t generation,
@@ -588,7 +638,7 @@ int br_abort(br_registry *r, const char *name, size_t len, const char *by, int64
     if (b->state == BR_BROKEN)
         return 0; /* stays broken, for the reason it first broke */
     message_start(r, "aborted by %s", by);
-    barrier_break(r, b, NULL, 0, message_finish(r, b), now);
+    barrier_break(r, b, NULL, 0, message_finish(r, b), now, BR_CAUSE_ABORT);
     return 0;
 }
 
@@ -600,6 +650,7 @@ int br_reset(br_registry *r, const char *name, size_t len, const char *by, int64
         return BP_ENOTFOUND;
     message_start(r, "reset by %s", by);
     const char *msg = message_finish(r, b);
+    tell_failed(r, BR_EV_RESET, b, BR_CAUSE_RESET, msg);
     br__remember_failure(b, BP_EBROKEN, msg);
     br__fail_all(r, b, BP_EBROKEN, NULL, 0, msg);
     free(b->reason);
@@ -620,7 +671,7 @@ void br_expire(br_registry *r, int64_t now)
         message_start(r, "timed out (");
         put_who(&r->scratch, w);
         bp_buf_puts(&r->scratch, " reached its timeout)");
-        barrier_break(r, b, w, BP_ETIMEDOUT, message_finish(r, b), now);
+        barrier_break(r, b, w, BP_ETIMEDOUT, message_finish(r, b), now, BR_CAUSE_TIMEOUT);
     }
 }
 
@@ -646,8 +697,11 @@ void br_shutdown(br_registry *r, const char *message)
 {
     assert(!r->in_sink);
     for (size_t i = 0; r->table.buckets && i <= r->table.mask; i++)
-        for (br_barrier *b = r->table.buckets[i]; b; b = b->hnext)
+        for (br_barrier *b = r->table.buckets[i]; b; b = b->hnext) {
+            if (b->n_waiting || b->n_pending)
+                tell_failed(r, BR_EV_BREAK, b, BR_CAUSE_SHUTDOWN, message);
             br__fail_all(r, b, BP_ESHUTDOWN, NULL, 0, message);
+        }
 }
 
 void br_set_change_hook(br_registry *r, void (*fn)(void *ctx, const char *name, size_t len),
@@ -655,6 +709,12 @@ void br_set_change_hook(br_registry *r, void (*fn)(void *ctx, const char *name, 
 {
     r->on_change = fn;
     r->change_ctx = ctx;
+}
+
+void br_set_event_hook(br_registry *r, void (*fn)(void *ctx, const br_event *e), void *ctx)
+{
+    r->on_event = fn;
+    r->event_ctx = ctx;
 }
 
 int br_restore(br_registry *r, const char *name, size_t len, unsigned parties,
@@ -687,7 +747,7 @@ int br_break(br_registry *r, const char *name, size_t len, const char *why, int6
     if (b->state == BR_BROKEN)
         return 0;
     message_start(r, "%s", why);
-    barrier_break(r, b, NULL, 0, message_finish(r, b), now);
+    barrier_break(r, b, NULL, 0, message_finish(r, b), now, BR_CAUSE_LOST_PARTY);
     return 0;
 }
 

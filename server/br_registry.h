@@ -65,6 +65,7 @@ struct br_waiter {
     int action_result;   /* a re-announced runner's action_done that came before its
                             generation was full again: 1 success, -1 failure, 0 none */
     br_waiter *member_next; /* chain of the barrier's member table (br_member.c) */
+    int64_t arrived_ms;  /* when br_arrive took it (its now_ms) */
 };
 
 #define BR_NOT_IN_HEAP ((size_t)-1)
@@ -102,6 +103,20 @@ typedef struct br_outcome {
 
 typedef void (*br_sink_fn)(void *ctx, const br_outcome *o);
 
+/* What ended a generation in failure (docs/observability.md): the barrier
+ * broke, or a reset or a shutdown failed its waiters. */
+typedef enum br_cause {
+    BR_CAUSE_TIMEOUT = 0,
+    BR_CAUSE_ABORT,
+    BR_CAUSE_RESET,
+    BR_CAUSE_LOST_PARTY,
+    BR_CAUSE_ACTION_FAILED,
+    BR_CAUSE_SHUTDOWN,
+    BR_CAUSE_COUNT
+} br_cause;
+/* "timeout", "abort", "reset", "lost_party", "action_failed", "shutdown". */
+const char *br_cause_name(br_cause c);
+
 typedef struct br_stats {
     uint64_t waits;      /* arrivals accepted */
     uint64_t releases;   /* generations released */
@@ -117,6 +132,8 @@ typedef struct br_stats {
     uint64_t collisions; /* of those, ones handed out with no index left free */
     uint64_t replaced;   /* re-announced waits that took the place of their own
                             earlier wait, still held on a connection not yet closed */
+    uint64_t ended[BR_CAUSE_COUNT]; /* generations ended in failure, by cause (a
+                            shutdown counts barriers that had waiters) */
 } br_stats;
 
 typedef struct br_info {
@@ -183,6 +200,38 @@ size_t br_sweep_idle(br_registry *r, int64_t now_ms, int64_t ttl_ms);
  * gone; br_find tells which). NULL: no hook. */
 void br_set_change_hook(br_registry *r, void (*fn)(void *ctx, const char *name, size_t len),
                         void *ctx);
+/* Events for whoever watches (the watch op, metrics): what happened to a
+ * barrier, told as it happens, from inside the registry call. Like the sink, the
+ * hook must not call back into the registry. */
+typedef enum br_event_kind {
+    BR_EV_ARRIVE = 1, /* waiter joined the current generation (n_waiting counts it) */
+    BR_EV_LEAVE,      /* waiter's connection went (a break follows if it was in
+                         the generation; a wait queued behind an action just goes) */
+    BR_EV_RELEASE,    /* the generation completed: waiters[0..n) are released */
+    BR_EV_BREAK,      /* the barrier broke (or a shutdown failed its waits):
+                         waiters[0..n) and pending[0..n_pending) fail */
+    BR_EV_RESET,      /* a reset ended the generation: the same waits fail */
+} br_event_kind;
+
+typedef struct br_event {
+    br_event_kind kind;
+    const br_barrier *barrier;
+    uint64_t generation;        /* the generation it happened in (the one that ended) */
+    unsigned n_waiting;         /* parties of that generation after the event
+                                   (release, break, reset: before the waits were told) */
+    const br_waiter *waiter;    /* ARRIVE, LEAVE */
+    br_waiter *const *waiters;  /* RELEASE, BREAK, RESET: the waits that end */
+    unsigned n;
+    br_waiter *const *pending;  /* BREAK, RESET: queued ones that fail too */
+    unsigned n_pending;
+    br_cause cause;             /* BREAK, RESET */
+    const char *reason;         /* BREAK, RESET: the message the waits get */
+} br_event;
+
+/* fn is told every event; NULL: none, and the registry pays one test per
+ * event for it. */
+void br_set_event_hook(br_registry *r, void (*fn)(void *ctx, const br_event *e), void *ctx);
+
 /* Create a barrier as a predecessor left it (HA failover): its parties and
  * generation, broken for `reason` unless that is NULL. Rebuilt from
  * re-announced waits like a restarted server's (br_set_recovery). 0, or

@@ -51,6 +51,10 @@ static const char usage_text[] =
     "                           signed by a --tls-ca CA\n"
     "  --tls-handshake-timeout SECONDS\n"
     "                           a TLS handshake must finish within this (default 10)\n"
+    "  --http HOST:PORT         serve /metrics, /healthz, /api/barriers and a live\n"
+    "                           status page over HTTP (off by default; port 0 picks\n"
+    "                           a free one; the token, if any, guards all but\n"
+    "                           /metrics and /healthz)\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --ready-file F           once every listener is bound, write their addresses\n"
     "                           to F, one a line (written whole: F.tmp, then renamed)\n"
@@ -173,7 +177,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXWAITS, O_MAXLINE, O_MAXOUT,
            O_HEART, O_TTL, O_HELLO, O_RESUME, O_HA_ETCD, O_HA_GROUP, O_ADVERTISE, O_HA_TTL, O_LOG, O_READY, O_HELP, O_VERSION,
            O_MAXDATA, O_MAXGATHER,
-           O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_VERIFY, O_TLS_HS };
+           O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_VERIFY, O_TLS_HS, O_HTTP };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
         {"auth-token-file", required_argument, 0, O_TOKEN},
@@ -200,6 +204,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         {"tls-ca", required_argument, 0, O_TLS_CA},
         {"tls-verify-client", no_argument, 0, O_TLS_VERIFY},
         {"tls-handshake-timeout", required_argument, 0, O_TLS_HS},
+        {"http", required_argument, 0, O_HTTP},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -278,6 +283,9 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         case O_READY:
             cfg->ready_file = optarg;
             break;
+        case O_HTTP:
+            cfg->http = optarg;
+            break;
         case O_HELP:
             fputs(usage_text, stdout);
             return 1;
@@ -306,6 +314,15 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     }
     if (check_ha(cfg) < 0 || check_tls(cfg) < 0)
         return -1;
+    if (cfg->http) {
+        char err[512];
+        if (bp_addr_parse(cfg->http, strlen(cfg->http), BP_ADDR_PORT0_OK, &cfg->http_addr, err,
+                          sizeof err) < 0 || cfg->http_addr.kind != BP_ADDR_TCP) {
+            fprintf(stderr, "barrierd: --http: %s\n",
+                    cfg->http_addr.kind == BP_ADDR_UNIX ? "must be host:port" : err);
+            return -1;
+        }
+    }
     if (cfg->auth_token_file && !(cfg->auth_token = read_token(cfg->auth_token_file)))
         return -1;
     return 0;

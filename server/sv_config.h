@@ -40,6 +40,8 @@ typedef struct sv_config {
     const char *tls_ca;        /* PEM CAs that client certificates are checked against */
     int tls_verify_client;     /* mTLS: a client certificate signed by tls_ca is required */
     uint64_t tls_handshake_timeout_ms; /* a TLS handshake must finish within this */
+    const char *http;          /* --http ADDR (argv); NULL: no HTTP */
+    bp_addr http_addr;         /* parsed */
 } sv_config;
 
 /* Fill cfg from argv. Returns 0 to run, 1 when --help/--version was printed (exit

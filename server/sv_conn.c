@@ -100,6 +100,7 @@ static void on_closed(uv_handle_t *h)
     sv_conn *c = h->data;
     sv_server *s = c->srv;
     conn_leave_waits(c, c->close_why ? c->close_why : "disconnected");
+    sv__watch_forget(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -186,6 +187,7 @@ void sv__conn_fail(sv_conn *c, int code, const char *msg, const char *why)
     bp_buf_reset(b);
     bp_enc_error(b, 0, 0, code, msg);
     c->srv->counters.errors++;
+    sv__obs_error(c->srv, code);
     SV_WARN("conn %llu %s: %s; closing", (unsigned long long)c->serial, c->peer, msg);
     sv__conn_send_buf(c, b);
     sv__conn_close_after_flush(c, why);

@@ -26,6 +26,7 @@ static void reply_error(sv_conn *c, const bp_request *r, int code, const char *m
     bp_buf_reset(b);
     bp_enc_error(b, r->has_id, r->id, code, msg);
     c->srv->counters.errors++;
+    sv__obs_error(c->srv, code);
     SV_DEBUG("conn %llu %s: %s error %s: %s", (unsigned long long)c->serial, c->peer,
              bp_op_name(r->op) ? bp_op_name(r->op) : "?", bp_err_name(code), msg);
     sv__conn_send_buf(c, b);
@@ -152,7 +153,7 @@ static void do_abort_reset(sv_conn *c, const bp_request *r)
     reply_ok(c, r);
 }
 
-static void barrier_view(const br_barrier *bar, bp_barrier_view *v)
+void sv__barrier_view(const br_barrier *bar, bp_barrier_view *v)
 {
     br_info in;
     br_barrier_info(bar, &in);
@@ -195,19 +196,26 @@ static void do_status(sv_conn *c, const bp_request *r)
         reply_error(c, r, BP_ENOTFOUND, msg);
         return;
     }
-    bp_barrier_view v;
-    barrier_view(bar, &v);
     bp_buf *b = &c->srv->out;
     bp_buf_reset(b);
-    bp_enc_status_begin(b, r->has_id, r->id, &v);
+    sv__enc_status(c->srv, b, r->has_id, r->id, bar);
+    sv__conn_send_buf(c, b);
+}
+
+void sv__enc_status(sv_server *s, bp_buf *b, int has_id, uint64_t id, const br_barrier *bar)
+{
+    bp_barrier_view v;
+    sv__barrier_view(bar, &v);
+    bp_enc_status_begin(b, has_id, id, &v);
     unsigned n;
     br_waiter *const *ws = br_barrier_waiters(bar, &n);
+    int64_t now = sv__now(s);
     for (unsigned i = 0; i < n; i++)
-        bp_enc_status_waiter_member(b, i, ws[i]->index, ws[i]->client, ws[i]->peer,
-                                    ws[i]->member, ws[i]->member_len);
-    status_members(c->srv, bar, b);
+        bp_enc_status_waiter_since(b, i, ws[i]->index, ws[i]->client, ws[i]->peer,
+                                   ws[i]->member, ws[i]->member_len,
+                                   now > ws[i]->arrived_ms ? (uint64_t)(now - ws[i]->arrived_ms) : 0);
+    status_members(s, bar, b);
     bp_enc_status_end(b);
-    sv__conn_send_buf(c, b);
 }
 
 typedef struct list_ctx {
@@ -219,7 +227,7 @@ static void list_one(void *ctx, const br_barrier *bar)
 {
     list_ctx *lc = ctx;
     bp_barrier_view v;
-    barrier_view(bar, &v);
+    sv__barrier_view(bar, &v);
     bp_enc_list_item(lc->b, lc->n++, &v);
 }
 
@@ -227,16 +235,28 @@ static void do_list(sv_conn *c, const bp_request *r)
 {
     bp_buf *b = &c->srv->out;
     bp_buf_reset(b);
-    bp_enc_list_begin(b, r->has_id, r->id);
-    list_ctx lc = {b, 0};
-    br_foreach(c->srv->reg, list_one, &lc);
-    bp_enc_list_end(b);
+    sv__enc_list(c->srv, b, r->has_id, r->id);
     sv__conn_send_buf(c, b);
+}
+
+void sv__enc_list(sv_server *s, bp_buf *b, int has_id, uint64_t id)
+{
+    bp_enc_list_begin(b, has_id, id);
+    list_ctx lc = {b, 0};
+    br_foreach(s->reg, list_one, &lc);
+    bp_enc_list_end(b);
 }
 
 static void do_stats(sv_conn *c, const bp_request *r)
 {
-    sv_server *s = c->srv;
+    bp_buf *b = &c->srv->out;
+    bp_buf_reset(b);
+    sv__enc_stats(c->srv, b, r->has_id, r->id);
+    sv__conn_send_buf(c, b);
+}
+
+void sv__enc_stats(sv_server *s, bp_buf *b, int has_id, uint64_t id)
+{
     br_stats st;
     br_get_stats(s->reg, &st);
     const sv_counters *k = &s->counters;
@@ -260,10 +280,7 @@ static void do_stats(sv_conn *c, const bp_request *r)
                        .log_dropped = sv_log_dropped(),
                        .uptime_s = (double)(sv__now(s) - (int64_t)s->start_ms) / 1000.0};
     sv__ha_stats(s, &v);
-    bp_buf *b = &s->out;
-    bp_buf_reset(b);
-    bp_enc_stats(b, r->has_id, r->id, &v);
-    sv__conn_send_buf(c, b);
+    bp_enc_stats(b, has_id, id, &v);
 }
 
 static void do_ping(sv_conn *c, const bp_request *r)
@@ -320,6 +337,7 @@ void sv__dispatch(sv_conn *c, const char *line, size_t len)
     case BP_OP_STATS: do_stats(c, &r); break;
     case BP_OP_PING: do_ping(c, &r); break;
     case BP_OP_PONG: break; /* last_rx_ms was updated on read */
+    case BP_OP_WATCH: sv__watch(c, &r); break;
     default: break;
     }
     bp_request_free(&r);

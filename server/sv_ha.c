@@ -737,3 +737,8 @@ void sv_ha_stop(sv_server *s)
     inflight_done(h, 0);
     give_lease_back(h);
 }
+
+int sv__ha_serving(const sv_server *s)
+{
+    return !s->ha || ha_role_may_serve(&s->ha->role, now_ms());
+}

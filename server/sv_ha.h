@@ -29,5 +29,7 @@ int sv__ha_gate(sv_conn *c, const bp_request *r);
 void sv__ha_attach(sv_server *s);
 /* role, leader and term for stats. */
 void sv__ha_stats(const sv_server *s, bp_stats_view *v);
+/* 1 while this member may serve (always without a group): /healthz. */
+int sv__ha_serving(const sv_server *s);
 
 #endif

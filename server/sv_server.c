@@ -83,9 +83,9 @@ static void on_heartbeat(uv_timer_t *t)
      * meanwhile, so nobody is blamed for the time it was not running. */
     for (sv_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
-        if (c->state != SV_CONN_OPEN || c->n_waits == 0)
-            continue;
-        if (c->said_hello && c->unanswered >= SV_HEARTBEATS_MISSED) {
+        if (c->state != SV_CONN_OPEN || (c->n_waits == 0 && !c->watch))
+            continue; /* a watcher hears them too: its library tells a dead server by them */
+        if (c->said_hello && c->unanswered >= SV_HEARTBEATS_MISSED && c->n_waits) {
             s->counters.dropped_silent++;
             SV_WARN("conn %llu %s: silent for %lld ms with a wait outstanding; dropping it",
                     (unsigned long long)c->serial, c->peer, (long long)(now - c->last_rx_ms));
@@ -263,6 +263,8 @@ static int write_ready_file(const sv_server *s, const char *path)
         return uv_translate_sys_error(errno);
     for (size_t i = 0; i < s->n_listeners; i++)
         fprintf(f, "%s\n", s->listeners[i].addr);
+    if (s->obs->http_addr[0]) /* last, so the first line stays a protocol address */
+        fprintf(f, "http://%s\n", s->obs->http_addr);
     int err = ferror(f) ? EIO : 0;
     if (fclose(f) != 0 && !err)
         err = errno;
@@ -280,6 +282,9 @@ int sv_server_listen(sv_server *s)
     int backlog = listen_backlog();
     if (tl__server_init(s) < 0)
         return UV_EINVAL;
+    int hrc = sv__obs_listen(s);
+    if (hrc < 0)
+        return hrc;
     for (size_t i = 0; i < s->cfg->n_listen; i++) {
         const char *addr = s->cfg->listen_text[i];
         const bp_addr *a = &s->cfg->listen[i];
@@ -334,6 +339,7 @@ void sv_server_shutdown(sv_server *s, const char *why)
     sd_notify(0, "STOPPING=1");
     SV_INFO("shutting down (%s): %zu connections, telling every waiter", why, s->n_conns);
     sv_ha_stop(s);
+    sv__obs_stop(s);
     for (size_t i = 0; i < s->n_listeners; i++)
         close_handle(&s->listeners[i].h.handle);
     br_shutdown(s->reg, "server is shutting down");
@@ -403,6 +409,7 @@ void sv__drop_everything(sv_server *s, const char *why)
     s->reg = fresh;
     if (s->ha)
         sv__ha_attach(s);
+    sv__obs_attach(s);
     for (sv_conn *c = s->conns; c; c = c->next) {
         while (c->waits) {
             sv_wait *w = c->waits;
@@ -420,7 +427,7 @@ int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg)
     s->loop = loop;
     s->cfg = cfg;
     s->armed_deadline = -1;
-    if (!(s->reg = registry_new(s)))
+    if (!(s->reg = registry_new(s)) || sv__obs_init(s) < 0)
         return UV_ENOMEM;
     s->start_ms = uv_now(loop);
     br_set_recovery(s->reg, (int64_t)s->start_ms + (int64_t)cfg->resume_window_ms);
@@ -450,6 +457,7 @@ int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg)
 
 void sv_server_free(sv_server *s)
 {
+    sv__obs_free(s);
     br_free(s->reg);
     s->reg = NULL;
     bp_buf_free(&s->out);

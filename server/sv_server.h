@@ -8,6 +8,7 @@
 #include "br_registry.h"
 #include "sv_config.h"
 #include "sv_ha.h"
+#include "sv_obs.h"
 
 #include <uv.h>
 
@@ -73,6 +74,7 @@ struct sv_conn {
     char peer[64];           /* "127.0.0.1:40112", "[::1]:40112", "unix" */
     struct tl_conn *tls;     /* TLS state (tl_server.h); NULL: plain */
     int token_warned;        /* warned about a token sent in the clear */
+    sv_watcher *watch;       /* it asked to watch barriers (sv_obs.c); NULL: it did not */
 };
 
 typedef struct sv_listener {
@@ -145,6 +147,7 @@ struct sv_server {
     sv_wait *free_waits;        /* recycled waits */
     size_t n_free_waits;
     char read_buf[65536];       /* one read buffer for every connection */
+    sv_obs *obs;                /* metrics, watchers, HTTP (sv_obs.c) */
 };
 
 /* sv_server.c */
@@ -205,6 +208,12 @@ void sv__batch_free(sv_server *s);
 
 /* sv_dispatch.c */
 void sv__dispatch(sv_conn *c, const char *line, size_t len);
+/* The replies of status (bar), list and stats into b: the protocol's and the
+ * HTTP API's (with has_id 0). */
+void sv__barrier_view(const br_barrier *bar, bp_barrier_view *v);
+void sv__enc_status(sv_server *s, bp_buf *b, int has_id, uint64_t id, const br_barrier *bar);
+void sv__enc_list(sv_server *s, bp_buf *b, int has_id, uint64_t id);
+void sv__enc_stats(sv_server *s, bp_buf *b, int has_id, uint64_t id);
 
 /* sv_notify.c: the registry's sink */
 void sv__notify(void *ctx, const br_outcome *o);

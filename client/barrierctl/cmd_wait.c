@@ -1,7 +1,7 @@
 /* cmd_wait.c - barrierctl wait: block at a barrier until it releases.
  *
- * On a terminal a second thread polls the barrier's status over the same
- * handle (it is thread-safe) and redraws "2/3 arrived" on stderr meanwhile.
+ * When stderr is a terminal, a second connection watches the barrier and a
+ * helper thread redraws "2/3 arrived" on stderr as parties come and go.
  */
 #include "ctl.h"
 
@@ -9,6 +9,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,62 +135,66 @@ static int parse(ctl *g, int argc, char **argv, wait_args *a)
 
 /* ---- the progress line ---- */
 
+/* A watch on the barrier, opened before the wait so that this party's own
+ * arrival is among its events, read by a helper thread that redraws the line. */
 typedef struct progress {
-    bc_client *c;
+    bc_watch *w;
     const char *name;
     unsigned parties;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     int done;
     int drawn;
 } progress;
 
-/* Sleep up to ms, or until done; returns done. */
-static int nap(progress *p, long ms)
+static int64_t now_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += ms * 1000000;
-    ts.tv_sec += ts.tv_nsec / 1000000000;
-    ts.tv_nsec %= 1000000000;
-    pthread_mutex_lock(&p->mu);
-    while (!p->done && pthread_cond_timedwait(&p->cv, &p->mu, &ts) != ETIMEDOUT)
-        ;
-    int done = p->done;
-    pthread_mutex_unlock(&p->mu);
-    return done;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void *progress_main(void *arg)
 {
     progress *p = arg;
-    unsigned shown = 0;
-    int shown_broken = 0;
+    bc_status st;
+    unsigned n = bc_watch_status(p->w, &st) == 0 ? st.n_waiting : 0, shown = UINT32_MAX;
+    int broken = 0, shown_broken = 0;
     /* A wait released at once never draws anything. */
-    for (long ms = 300; !nap(p, ms); ms = 250) {
-        bc_status st;
-        if (bc_status_get(p->c, p->name, &st) < 0) break;
+    int64_t draw_from = now_ms() + 300;
+    for (;;) {
+        bc_event e;
+        int rc = bc_watch_next(p->w, 0.1, &e);
+        if (rc != BC_OK && rc != BC_ETIMEDOUT) break; /* the watch is over; the wait will tell */
+        if (rc == BC_OK && strcmp(e.type, "release") != 0) { /* released: the wait returns */
+            n = e.n_waiting;
+            broken = !strcmp(e.type, "break") || !strcmp(e.type, "reset");
+        }
         pthread_mutex_lock(&p->mu);
-        if (!p->done && (!p->drawn || st.n_waiting != shown || st.broken != shown_broken)) {
-            fprintf(stderr, "\r\033[Kwaiting at '%s': %u/%u arrived%s", p->name, st.n_waiting,
-                    p->parties, st.broken ? " (broken)" : "");
+        int done = p->done;
+        if (!done && now_ms() >= draw_from && (n != shown || broken != shown_broken)) {
+            fprintf(stderr, "\r\033[Kwaiting at '%s': %u/%u arrived%s", p->name, n, p->parties,
+                    broken ? " (broken)" : "");
             fflush(stderr);
             p->drawn = 1;
-            shown = st.n_waiting;
-            shown_broken = st.broken;
+            shown = n;
+            shown_broken = broken;
         }
         pthread_mutex_unlock(&p->mu);
+        if (done) break;
     }
     return NULL;
 }
 
-static int progress_start(progress *p, bc_client *c, const wait_args *a)
+static int progress_start(progress *p, ctl *g, const wait_args *a)
 {
-    *p = (progress){.c = c, .name = a->name, .parties = (unsigned)a->parties};
+    *p = (progress){.name = a->name, .parties = (unsigned)a->parties};
+    if (ctl_watch_open(g, a->name, &p->w) != 0) return 0; /* no line, the wait goes on */
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    return pthread_create(&p->thread, NULL, progress_main, p) == 0;
+    if (pthread_create(&p->thread, NULL, progress_main, p) == 0) return 1;
+    pthread_mutex_destroy(&p->mu);
+    bc_watch_close(p->w);
+    return 0;
 }
 
 static void progress_stop(progress *p)
@@ -196,11 +202,10 @@ static void progress_stop(progress *p)
     pthread_mutex_lock(&p->mu);
     p->done = 1;
     if (p->drawn) fprintf(stderr, "\r\033[K");
-    pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    pthread_join(p->thread, NULL);
-    pthread_cond_destroy(&p->cv);
+    pthread_join(p->thread, NULL); /* within its 0.1 s read */
     pthread_mutex_destroy(&p->mu);
+    bc_watch_close(p->w);
 }
 
 /* ---- the command ---- */
@@ -293,8 +298,7 @@ int ctl_cmd_wait(ctl *g, int argc, char **argv)
     bc_client *c;
     if ((rc = ctl_connect(g, a.client, &c)) != 0) return rc;
     progress p;
-    int show =
-        !g->json && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) && progress_start(&p, c, &a);
+    int show = isatty(STDERR_FILENO) && progress_start(&p, g, &a);
     bc_wait_result r;
     rc = bc_wait(c, a.name, (unsigned)a.parties, a.timeout_s, NULL, NULL, &r);
     if (show) progress_stop(&p);

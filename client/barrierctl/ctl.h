@@ -38,6 +38,10 @@ int ctl_cmd_stats(ctl *g, int argc, char **argv);
 int ctl_cmd_ping(ctl *g, int argc, char **argv);
 int ctl_cmd_abort(ctl *g, int argc, char **argv);
 int ctl_cmd_reset(ctl *g, int argc, char **argv);
+int ctl_cmd_watch(ctl *g, int argc, char **argv);
+/* Open a watch on name (NULL: every barrier) with the global options: 0, a
+ * bc_ error code (< 0), or an exit status (> 0) after saying what is wrong. */
+int ctl_watch_open(ctl *g, const char *name, bc_watch **out);
 
 /* ---- util.c ---- */
 /* Connect with the global options (and a client name, may be NULL). On failure

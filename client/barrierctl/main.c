@@ -23,6 +23,7 @@ static const char usage[] =
     "  reset NAME         fail its current waiters and make it usable again\n"
     "  stats              show the server's counters\n"
     "  ping               check that the server answers\n"
+    "  watch [NAME]       print what happens at the barriers (or one), live\n"
     "\n"
     "options:\n"
     "  -a, --addr ADDR    host:port, [v6addr]:port, tls://host:port or unix:/path,\n"
@@ -53,7 +54,7 @@ static const struct {
 } commands[] = {
     {"wait", ctl_cmd_wait},   {"status", ctl_cmd_status}, {"list", ctl_cmd_list},
     {"abort", ctl_cmd_abort}, {"reset", ctl_cmd_reset},   {"stats", ctl_cmd_stats},
-    {"ping", ctl_cmd_ping},
+    {"ping", ctl_cmd_ping},   {"watch", ctl_cmd_watch},
 };
 
 int main(int argc, char **argv)

@@ -372,6 +372,54 @@ const char *bc_error_name(int code);
  * failing bc_ call. Never NULL. */
 const char *bc_last_error_message(void);
 
+/* ---- watching: what happens at the barriers, as it happens ----
+ * A watch is a connection of its own that receives an event for every change
+ * of one barrier or of all: a party arrives or leaves, a generation is
+ * released, the barrier breaks or is reset (docs/client.md, "Watching"). Use
+ * one watch from one thread at a time. It does not resume: when the server
+ * goes away, bc_watch_next fails (BC_ECONN or BC_ESHUTDOWN) and the watch is
+ * over; open another. */
+typedef struct bc_watch bc_watch;
+
+/* One event. 640 bytes, now and later. */
+typedef struct bc_event {
+    char type[16];         /* "arrive", "leave", "release", "break" or "reset" */
+    char barrier[256];     /* the barrier's name */
+    uint64_t generation;   /* the generation it happened in (release, break and
+                              reset: the one that ended) */
+    unsigned n_waiting;    /* parties of that generation after the event
+                              (release, break, reset: those it ended) */
+    unsigned parties;
+    int has_index;         /* arrive: index is the party's arrival index */
+    unsigned index;
+    char client[136];      /* arrive, leave: the party's client name */
+    char cause[16];        /* break, reset: "timeout", "abort", "reset",
+                              "lost_party", "action_failed" or "shutdown" */
+    uint64_t reserved[24]; /* room for later fields; written as zero */
+} bc_event;
+
+/* Connect (addr and opts as bc_connect; resume_s is ignored: a watch does not
+ * resume) and watch barrier `name`, or every barrier when name is NULL. Events
+ * are those after this returns. On success *out is owned by the caller, closed
+ * with bc_watch_close. Returns what bc_connect returns, or BC_EINVAL (a bad
+ * name). */
+int bc_watch_open(const char *addr, const bc_options *opts, const char *name, bc_watch **out);
+/* The watched barrier as it was when the watch began. BC_ENOTFOUND when the
+ * watch is on every barrier or the barrier did not exist then. */
+int bc_watch_status(const bc_watch *w, bc_status *out);
+/* Wait up to timeout_s (< 0: for ever) for the next event and fill *out.
+ * Returns BC_OK, BC_ETIMEDOUT (none came in time; the watch goes on), or
+ * BC_ECONN / BC_ESHUTDOWN (the server is gone: the watch is over). */
+int bc_watch_next(bc_watch *w, double timeout_s, bc_event *out);
+/* A string field of the last event ("reason" of a break or reset, "peer",
+ * "member"), "" when it has none. Valid until the next bc_watch_next. */
+const char *bc_watch_field(const bc_watch *w, const char *key);
+/* The last event as the server sent it: one JSON object, no newline. Valid
+ * until the next bc_watch_next; "" before the first. */
+const char *bc_watch_json(const bc_watch *w);
+/* Close the connection and free the watch. NULL is ignored. */
+void bc_watch_close(bc_watch *w);
+
 #ifdef __cplusplus
 }
 #endif

@@ -127,7 +127,7 @@ static void wait_role(bc_client *c, const bc__call *call, const int *stop, int64
  * BC_ECONN for every caller). Returns when to check next, or 0 if the
  * connection was lost. A new connection starts with no probe pending.
  * c->mu held; dropped while the probe is sent. */
-static int64_t check_alive(bc_client *c, int64_t since, int64_t limit_ns)
+int64_t bc__check_alive(bc_client *c, int64_t since, int64_t limit_ns)
 {
     int64_t now = bc__now_ns();
     if (c->probe_ns && c->last_heard_ns >= c->probe_ns) c->probe_ns = 0; /* answered */
@@ -159,7 +159,7 @@ static int await(bc_client *c, bc__call *call, const int *stop, int64_t limit_ns
 {
     int64_t since = bc__now_ns();
     while (!settled(c, call, stop)) {
-        int64_t next = c->lost ? 0 : check_alive(c, since, limit_ns);
+        int64_t next = c->lost ? 0 : bc__check_alive(c, since, limit_ns);
         if (!settled(c, call, stop)) wait_role(c, call, stop, next);
     }
     if (call && (call->done || call->action_due)) return 0;

@@ -20,6 +20,7 @@ BC__ABI(bc_options, 256, tls_server_name);
 BC__ABI(bc_wait_result, 128, generation);
 BC__ABI(bc_status, 128, state);
 BC__ABI(bc_stats, 256, uptime_s);
+BC__ABI(bc_event, 640, cause);
 _Static_assert(offsetof(bc_options, connect_timeout_s) == 8 &&
                    offsetof(bc_options, client_name) == 16 &&
                    offsetof(bc_options, io_grace_s) == 24,

@@ -140,7 +140,16 @@ struct bc_client {
     uint64_t last_stamp;
 
     pthread_mutex_t wmu; /* serializes writes; taken before c->mu, never after */
+
+    /* A watch handle's events, oldest first (bc_watch.c); guarded by c->mu. */
+    int watching;                  /* keep watch events (else they are dropped) */
+    struct bc__event *ev_head, *ev_tail;
 };
+
+typedef struct bc__event {
+    struct bc__event *next;
+    void *json; /* owned cJSON object */
+} bc__event;
 
 /* ---- bc_error.c ---- */
 /* Set this thread's last error message (printf-style) and return code. */
@@ -249,6 +258,9 @@ void bc__encode_call(bc_client *c, bc__call *call, int resume, bp_buf *b);
  * reconnect when resuming). Returns 0 when the call is settled, else the
  * handle's error code. */
 int bc__await(bc_client *c, bc__call *call, int64_t silence_ns);
+/* The liveness rule's step (c->mu held): probe a server silent for limit_ns
+ * since `since`; returns when to check next, or 0 when the connection was lost. */
+int64_t bc__check_alive(bc_client *c, int64_t since, int64_t limit_ns);
 /* Send r as a call of this kind (no actions involved) and wait for the reply,
  * under the liveness rule with grace_ns as the silence limit (these requests
  * are answered at once, no heartbeats expected). On BC_OK *reply holds it
@@ -299,6 +311,10 @@ int64_t bc__timeout_ms(double s);
  * run the action when asked, and wait for the release: BC_OK with
  * call->reply held (the caller frees it), or the failure's code. */
 int bc__wait_call(bc_client *c, bc__call *call, const bc__wait_action *a);
+
+/* ---- bc_watch.c ---- */
+/* Queue a watch event (c->mu held); takes json on success. 0 or BC_ENOMEM. */
+int bc__event_push(bc_client *c, void *json);
 
 /* ---- bc_check.c ---- */
 /* 0 if name is a valid barrier name, else BC_EINVAL with the message set. */

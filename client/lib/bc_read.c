@@ -97,6 +97,12 @@ static void dispatch(bc_client *c, bp_reply *m)
     case BP_MSG_SHUTDOWN:
         note_shutdown(c, m->message);
         break;
+    case BP_MSG_WATCH:
+        if (c->watching && bc__event_push(c, m->json) == 0) {
+            m->json = NULL; /* the queue owns it */
+            pthread_cond_broadcast(&c->cv);
+        }
+        break;
     }
     bp_reply_free(m);
 }

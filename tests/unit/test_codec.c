@@ -1150,7 +1150,7 @@ static const struct {
     {BP_OP_HELLO, "hello"}, {BP_OP_WAIT, "wait"},   {BP_OP_ACTION_DONE, "action_done"},
     {BP_OP_ABORT, "abort"}, {BP_OP_RESET, "reset"}, {BP_OP_STATUS, "status"},
     {BP_OP_LIST, "list"},   {BP_OP_STATS, "stats"}, {BP_OP_PING, "ping"},
-    {BP_OP_PONG, "pong"},
+    {BP_OP_PONG, "pong"},   {BP_OP_WATCH, "watch"},
 };
 
 START_TEST(t_op_names)
@@ -1174,10 +1174,10 @@ END_TEST
 START_TEST(t_op_name_none)
 {
     ck_assert_ptr_null(bp_op_name(BP_OP_NONE));
-    ck_assert_ptr_null(bp_op_name((bp_op)(BP_OP_PONG + 1)));
+    ck_assert_ptr_null(bp_op_name((bp_op)(BP_OP_WATCH + 1)));
     ck_assert_ptr_null(bp_op_name((bp_op)1000));
     /* the table above lists every op exactly once */
-    ck_assert_uint_eq(sizeof op_table / sizeof op_table[0], BP_OP_PONG);
+    ck_assert_uint_eq(sizeof op_table / sizeof op_table[0], BP_OP_WATCH);
 }
 END_TEST
 
