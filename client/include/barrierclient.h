@@ -273,7 +273,8 @@ typedef struct bc_rendezvous bc_rendezvous;
  * what bc_wait returns, and BC_EMEMBER (member name taken, not on the list,
  * or none given to a barrier with a list), BC_EPARTIES (the barrier has
  * another member list or none), BC_ELIMIT (data over --max-data, or the
- * generation's data over --max-gather: the barrier is not harmed).
+ * generation's data over --max-gather: the barrier is not harmed; or a
+ * request longer than the server's --max-line, refused before it is sent).
  * A re-announced wait (see bc_options.resume_s) sends all of it again. */
 int bc_wait_ex(bc_client *c, const bc_wait_args *args, bc_rendezvous **out);
 unsigned bc_rendezvous_index(const bc_rendezvous *r);
