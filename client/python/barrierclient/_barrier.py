@@ -51,6 +51,17 @@ class Barrier:
         self._action_sets_result = bool(action_sets_result)
         self._mine = threading.local()  # this thread's last Rendezvous
 
+    def __getstate__(self):
+        # The per-thread results stay with this process (a thread-local does
+        # not pickle); the copy starts with none, as a new Barrier does.
+        state = self.__dict__.copy()
+        state.pop("_mine", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._mine = threading.local()
+
     @property
     def client(self):
         """The Client this barrier talks through (the process's shared one by default)."""
