@@ -325,6 +325,20 @@ START_TEST(max_data_and_max_gather)
 }
 END_TEST
 
+/* --max-gather bounds the release: data counts as the release encodes it. */
+START_TEST(max_gather_counts_escaped_bytes)
+{
+    br_set_rdv_limits(reg, 0, 20);
+    ck_assert_int_eq(arrive("e", 2, mk(0, "\x01\x01\x01\x01", NULL)), BP_ELIMIT); /* 24 */
+    ck_assert_ptr_nonnull(strstr(msg, "24 more"));
+    ck_assert_int_eq(arrive("e", 2, mk(1, "\x01\x01\n\"", NULL)), 0); /* 6+6+2+2 = 16 */
+    ck_assert_int_eq(arrive("e", 2, mk(2, "12345", NULL)), BP_ELIMIT);   /* 21 > 20 */
+    ck_assert_int_eq(arrive("e", 2, mk(3, "1234", NULL)), 0);            /* exactly 20 */
+    ck_assert_int_eq(recs[0].kind, BR_RELEASE);
+    ck_assert_uint_eq(strlen(recs[0].gathered), 20 + 2 * 2 + 3); /* quotes, brackets, comma */
+}
+END_TEST
+
 START_TEST(max_gather_counts_after_a_break)
 {
     br_set_rdv_limits(reg, 0, 10);
@@ -495,6 +509,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, max_data_and_max_gather);
     tcase_add_test(tc, max_gather_counts_after_a_break);
+    tcase_add_test(tc, max_gather_counts_escaped_bytes);
     suite_add_tcase(s, tc);
     tc = tcase_create("wire");
     tcase_add_test(tc, decode_rendezvous_fields);
