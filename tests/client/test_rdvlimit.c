@@ -34,7 +34,7 @@
 #define OLD_MAX_LINE 256
 
 /* n_members names of about 20 bytes each. */
-static const char **many_names(size_t n, char (**store)[24])
+static const char **many_names(size_t n, char (**store)[32])
 {
     *store = calloc(n, sizeof **store);
     const char **v = calloc(n, sizeof *v);
@@ -52,7 +52,7 @@ START_TEST(long_members_refused)
     const char *extra[] = {"--max-line", "4096", NULL};
     tc_server_up(&s, extra);
     bc_client *c = tc_connect(s.addr);
-    char(*store)[24];
+    char(*store)[32];
     const char **names = many_names(300, &store); /* ~7 KB of JSON */
     bc_wait_args a = {.name = "long", .member = names[0], .members = names, .n_members = 300,
                       .has_timeout = 1, .timeout_s = 5};
