@@ -407,6 +407,8 @@ START_TEST(decode_rendezvous_errors)
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"member\":\"\"}", "'member'"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"member\":\"a\\n\"}", "control"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[]}", "must not be empty"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[\"a\",\"b\",\"c\",\"b\"]}",
+         "field 'members': 'b' appears twice"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":\"a,b\"}", "array"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[\"a\",1]}", "each must be"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":3,\"members\":[\"a\",\"b\"]}",
