@@ -31,8 +31,8 @@
  *   and a live one, however long another party's action takes, never is.
  *   Wait timeouts themselves are the server's business (BC_ETIMEDOUT).
  * - ABI: every struct the caller allocates (bc_options, bc_wait_result,
- *   bc_status, bc_stats, and bc_barrier_info, of which bc_list returns
- *   arrays) has a fixed size that ends in reserved words. A field added later
+ *   bc_wait_args, bc_status, bc_stats, bc_event, and bc_barrier_info, of
+ *   which bc_list returns arrays) has a fixed size that ends in reserved words. A field added later
  *   takes the place of reserved words, so no size or offset ever changes
  *   within this SONAME (libbarrierclient.so.0) and a program built against an
  *   older header keeps working with a newer library. The caller zeroes
