@@ -269,7 +269,9 @@ typedef struct bc_wait_args {
 typedef struct bc_rendezvous bc_rendezvous;
 
 /* Wait as bc_wait does, with args. On BC_OK, *out (if out is not NULL) is a
- * new object owned by the caller; on failure it is left untouched. Returns
+ * new object owned by the caller, or NULL when the party was released but the
+ * object could not be built (out of memory, a malformed reply: the message
+ * says why); on failure it is left untouched. Returns
  * what bc_wait returns, and BC_EMEMBER (member name taken, not on the list,
  * or none given to a barrier with a list), BC_EPARTIES (the barrier has
  * another member list or none), BC_ELIMIT (data over --max-data, or the

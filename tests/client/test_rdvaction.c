@@ -4,6 +4,8 @@
  *
  *   no_stale_result      the second run sets no result: its action_done carries
  *                        none (not the first run's)
+ *   bad_gathered         a release whose gathered array bc_wait_ex cannot read:
+ *                        still BC_OK (the party was released), *out NULL
  *   result_reannounced   the connection is lost while the second run is under way
  *                        (after it set a new result): the first action_done is
  *                        re-sent with the first run's result, intact; the
@@ -36,6 +38,7 @@ typedef struct fake {
     int lfd, fd;
     unsigned port;
     int reconnect; /* close the connection during the second run */
+    int bad_gathered; /* release the wait at once, with "gathered":[1] */
     char buf[65536];
     size_t have;
     /* what it saw */
@@ -142,6 +145,12 @@ static void *fake_main(void *arg)
     double id = w ? num_of(w, "id") : -1;
     cJSON_Delete(w);
     if (id < 0) FAIL_AT("no wait");
+    if (f->bad_gathered) {
+        say(f, "{\"id\":%.0f,\"index\":0,\"ok\":true,\"barrier\":\"b\",\"generation\":0,"
+               "\"gathered\":[1]}\n", id);
+        f->ok = 1;
+        return NULL;
+    }
     say(f, "{\"event\":\"run_action\",\"id\":%.0f,\"barrier\":\"b\",\"generation\":0}\n", id);
     if (!take_done(f, 0, f->result0, sizeof f->result0, NULL)) FAIL_AT("no action_done 0");
     say(f, "{\"event\":\"run_action\",\"id\":%.0f,\"barrier\":\"b\",\"generation\":1}\n", id);
@@ -162,6 +171,7 @@ static void fake_start(fake *f, int reconnect)
 {
     memset(f, 0, sizeof *f);
     f->reconnect = reconnect;
+    f->bad_gathered = reconnect < 0;
     f->fd = -1;
     f->lfd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(f->lfd, 0);
@@ -231,6 +241,28 @@ START_TEST(no_stale_result)
 }
 END_TEST
 
+START_TEST(bad_gathered)
+{
+    fake f;
+    fake_start(&f, -1);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", f.port);
+    bc_options o = {.connect_timeout_s = 2, .resume_s = 10};
+    bc_client *c = NULL;
+    ck_assert_msg(bc_connect(addr, &o, &c) == BC_OK, "%s", bc_last_error_message());
+    bc_wait_args a = {.name = "b", .parties = 1};
+    bc_rendezvous *out = (bc_rendezvous *)&f; /* must become NULL */
+    int rc = bc_wait_ex(c, &a, &out);
+    bc_close(c);
+    fake_join(&f);
+    ck_assert_msg(f.ok, "the fake server stopped: %s", f.why);
+    ck_assert_msg(rc == BC_OK, "%s: %s", bc_strerror(rc), bc_last_error_message());
+    ck_assert_ptr_null(out);
+    ck_assert_msg(strstr(bc_last_error_message(), "gathered"), "message: %s",
+                  bc_last_error_message());
+}
+END_TEST
+
 START_TEST(result_reannounced)
 {
     fake f;
@@ -247,6 +279,7 @@ int main(void)
     const ts_case cases[] = {
         {"no_stale_result", no_stale_result, 0},
         {"result_reannounced", result_reannounced, 0},
+        {"bad_gathered", bad_gathered, 0},
     };
     unsetenv("BARRIERD_ADDR");
     return ts_run_cases("client_rdvaction", cases, TS_NCASES(cases));
