@@ -6,7 +6,7 @@ import threading
 import weakref
 
 from . import _lib
-from ._errors import error_for
+from ._errors import ProtocolError, error_for
 
 _all_clients = weakref.WeakSet()
 
@@ -262,6 +262,9 @@ def _wait_ex(self, name, parties, timeout=None, action=None, *, data=None, membe
                 e.add_note(f"barrierclient: the action failed and broke barrier {name!r}: {msg}")
             raise e
         raise error_for(rc, name_, msg)
+    if not out.value:  # released, but the result could not be read: say so
+        msg = (L.bc_last_error_message() or b"").decode("utf-8", "replace")
+        raise ProtocolError(f"released from barrier {name!r}, but its result was lost: {msg}")
     try:
         return _read_rendezvous(L, out.value)
     finally:
