@@ -274,7 +274,7 @@ typedef struct bc_rendezvous bc_rendezvous;
  * says why); on failure it is left untouched. Returns
  * what bc_wait returns, and BC_EMEMBER (member name taken, not on the list,
  * or none given to a barrier with a list), BC_EPARTIES (the barrier has
- * another member list or none), BC_ELIMIT (data over --max-data, or the
+ * another member list, or none and holds a wait not on this one), BC_ELIMIT (data over --max-data, or the
  * generation's data over --max-gather: the barrier is not harmed; or a
  * request longer than the server's --max-line, refused before it is sent).
  * A re-announced wait (see bc_options.resume_s) sends all of it again. */
