@@ -170,3 +170,16 @@ def test_max_data_limit(name):
             c_.close()
     finally:
         stop_barrierd(p)
+
+
+def test_members_over_max_line_refused_at_once(name):
+    # ~110 KB of names is over the server's --max-line (64 KiB): refused by the
+    # library before sending, not a reconnect loop.
+    import time
+    names = [f"member-{i:08d}" for i in range(6000)]
+    b = barrierclient.Barrier(name, None, members=names, timeout=5)
+    t0 = time.monotonic()
+    with pytest.raises(barrierclient.LimitError) as e:
+        b.wait(member=names[0])
+    assert time.monotonic() - t0 < 2
+    assert "--max-line" in str(e.value)
