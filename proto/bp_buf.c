@@ -132,6 +132,20 @@ void bp_buf_json_str(bp_buf *b, const char *s, size_t len)
     bp_buf_append(b, "\"", 1);
 }
 
+size_t bp_json_escaped_len(const char *s, size_t len)
+{
+    size_t n = len;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+            continue;
+        /* The same cases as bp_buf_json_str: two bytes for a short escape,
+         * six for \u00XX. */
+        n += c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' ? 1 : 5;
+    }
+    return n;
+}
+
 size_t bp_utf8_cut(const char *s, size_t n)
 {
     /* Back up over continuation bytes, then drop a lead byte whose sequence

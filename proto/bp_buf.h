@@ -31,6 +31,9 @@ void bp_buf_i64(bp_buf *b, int64_t v);
 /* A JSON string literal, quotes included, of len bytes of UTF-8. Control
  * characters, quote and backslash are escaped; other bytes pass through. */
 void bp_buf_json_str(bp_buf *b, const char *s, size_t len);
+/* How many bytes bp_buf_json_str writes for s[0..len), without the quotes:
+ * what the data costs on the wire (a control character takes up to 6). */
+size_t bp_json_escaped_len(const char *s, size_t len);
 
 /* The longest prefix of s[0..n) that does not end inside a UTF-8 sequence:
  * where to cut a message so that it stays valid UTF-8. */

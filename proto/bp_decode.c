@@ -131,6 +131,29 @@ static int decode_resume(const cJSON *root, unsigned max_parties, bp_request *r,
     return 0;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A name the list of n (>= 1) holds twice, sorted in a copy: O(n log n).
+ * NULL if none; *oom set when there was no memory to tell. */
+static const char *twice_in(const cJSON *members, unsigned n, int *oom)
+{
+    const char **v = malloc(n * sizeof *v);
+    *oom = !v;
+    if (!v) return NULL;
+    unsigned i = 0;
+    for (const cJSON *it = members->child; it; it = it->next)
+        v[i++] = it->valuestring;
+    qsort(v, n, sizeof *v, cmp_names);
+    const char *dup = NULL;
+    for (i = 1; i < n && !dup; i++)
+        if (strcmp(v[i - 1], v[i]) == 0) dup = v[i];
+    free(v);
+    return dup;
+}
+
 /* The rendezvous fields of a wait or action_done (docs/protocol.md), copied
  * into one allocation, r->ext. */
 static int decode_rdv(const cJSON *root, unsigned max_parties, bp_request *r,
@@ -188,6 +211,10 @@ static int decode_rdv(const cJSON *root, unsigned max_parties, bp_request *r,
         }
         if (n == 0)
             return fail(err, BP_EINVAL, "field 'members': must not be empty");
+        int oom;
+        const char *dup = n > 1 ? twice_in(members, n, &oom) : (oom = 0, NULL);
+        if (oom) return fail(err, BP_ENOMEM, "out of memory");
+        if (dup) return fail(err, BP_EINVAL, "field 'members': '%.100s' appears twice", dup);
     }
     if (!need_bytes)
         return 0;

@@ -204,13 +204,14 @@ void bp_enc_event_shutdown(bp_buf *b, const char *message)
     bp_buf_puts(b, "}\n");
 }
 
-void bp_enc_hello(bp_buf *b, int has_id, uint64_t id, uint64_t heartbeat_ms)
+void bp_enc_hello(bp_buf *b, int has_id, uint64_t id, uint64_t heartbeat_ms, uint64_t max_line)
 {
     bp_enc_reply_start(b, has_id, id);
     bp_buf_puts(b, "\"ok\":true");
     key_u64(b, "version", BP_PROTOCOL_VERSION);
     key_str(b, "server", "barrierd " BP_VERSION, strlen("barrierd " BP_VERSION));
     key_u64(b, "heartbeat_ms", heartbeat_ms);
+    if (max_line) key_u64(b, "max_line", max_line);
     bp_buf_puts(b, "}\n");
 }
 

@@ -153,9 +153,11 @@ void bp_enc_notleader(bp_buf *b, int has_id, uint64_t id, const char *leader);
 void bp_enc_error(bp_buf *b, int has_id, uint64_t id, int code, const char *message);
 /* A whole {"id":N,"ok":true} line. */
 void bp_enc_ok(bp_buf *b, int has_id, uint64_t id);
-/* hello's reply: the protocol version, "barrierd VERSION", and the heartbeat
- * interval (0: none), which tells the client how long the server may be silent. */
-void bp_enc_hello(bp_buf *b, int has_id, uint64_t id, uint64_t heartbeat_ms);
+/* hello's reply: the protocol version, "barrierd VERSION", the heartbeat
+ * interval (0: none), which tells the client how long the server may be silent,
+ * and the longest request line it reads (0: not said), so that a client can
+ * refuse an over-long request itself instead of being closed on. */
+void bp_enc_hello(bp_buf *b, int has_id, uint64_t id, uint64_t heartbeat_ms, uint64_t max_line);
 /* ping's reply: {"id":N,"ok":true,"pong":true} */
 void bp_enc_pong(bp_buf *b, int has_id, uint64_t id);
 

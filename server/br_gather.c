@@ -1,7 +1,9 @@
 /* br_gather.c - rendezvous data and action results (docs/semantics.md).
  *
  * Each wait's data stays where its caller decoded it (br_waiter.data, owned
- * with the waiter); the barrier only counts the bytes against --max-gather.
+ * with the waiter); the barrier only counts its bytes against --max-gather,
+ * as the release encodes them: JSON-escaped (a control character costs up to
+ * 6 bytes), so that the limit bounds the release's size.
  * At release the generation's data is encoded once, into one array shared by
  * every recipient's reply.
  */
@@ -22,6 +24,12 @@ void br_set_rdv_limits(br_registry *r, size_t max_data, size_t max_gather)
     r->max_gather = max_gather;
 }
 
+/* What w's data adds to the gathered array: its escaped length. */
+static size_t cost(const br_waiter *w)
+{
+    return w->data ? bp_json_escaped_len(w->data, w->data_len) : 0;
+}
+
 int br__gather_admit(br_registry *r, br_barrier *b, const br_waiter *w, char *msg, size_t cap)
 {
     if (!w->data) return 0;
@@ -38,14 +46,13 @@ int br__gather_admit(br_registry *r, br_barrier *b, const br_waiter *w, char *ms
     /* Waits queued behind a running action are bounded together, whichever
      * later generations they end up in. */
     int queued = b->state == BR_RUNNING_ACTION;
-    size_t have = queued ? d->pending_bytes : d->bytes;
-    if (r->max_gather &&
-        w->data_len > r->max_gather - (have < r->max_gather ? have : r->max_gather)) {
+    size_t have = queued ? d->pending_bytes : d->bytes, more = cost(w);
+    if (r->max_gather && more > r->max_gather - (have < r->max_gather ? have : r->max_gather)) {
         say(msg, cap,
             "barrier '%s' %s already holds %zu bytes of data; %zu more would pass the limit "
             "of %zu bytes (--max-gather)",
             b->name, queued ? "(queued for the next generation)" : "(this generation)", have,
-            w->data_len, r->max_gather);
+            more, r->max_gather);
         return BP_ELIMIT;
     }
     return 0;
@@ -57,10 +64,10 @@ void br__gather_add(br_barrier *b, const br_waiter *w)
     if (!w->data || !d) /* data came with br_rdv allocated by admit */
         return;
     if (w->pending) {
-        d->pending_bytes += w->data_len;
+        d->pending_bytes += cost(w);
         return;
     }
-    d->bytes += w->data_len;
+    d->bytes += cost(w);
     d->n_data++;
 }
 
@@ -68,14 +75,15 @@ void br__gather_join(br_barrier *b, const br_waiter *w)
 {
     br_rdv *d = b->rdv;
     if (!w->data || !d) return;
-    d->pending_bytes -= w->data_len;
-    d->bytes += w->data_len;
+    size_t n = cost(w);
+    d->pending_bytes -= n;
+    d->bytes += n;
     d->n_data++;
 }
 
 void br__gather_unqueue(br_barrier *b, const br_waiter *w)
 {
-    if (w->data && b->rdv) b->rdv->pending_bytes -= w->data_len;
+    if (w->data && b->rdv) b->rdv->pending_bytes -= cost(w);
 }
 
 void br__gather_swap(br_barrier *b, const br_waiter *old, const br_waiter *w)
@@ -83,11 +91,11 @@ void br__gather_swap(br_barrier *b, const br_waiter *old, const br_waiter *w)
     br_rdv *d = b->rdv;
     size_t *bytes = old->pending ? &d->pending_bytes : &d->bytes;
     if (old->data) {
-        *bytes -= old->data_len;
+        *bytes -= cost(old);
         d->n_data -= !old->pending;
     }
     if (w->data) {
-        *bytes += w->data_len;
+        *bytes += cost(w);
         d->n_data += !old->pending;
     }
 }

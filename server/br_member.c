@@ -100,6 +100,43 @@ static int list_install(br_registry *r, br_barrier *b, const br_waiter *w, char 
     return 0;
 }
 
+/* Forget the list (not the names held), after a list_install that failed or
+ * did not fit. */
+static void list_drop(br_rdv *d)
+{
+    free(d->names);
+    free(d->list);
+    free(d->slots);
+    d->names = NULL;
+    d->list = NULL;
+    d->slots = NULL;
+    d->n_list = 0;
+    d->slot_mask = 0;
+}
+
+/* 1 if w's list can be given to b, which exists without one: every wait b
+ * holds (this generation and those queued) names a member, and all of them
+ * are on the list. Whoever comes first, a party with the list or one with
+ * only its name, the barrier ends up the same (docs/semantics.md). The list
+ * is installed to check, and dropped again when it does not fit: 1 adopted,
+ * 0 not, or < 0 (BP_ENOMEM, BP_EINVAL) with msg set. */
+static int list_adopt(br_registry *r, br_barrier *b, const br_waiter *w, char *msg, size_t cap)
+{
+    int rc = list_install(r, b, w, msg, cap);
+    br_rdv *d = b->rdv;
+    if (rc < 0) {
+        if (d) list_drop(d);
+        return rc;
+    }
+    int fits = 1;
+    for (unsigned i = 0; fits && i < b->n_waiting + b->n_pending; i++) {
+        const br_waiter *h = i < b->n_waiting ? b->waiters[i] : b->pending[i - b->n_waiting];
+        fits = h->member && list_find(r, d, h->member, h->member_len) >= 0;
+    }
+    if (!fits) list_drop(d);
+    return fits;
+}
+
 /* 1 if w's list names the same members as b's, in any order. */
 static int list_same(const br_registry *r, const br_rdv *d, const br_waiter *w)
 {
@@ -128,6 +165,17 @@ int br__member_admit(br_registry *r, br_barrier *b, const br_waiter *w, int b_ne
         if (rc < 0) {
             br__rdv_free(b); /* the barrier goes on without a list */
             return rc;
+        }
+        d = b->rdv;
+    } else if (w->n_members && (!d || !d->n_list)) {
+        int rc = list_adopt(r, b, w, msg, cap);
+        if (rc < 0) return rc;
+        if (!rc) {
+            say(msg, cap,
+                "barrier '%s' exists without a member list, holding waits that are not on "
+                "this one",
+                b->name);
+            return BP_EPARTIES;
         }
         d = b->rdv;
     } else if (w->n_members && !list_same(r, d, w)) {

@@ -315,7 +315,7 @@ void br__release(br_registry *r, br_barrier *b, int64_t now, int guessed)
 
 /* The action of the current generation ended: release, or break naming the runner. */
 static void action_finished(br_registry *r, br_barrier *b, br_waiter *runner, int success,
-                            int64_t now)
+                            const char *why, int64_t now)
 {
     if (success) {
         br__release(r, b, now, 0);
@@ -323,6 +323,7 @@ static void action_finished(br_registry *r, br_barrier *b, br_waiter *runner, in
     }
     message_start(r, "action failed in ");
     put_who(&r->scratch, runner);
+    if (why) bp_buf_printf(&r->scratch, " (%s)", why);
     barrier_break(r, b, runner, BP_EACTION, message_finish(r, b), now, BR_CAUSE_ACTION_FAILED);
 }
 
@@ -334,7 +335,11 @@ static void barrier_full(br_registry *r, br_barrier *b, int64_t now)
 {
     br_waiter *hint = b->runner_hint, *last = b->waiters[b->parties - 1];
     if (hint && hint->action_result) {
-        action_finished(r, b, hint, hint->action_result > 0, now);
+        action_finished(r, b, hint, hint->action_result > 0,
+                        hint->action_result == BR_ACTION_RESULT_TOO_BIG
+                            ? "action result over --max-data"
+                            : NULL,
+                        now);
         return;
     }
     if (!hint && !last->action) {
@@ -604,10 +609,12 @@ int br_action_done_result(br_registry *r, const char *name, size_t len, uint64_t
     /* The result goes to every party with the release; one too big to deliver
      * fails the action, so the parties hear why instead of waiting on. */
     int rc = 0;
+    char why[96] = "";
     if (result && success) {
         if (r->max_data && result_len > r->max_data) {
             say(msg, cap, "action result of %zu bytes is over the limit of %zu bytes (--max-data)",
                 result_len, r->max_data);
+            snprintf(why, sizeof why, "action result over --max-data (%zu bytes)", result_len);
             rc = BP_ELIMIT;
             success = 0;
         } else if (br__gather_set_result(r, b, result, result_len) < 0) {
@@ -617,10 +624,11 @@ int br_action_done_result(br_registry *r, const char *name, size_t len, uint64_t
         }
     }
     if (early) {
-        hint->action_result = success ? 1 : -1; /* the generation is not full again yet */
+        /* the generation is not full again yet */
+        hint->action_result = success ? 1 : why[0] ? BR_ACTION_RESULT_TOO_BIG : -1;
         return rc;
     }
-    action_finished(r, b, b->runner, success, now);
+    action_finished(r, b, b->runner, success, why[0] ? why : NULL, now);
     return rc;
 }
 

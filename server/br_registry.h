@@ -17,6 +17,8 @@
 #ifndef BR_REGISTRY_H
 #define BR_REGISTRY_H
 
+#define BR_ACTION_RESULT_TOO_BIG (-2) /* br_waiter.action_result */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,7 +65,8 @@ struct br_waiter {
     size_t heap_pos;     /* position in the deadline heap, or BR_NOT_IN_HEAP */
     int pending;         /* arrived during an action: joins the next generation */
     int action_result;   /* a re-announced runner's action_done that came before its
-                            generation was full again: 1 success, -1 failure, 0 none */
+                            generation was full again: 1 success, -1 failure, 0 none,
+                            BR_ACTION_RESULT_TOO_BIG: failed by a result over max_data */
     br_waiter *member_next; /* chain of the barrier's member table (br_member.c) */
     int64_t arrived_ms;  /* when br_arrive took it (its now_ms) */
 };

@@ -209,7 +209,7 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
     };
-    int c;
+    int c, data_given = 0;
     double v;
     opterr = 0;
     optind = 1;
@@ -242,7 +242,12 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             SIZE_FLAG(O_MAXWAITS, "--max-waits", 1, 1e7, max_conn_waits, 1)
             SIZE_FLAG(O_MAXLINE, "--max-line", 256, 64 << 20, max_line, 1)
             SIZE_FLAG(O_MAXOUT, "--max-output", 4096, 1 << 30, max_output, 1)
-            SIZE_FLAG(O_MAXDATA, "--max-data", 1, 64 << 20, max_data, 1)
+        case O_MAXDATA:
+            if (parse_number("--max-data", optarg, 1, 64 << 20, &v) < 0)
+                return -1;
+            cfg->max_data = (size_t)v;
+            data_given = 1;
+            break;
             SIZE_FLAG(O_MAXGATHER, "--max-gather", 1, 1u << 30, max_gather, 1)
             DURATION_FLAG(O_HEART, "--heartbeat", SV_HEARTBEAT_MIN_MS, 86400, heartbeat_ms)
             DURATION_FLAG(O_TTL, "--idle-ttl", 1, 1e9, idle_ttl_ms)
@@ -314,6 +319,17 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     }
     if (check_ha(cfg) < 0 || check_tls(cfg) < 0)
         return -1;
+    /* The data goes inside a wait's line, with the rest of the request: a
+     * small --max-line alone lowers the default --max-data to half of it. */
+    if (!data_given && cfg->max_data >= cfg->max_line)
+        cfg->max_data = cfg->max_line / 2;
+    if (cfg->max_data >= cfg->max_line) {
+        fprintf(stderr,
+                "barrierd: --max-data %zu must be below --max-line %zu (a wait's data travels "
+                "inside its request line)\n",
+                cfg->max_data, cfg->max_line);
+        return -1;
+    }
     if (cfg->http) {
         char err[512];
         if (bp_addr_parse(cfg->http, strlen(cfg->http), BP_ADDR_PORT0_OK, &cfg->http_addr, err,

@@ -55,7 +55,7 @@ static void do_hello(sv_conn *c, const bp_request *r)
     c->said_hello = 1;
     bp_buf *b = &s->out;
     bp_buf_reset(b);
-    bp_enc_hello(b, r->has_id, r->id, s->cfg->heartbeat_ms);
+    bp_enc_hello(b, r->has_id, r->id, s->cfg->heartbeat_ms, s->cfg->max_line);
     sv__conn_send_buf(c, b);
 }
 

@@ -31,8 +31,8 @@
  *   and a live one, however long another party's action takes, never is.
  *   Wait timeouts themselves are the server's business (BC_ETIMEDOUT).
  * - ABI: every struct the caller allocates (bc_options, bc_wait_result,
- *   bc_status, bc_stats, and bc_barrier_info, of which bc_list returns
- *   arrays) has a fixed size that ends in reserved words. A field added later
+ *   bc_wait_args, bc_status, bc_stats, bc_event, and bc_barrier_info, of
+ *   which bc_list returns arrays) has a fixed size that ends in reserved words. A field added later
  *   takes the place of reserved words, so no size or offset ever changes
  *   within this SONAME (libbarrierclient.so.0) and a program built against an
  *   older header keeps working with a newer library. The caller zeroes
@@ -269,11 +269,14 @@ typedef struct bc_wait_args {
 typedef struct bc_rendezvous bc_rendezvous;
 
 /* Wait as bc_wait does, with args. On BC_OK, *out (if out is not NULL) is a
- * new object owned by the caller; on failure it is left untouched. Returns
+ * new object owned by the caller, or NULL when the party was released but the
+ * object could not be built (out of memory, a malformed reply: the message
+ * says why); on failure it is left untouched. Returns
  * what bc_wait returns, and BC_EMEMBER (member name taken, not on the list,
  * or none given to a barrier with a list), BC_EPARTIES (the barrier has
- * another member list or none), BC_ELIMIT (data over --max-data, or the
- * generation's data over --max-gather: the barrier is not harmed).
+ * another member list, or none and holds a wait not on this one), BC_ELIMIT (data over --max-data, or the
+ * generation's data over --max-gather: the barrier is not harmed; or a
+ * request longer than the server's --max-line, refused before it is sent).
  * A re-announced wait (see bc_options.resume_s) sends all of it again. */
 int bc_wait_ex(bc_client *c, const bc_wait_args *args, bc_rendezvous **out);
 unsigned bc_rendezvous_index(const bc_rendezvous *r);

@@ -60,6 +60,23 @@ void bc__encode_call(bc_client *c, bc__call *call, int resume, bp_buf *b)
     bp_request_encode(b, &r);
 }
 
+void bc__line_msg(const bc_client *c, size_t len, char *dst, size_t cap)
+{
+    snprintf(dst, cap,
+             "request of %zu bytes is longer than the %zu bytes %s takes (its --max-line): "
+             "not sent (a long member list or data?)",
+             len ? len - 1 : 0, c->max_line, c->addr);
+}
+
+/* Without the '\n', as --max-line counts. */
+int bc__check_line(const bc_client *c, size_t len)
+{
+    if (!c->max_line || len <= c->max_line + 1) return 0;
+    char msg[BC__MSG_MAX];
+    bc__line_msg(c, len, msg, sizeof msg);
+    return bc__fail(BC_ELIMIT, "%s", msg);
+}
+
 int bc__submit(bc_client *c, bc__call *call)
 {
     /* Nobody was waiting for the lost connection to come back: the window
@@ -73,6 +90,12 @@ int bc__submit(bc_client *c, bc__call *call)
     if (b.oom) {
         bp_buf_free(&b);
         return bc__fail(BC_ENOMEM, "out of memory");
+    }
+    /* The server would close the connection on it, and the re-send with it. */
+    int rc = bc__check_line(c, b.len);
+    if (rc < 0) {
+        bp_buf_free(&b);
+        return rc;
     }
     uint64_t epoch = call->epoch = c->epoch;
     pthread_mutex_unlock(&c->mu);

@@ -21,6 +21,11 @@ BC__ABI(bc_wait_result, 128, generation);
 BC__ABI(bc_status, 128, state);
 BC__ABI(bc_stats, 256, uptime_s);
 BC__ABI(bc_event, 640, cause);
+BC__ABI(bc_wait_args, 256, action_arg);
+_Static_assert(offsetof(bc_wait_args, data) == 24 && offsetof(bc_wait_args, member) == 40 &&
+                   offsetof(bc_wait_args, members) == 48 &&
+                   offsetof(bc_wait_args, action) == 64 && offsetof(bc_wait_args, reserved) == 80,
+               "bc_wait_args: fields moved");
 _Static_assert(offsetof(bc_options, connect_timeout_s) == 8 &&
                    offsetof(bc_options, client_name) == 16 &&
                    offsetof(bc_options, io_grace_s) == 24,

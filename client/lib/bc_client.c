@@ -99,8 +99,11 @@ static int connect_first(bc_client *c)
         for (size_t k = 0; k < c->n_addrs; k++) {
             size_t i = k;
             SSL *ssl = NULL;
-            int fd = bc__open(c, &i, end, &c->silence_ns, &ssl);
+            bc__hello h = {.silence_ns = c->silence_ns};
+            int fd = bc__open(c, &i, end, &h, &ssl);
             if (fd >= 0) {
+                c->silence_ns = h.silence_ns;
+                c->max_line = h.max_line;
                 c->fd = fd;
                 c->ssl = ssl;
                 c->cur = i;

@@ -44,6 +44,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 #define BC__RESUME_S 30.0          /* bc_options.resume_s 0 */
 #define BC__BACKOFF_BASE_NS (20 * 1000000ll) /* first reconnect round's delay bound */
 #define BC__BACKOFF_CAP_NS (1000 * 1000000ll)
+#define BC__BAD_CLOSES_MAX 3       /* then the outstanding calls get the server's error */
 #define BC__LAST_MAX 1024          /* barriers remembered per handle (bc_last.c) */
 
 /* What happens to a call whose connection is lost while resuming. */
@@ -102,6 +103,8 @@ struct bc_client {
     int64_t silence_ns;           /* how long a wait tolerates a silent server before
                                      it probes with a ping: 3 heartbeat intervals (as
                                      hello said; 0 if off) + grace_ns */
+    size_t max_line;              /* the server's longest request line, as hello said
+                                     (0: not said, no local check); with silence_ns */
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* broadcast when a call settles, the reader leaves,
@@ -133,6 +136,9 @@ struct bc_client {
     size_t round_tries;    /* attempts in this round (a round tries every address) */
     unsigned round;        /* rounds that failed: the backoff's exponent */
     int64_t retry_ns;      /* no attempt before this time (the backoff) */
+    int reannounced;       /* the current connection got the outstanding calls re-sent */
+    unsigned bad_closes;   /* connections in a row closed with an error without id
+                              right after the re-send (a line too long for the server) */
 
     uint64_t rng;               /* splitmix64 state: tickets, jitter */
     bc__last *last[BC__LAST_BUCKETS]; /* bc_last.c */
@@ -222,13 +228,23 @@ void bc__lose(bc_client *c, int code, const char *fmt, ...) __attribute__((forma
  * while dialing): give up when the resume window is over, else wait out the
  * backoff (at most a second) or try the next address once. */
 void bc__resume_step(bc_client *c);
+/* What a server's hello reply tells the handle. */
+typedef struct bc__hello {
+    int64_t silence_ns; /* its silence limit (see bc_client.silence_ns) */
+    size_t max_line;    /* its longest request line; 0: not said */
+} bc__hello;
 /* Dial addrs[*i] and say hello by deadline_ns (c->mu not held). Returns the
- * socket, or a negative BC_E* code with the thread's message set; *silence_ns
- * gets the new server's silence limit. A standby that names its leader sends
+ * socket, or a negative BC_E* code with the thread's message set; *h gets
+ * what the new server's hello said. A standby that names its leader sends
  * it there: *i becomes the leader's index, added to addrs if it was not in the
  * list (addrs and n_addrs change only here, and only the thread connecting or
  * reconnecting runs it). */
-int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns, SSL **ssl);
+int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, bc__hello *h, SSL **ssl);
+/* A request line of len bytes (with its '\n') is longer than the server
+ * takes: BC_ELIMIT with the message set, else 0 (c->mu held). */
+int bc__check_line(const bc_client *c, size_t len);
+/* That check's message, for a call the reader settles (c->mu held). */
+void bc__line_msg(const bc_client *c, size_t len, char *dst, size_t cap);
 
 /* ---- bc_last.c ---- */
 /* Remember the outcome of a wait on name: a reply with a generation, as the

@@ -156,9 +156,12 @@ int bc_wait_ex(bc_client *c, const bc_wait_args *args, bc_rendezvous **out)
     free(ctx.result);
     free(members);
     if (rc < 0) return rc;
-    if (out) rc = make_result(&call.reply, out);
+    /* The party is released whatever follows: a result that cannot be built
+     * (out of memory, a malformed reply) leaves *out NULL, with the message
+     * set, rather than turn the release into a failure. */
+    if (out && make_result(&call.reply, out) < 0) *out = NULL;
     bp_reply_free(&call.reply);
-    return rc;
+    return BC_OK;
 }
 
 unsigned bc_rendezvous_index(const bc_rendezvous *r)

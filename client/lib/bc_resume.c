@@ -90,8 +90,17 @@ static int64_t silence_of(const bc_client *c, const bp_reply *reply)
     return 3 * (int64_t)(hb_ms * 1e6) + c->grace_ns;
 }
 
+/* The server's --max-line from its hello reply; 0 when it did not say. */
+static size_t max_line_of(const bp_reply *reply)
+{
+    const cJSON *ml = cJSON_GetObjectItemCaseSensitive(reply->json, "max_line");
+    return cJSON_IsNumber(ml) && ml->valuedouble >= 1 && ml->valuedouble < 1e15
+               ? (size_t)ml->valuedouble
+               : 0;
+}
+
 static int handshake(bc_client *c, int fd, SSL *ssl, const char *text, int64_t deadline_ns,
-                     int64_t *silence_ns, char leader[BP_NAME_MAX + 1])
+                     bc__hello *h, char leader[BP_NAME_MAX + 1])
 {
     bp_request r = {.op = BP_OP_HELLO, .has_id = 1, .version = BP_PROTOCOL_VERSION};
     if (c->token[0]) {
@@ -128,8 +137,10 @@ static int handshake(bc_client *c, int fd, SSL *ssl, const char *text, int64_t d
         rc = bc__reply_code(&reply);
     else if (reply.code < 0) /* said before closing, without waiting for hello */
         rc = bc__fail(reply.code, "%s: %.960s", bc_strerror(reply.code), reply.message);
-    else
-        *silence_ns = silence_of(c, &reply);
+    else {
+        h->silence_ns = silence_of(c, &reply);
+        h->max_line = max_line_of(&reply);
+    }
     bp_reply_free(&reply);
     return rc;
 }
@@ -151,7 +162,7 @@ static long addr_index(bc_client *c, const bp_addr *a)
 /* Dial addrs[i] and say hello; a standby of an HA group that names its
  * leader sends us there (at most twice, so two confused standbys cannot
  * bounce us around). */
-int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns, SSL **ssl)
+int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, bc__hello *h, SSL **ssl)
 {
     for (int hops = 0;; hops++) {
         char text[300], leader[BP_NAME_MAX + 1];
@@ -159,7 +170,7 @@ int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns, 
         int fd = bc__dial(&c->addrs[*i], text, deadline_ns);
         if (fd < 0) return fd;
         int rc = bc__tls_connect(c, fd, &c->addrs[*i], text, deadline_ns, ssl);
-        if (rc == 0) rc = handshake(c, fd, *ssl, text, deadline_ns, silence_ns, leader);
+        if (rc == 0) rc = handshake(c, fd, *ssl, text, deadline_ns, h, leader);
         if (rc == 0) return fd;
         SSL_free(*ssl);
         *ssl = NULL;
@@ -176,6 +187,46 @@ int bc__open(bc_client *c, size_t *i, int64_t deadline_ns, int64_t *silence_ns, 
 }
 
 /* ---- losing the connection ---- */
+
+/* Settle call with an error made here (c->mu held). */
+static void __attribute__((format(printf, 4, 5)))
+settle_error(bc_client *c, bc__call *call, int code, const char *fmt, ...)
+{
+    call->reply = (bp_reply){.kind = BP_MSG_REPLY, .code = code};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->reply.message, sizeof call->reply.message, fmt, ap);
+    va_end(ap);
+    call->done = 1;
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* A wait's timeout still counts while the connection is down: nobody else can
+ * end it then (c->mu held; the handle is lost). */
+static void expire_waits(bc_client *c)
+{
+    int64_t now = bc__now_ns();
+    for (bc__call *k = c->calls; k; k = k->next)
+        if (k->kind == BC__CALL_WAIT && !k->done && k->deadline_ns && now >= k->deadline_ns)
+            settle_error(c, k, BC_ETIMEDOUT,
+                         "timed out: the wait's timeout passed while reconnecting (%.900s)",
+                         c->lost_msg);
+}
+
+/* The server closed the connection with an error right after each of the
+ * last re-sends: one of the calls is one it cannot take (a line too long), and
+ * sending it again changes nothing. Every outstanding call gets that error
+ * (c->mu held); the handle stays usable. */
+static void give_calls_up(bc_client *c, int code, const char *why)
+{
+    for (bc__call *k = c->calls; k; k = k->next)
+        if (!k->done)
+            settle_error(c, k, code,
+                         "%.900s (the server closed the connection right after each of %u "
+                         "re-sends; not retried)",
+                         why, c->bad_closes);
+    c->bad_closes = 0;
+}
 
 static void fail_unknown(bc_client *c, bc__call *call)
 {
@@ -206,6 +257,11 @@ void bc__lose(bc_client *c, int code, const char *fmt, ...)
     int heard = c->close_code && code == BC_ECONN;
     c->lost_code = code == BC_ESHUTDOWN || c->close_code == BC_ESHUTDOWN ? BC_ESHUTDOWN : BC_ECONN;
     snprintf(c->lost_msg, sizeof c->lost_msg, "%s", heard ? c->close_msg : msg);
+    /* An error without id and a close, right after a re-send: counted. */
+    int bad = c->close_code && c->close_code != BC_ESHUTDOWN && c->reannounced;
+    int bad_code = c->close_code;
+    c->bad_closes = bad ? c->bad_closes + 1 : 0;
+    c->reannounced = 0;
     c->close_code = 0;
     c->attempt_msg[0] = '\0';
     c->next_addr = (c->cur + 1) % c->n_addrs;
@@ -215,6 +271,8 @@ void bc__lose(bc_client *c, int code, const char *fmt, ...)
     c->probe_ns = 0;
     for (bc__call *k = c->calls; k; k = k->next)
         if (k->kind == BC__CALL_ONCE && !k->done && k->epoch == c->epoch) fail_unknown(c, k);
+    if (c->bad_closes >= BC__BAD_CLOSES_MAX) give_calls_up(c, bad_code, c->lost_msg);
+    expire_waits(c);
     bc__wake_all(c);
 }
 
@@ -231,8 +289,19 @@ static void encode_kind(bc_client *c, bc__call **v, size_t n, bc__kind kind, bp_
          * outstanding: the server that answered it may be the one lost. */
         if (!match || (k->done && k->kind != BC__CALL_ACK)) continue;
         /* A wait made while the handle was lost was never sent: it is new. */
+        size_t before = b->len;
         bc__encode_call(c, k, k->kind == BC__CALL_WAIT && k->epoch != 0, b);
         k->epoch = c->epoch;
+        if (!b->oom && c->max_line && b->len - before > c->max_line + 1) {
+            /* Too long for this server: it would close on it, again and again. */
+            size_t len = b->len - before;
+            b->len = before;
+            if (!k->done) {
+                char msg[BC__MSG_MAX];
+                bc__line_msg(c, len, msg, sizeof msg);
+                settle_error(c, k, BC_ELIMIT, "%s", msg);
+            }
+        }
     }
 }
 
@@ -257,7 +326,7 @@ static void reannounce(bc_client *c, bp_buf *b)
 }
 
 /* Swap the new socket in and re-send (called without c->mu; returns with it). */
-static void take_back(bc_client *c, int fd, SSL *ssl, size_t i, int64_t silence_ns)
+static void take_back(bc_client *c, int fd, SSL *ssl, size_t i, const bc__hello *h)
 {
     pthread_mutex_lock(&c->wmu);
     pthread_mutex_lock(&c->mu);
@@ -269,7 +338,8 @@ static void take_back(bc_client *c, int fd, SSL *ssl, size_t i, int64_t silence_
     c->cur = i;
     c->lost = 0;
     bp_addr_format(&c->addrs[i], c->addr, sizeof c->addr);
-    c->silence_ns = silence_ns;
+    c->silence_ns = h->silence_ns;
+    c->max_line = h->max_line;
     c->last_heard_ns = bc__now_ns();
     c->probe_ns = 0;
     bp_framer_free(&c->framer);
@@ -277,6 +347,7 @@ static void take_back(bc_client *c, int fd, SSL *ssl, size_t i, int64_t silence_
     bp_buf_reset(&c->outbox);
     bp_buf b = BP_BUF_INIT;
     reannounce(c, &b);
+    c->reannounced = b.len > 0;
     uint64_t epoch = c->epoch;
     pthread_mutex_unlock(&c->mu);
     /* Still under wmu: nothing goes out on the new connection before this. */
@@ -334,6 +405,7 @@ void bc__resume_step(bc_client *c)
 {
     if (!c->drained)
         drain_old(c);
+    expire_waits(c);
     int64_t now = bc__now_ns(), end = c->lost_ns + c->resume_ns;
     if (now >= end) {
         give_up(c);
@@ -350,13 +422,13 @@ void bc__resume_step(bc_client *c)
     /* This thread's own message must not change for an attempt it did not ask for. */
     char saved[BC__MSG_MAX], why[BC__MSG_MAX];
     snprintf(saved, sizeof saved, "%s", bc_last_error_message());
-    int64_t silence_ns = c->grace_ns;
+    bc__hello h = {.silence_ns = c->grace_ns};
     SSL *ssl = NULL;
-    int fd = bc__open(c, &i, deadline, &silence_ns, &ssl);
+    int fd = bc__open(c, &i, deadline, &h, &ssl);
     snprintf(why, sizeof why, "%s", bc_last_error_message());
     bc__fail(0, "%s", saved);
     if (fd >= 0) {
-        take_back(c, fd, ssl, i, silence_ns);
+        take_back(c, fd, ssl, i, &h);
         return;
     }
     pthread_mutex_lock(&c->mu);

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,9 +34,14 @@ int64_t bc__timeout_ms(double s)
     return s > 0 && r < 1 ? 1 : r;
 }
 
-/* Run the action while a pump reads for us; returns its verdict. */
+/* Run the action while a pump reads for us; returns its verdict. Each run
+ * starts with no result: one set by an earlier run is not this one's. */
 static int run_action(bc_client *c, const bc__wait_action *a)
 {
+    if (a->ctx) {
+        free(a->ctx->result);
+        *a->ctx = (bc_action_ctx){0};
+    }
     bc__pump pump;
     bc__pump_start(&pump, c);
     int ok = 1;
@@ -47,22 +53,36 @@ static int run_action(bc_client *c, const bc__wait_action *a)
     return ok;
 }
 
+/* Unregister the ack and free what it holds (c->mu held). */
+static void ack_clear(bc_client *c, bc__call *ack)
+{
+    if (ack->id) bc__call_remove(c, ack);
+    if (ack->done) bp_reply_free(&ack->reply);
+    free((char *)ack->req.result); /* its own copy (report_action) */
+    *ack = (bc__call){0};
+}
+
 /* Tell the server how the action of generation gen went, as a call of its own
  * (ack), so that a reconnect re-sends it until it is answered. The answer lands
- * in ack; the wait's own reply follows. c->mu held. */
+ * in ack; the wait's own reply follows. The ack owns a copy of the result: a
+ * later run of the action may replace ctx's while a reconnect re-sends this
+ * one. c->mu held. */
 static void report_action(bc_client *c, bc__call *ack, const char *name, uint64_t gen, int ok,
                           const bc_action_ctx *ctx)
 {
-    if (ack->id) {
-        bc__call_remove(c, ack);
-        if (ack->done) bp_reply_free(&ack->reply);
-    }
+    ack_clear(c, ack);
     *ack = (bc__call){.kind = BC__CALL_ACK,
                       .req = {.op = BP_OP_ACTION_DONE, .generation = gen, .success = ok}};
     snprintf(ack->req.barrier, sizeof ack->req.barrier, "%s", name);
-    if (ok && ctx && ctx->result) { /* stays in ctx until the wait returns */
-        ack->req.result = ctx->result;
-        ack->req.result_len = ctx->result_len;
+    if (ok && ctx && ctx->result) {
+        char *copy = malloc(ctx->result_len + 1);
+        if (copy) {
+            memcpy(copy, ctx->result, ctx->result_len + 1);
+            ack->req.result = copy;
+            ack->req.result_len = ctx->result_len;
+        } else {
+            ack->req.success = 0; /* a result lost is an action failed, not a silent gap */
+        }
     }
     bc__submit(c, ack); /* a failure shows in the wait's own await */
 }
@@ -114,9 +134,8 @@ int bc__wait_call(bc_client *c, bc__call *call, const bc__wait_action *a)
     int rc = bc__submit(c, call);
     if (rc == 0) rc = await_release(c, call, &ack, a);
     bc__call_remove(c, call);
-    if (ack.id) bc__call_remove(c, &ack);
+    ack_clear(c, &ack);
     pthread_mutex_unlock(&c->mu);
-    if (ack.done) bp_reply_free(&ack.reply);
     if (!call->done) return rc;
 
     rc = bc__reply_code(&call->reply);

@@ -239,6 +239,31 @@ START_TEST(escaped_token_not_logged)
 }
 END_TEST
 
+/* The hello reply says --max-line; --max-data must be below it (a wait's data
+ * travels inside its line), and a small --max-line alone lowers the default. */
+START_TEST(max_data_below_max_line)
+{
+    ts_server t = {0};
+    const char *bad[] = {"--max-line", "1000", "--max-data", "1000", NULL};
+    it_assert_msg(ts_server_start(&t, bad) < 0, "--max-data 1000 --max-line 1000 was taken");
+    it_assert_msg(ts_server_log_contains(&t, "--max-data 1000 must be below --max-line 1000"),
+                  "the refusal does not say why");
+    ts_server_down(&t);
+
+    ts_server s = {0};
+    ts_server_up(&s, "--max-line", "1000", NULL);
+    it_conn *c = it_connect(&s);
+    it_send_op(c, BP_OP_HELLO, 1, NULL);
+    bp_reply r;
+    it_expect_ok(c, 1, IT_TIMEOUT_MS, &r);
+    it_assert_msg(it_jnum(&r, "max_line") == 1000, "hello says max_line %g",
+                  it_jnum(&r, "max_line"));
+    bp_reply_free(&r);
+    it_close(c);
+    ts_server_down(&s);
+}
+END_TEST
+
 int main(void)
 {
     const ts_case cases[] = {
@@ -249,6 +274,7 @@ int main(void)
         {"second_signal_exits_zero", second_signal_exits_zero, 0},
         {"hello_timeout_frees_slot", hello_timeout_frees_slot, 0},
         {"escaped_token_not_logged", escaped_token_not_logged, 0},
+        {"max_data_below_max_line", max_data_below_max_line, 0},
     };
     return ts_run_cases("config", cases, TS_NCASES(cases));
 }

@@ -89,3 +89,29 @@ def test_tellers_example(barrierd):
     finished = [i for i, ln in enumerate(lines) if "has finished preparing" in ln]
     assert lines.count(next(ln for ln in lines if "All tellers" in ln)) == 1
     assert max(finished) < min(ready)
+
+
+def _wait_on(b, q):
+    q.put(b.wait())
+
+
+def test_barrier_pickles_and_copies(name):
+    import copy
+    import pickle
+    b = barrierclient.Barrier(name, 1, timeout=20, members=None)
+    assert b.wait() == 0
+    for c in (pickle.loads(pickle.dumps(b)), copy.copy(b), copy.deepcopy(b)):
+        assert (c.name, c.parties) == (b.name, b.parties)
+        assert c.gathered == [] and c.action_result is None  # its own thread-local
+        assert c.wait() == 0
+    # A spawned process gets the Barrier pickled.
+    b2 = barrierclient.Barrier(name + "-2", 2, timeout=30)
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_wait_on, args=(b2, q))
+    p.start()
+    mine = b2.wait()
+    theirs = q.get(timeout=60)
+    p.join(30)
+    assert p.exitcode == 0
+    assert sorted([mine, theirs]) == [0, 1]

@@ -57,10 +57,31 @@ def test_null_for_parties_without_data_and_empty_when_none(name):
 
 
 def test_action_result_to_everyone(name):
-    b = barrierclient.Barrier(name, 3, action=lambda: "leader=42", timeout=20)
+    b = barrierclient.Barrier(name, 3, action=lambda: "leader=42", action_sets_result=True,
+                              timeout=20)
     out, errs = run_threads(3, lambda i: (b.wait(), b.action_result))
     assert not errs
     assert [res for _, res in out] == ["leader=42"] * 3
+
+
+@pytest.mark.parametrize("ret", ["x" * 5000, "nul\0inside", "lone \ud800 surrogate", b"\xff"],
+                         ids=["long", "nul", "surrogate", "not_utf8"])
+def test_action_return_value_ignored_by_default(name, ret):
+    # threading.Barrier ignores what the action returns: so does Barrier, even
+    # for a value over --max-data or one that is not valid text.
+    b = barrierclient.Barrier(name, 2, action=lambda: ret, timeout=20)
+    out, errs = run_threads(2, lambda i: (b.wait(), b.action_result))
+    assert not errs, errs
+    assert sorted(i for i, _ in out) == [0, 1]
+    assert [res for _, res in out] == [None, None]
+
+
+def test_action_result_over_max_data_says_why(name):
+    b = barrierclient.Barrier(name, 2, action=lambda: "x" * 5000, action_sets_result=True,
+                              timeout=20)
+    out, errs = run_threads(2, lambda i: b.wait())
+    assert len(errs) == 2 and all(isinstance(e, BrokenBarrierError) for e in errs), errs
+    assert any("--max-data" in str(e) for e in errs), [str(e) for e in errs]
 
 
 def test_members_and_missing_in_timeout(name):
@@ -149,3 +170,16 @@ def test_max_data_limit(name):
             c_.close()
     finally:
         stop_barrierd(p)
+
+
+def test_members_over_max_line_refused_at_once(name):
+    # ~110 KB of names is over the server's --max-line (64 KiB): refused by the
+    # library before sending, not a reconnect loop.
+    import time
+    names = [f"member-{i:08d}" for i in range(6000)]
+    b = barrierclient.Barrier(name, None, members=names, timeout=5)
+    t0 = time.monotonic()
+    with pytest.raises(barrierclient.LimitError) as e:
+        b.wait(member=names[0])
+    assert time.monotonic() - t0 < 2
+    assert "--max-line" in str(e.value)

@@ -380,6 +380,28 @@ START_TEST(t_json_str)
 }
 END_TEST
 
+/* bp_json_escaped_len is what bp_buf_json_str writes, quotes aside: every
+ * byte value alone, and all of them in one string. */
+START_TEST(t_json_escaped_len)
+{
+    char all[256];
+    for (int c = 0; c < 256; c++) {
+        char s[3] = {'a', (char)c, 'b'};
+        all[c] = (char)c;
+        bp_buf b = BP_BUF_INIT;
+        bp_buf_json_str(&b, s, sizeof s);
+        ck_assert_uint_eq(bp_json_escaped_len(s, sizeof s), b.len - 2);
+        bp_buf_free(&b);
+    }
+    bp_buf b = BP_BUF_INIT;
+    bp_buf_json_str(&b, all, sizeof all);
+    ck_assert_uint_eq(bp_json_escaped_len(all, sizeof all), b.len - 2);
+    ck_assert_uint_eq(bp_json_escaped_len("\x01", 1), 6);
+    ck_assert_uint_eq(bp_json_escaped_len("", 0), 0);
+    bp_buf_free(&b);
+}
+END_TEST
+
 /* Every byte 0x01..0x7f alone, and inside text, comes back from cJSON as itself;
  * the output never holds a raw control character. (0x00 is covered above:
  * cJSON itself cuts strings at \u0000.) */
@@ -660,6 +682,7 @@ static Suite *buf_suite(void)
     tcase_add_test(tc, t_json_str);
     tcase_add_test(tc, t_json_str_roundtrip_ascii);
     tcase_add_test(tc, t_json_str_roundtrip_long);
+    tcase_add_test(tc, t_json_escaped_len);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("utf8");

@@ -252,6 +252,32 @@ START_TEST(member_list_admits_only_members)
 }
 END_TEST
 
+/* A barrier created by a wait with only its member name takes the list of a
+ * later wait when everyone it holds is on it: who comes first does not matter. */
+START_TEST(member_list_adopted)
+{
+    ck_assert_int_eq(arrive("m", 3, mk(0, NULL, "a")), 0);
+    ck_assert_int_eq(arrive("m", 3, mk_list(1, "b", abc, 3)), 0);
+    unsigned n;
+    const char *names = br_barrier_members(br_find(reg, "m", 1), &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(names, abc, sizeof abc);
+    ck_assert_int_eq(arrive("m", 3, mk(2, NULL, "zed")), BP_EMEMBER);
+    ck_assert_int_eq(arrive("m", 3, mk(3, NULL, "c")), 0);
+    ck_assert_int_eq(recs[n_recs - 1].kind, BR_RELEASE);
+    /* A wait it holds is not on the list (or names none): refused, no list. */
+    ck_assert_int_eq(arrive("n", 3, mk(4, NULL, "zed")), 0);
+    ck_assert_int_eq(arrive("n", 3, mk_list(5, "a", abc, 3)), BP_EPARTIES);
+    ck_assert_ptr_nonnull(strstr(msg, "without a member list"));
+    ck_assert_ptr_null(br_barrier_members(br_find(reg, "n", 1), &n));
+    ck_assert_int_eq(arrive("n", 3, mk_list(6, "a", "a\0a\0b", 3)), BP_EINVAL);
+    ck_assert_ptr_null(br_barrier_members(br_find(reg, "n", 1), &n));
+    ck_assert_uint_eq(waiting("n"), 1);
+    ck_assert_int_eq(arrive("n", 3, mk(7, NULL, "a")), 0); /* still list-less */
+    ck_assert_uint_eq(waiting("n"), 2);
+}
+END_TEST
+
 START_TEST(member_list_refused_creates_nothing)
 {
     ck_assert_int_eq(arrive("d", 3, mk_list(0, "a", "a\0b\0a", 3)), BP_EINVAL);
@@ -325,6 +351,20 @@ START_TEST(max_data_and_max_gather)
 }
 END_TEST
 
+/* --max-gather bounds the release: data counts as the release encodes it. */
+START_TEST(max_gather_counts_escaped_bytes)
+{
+    br_set_rdv_limits(reg, 0, 20);
+    ck_assert_int_eq(arrive("e", 2, mk(0, "\x01\x01\x01\x01", NULL)), BP_ELIMIT); /* 24 */
+    ck_assert_ptr_nonnull(strstr(msg, "24 more"));
+    ck_assert_int_eq(arrive("e", 2, mk(1, "\x01\x01\n\"", NULL)), 0); /* 6+6+2+2 = 16 */
+    ck_assert_int_eq(arrive("e", 2, mk(2, "12345", NULL)), BP_ELIMIT);   /* 21 > 20 */
+    ck_assert_int_eq(arrive("e", 2, mk(3, "1234", NULL)), 0);            /* exactly 20 */
+    ck_assert_int_eq(recs[0].kind, BR_RELEASE);
+    ck_assert_uint_eq(strlen(recs[0].gathered), 20 + 2 * 2 + 3); /* quotes, brackets, comma */
+}
+END_TEST
+
 START_TEST(max_gather_counts_after_a_break)
 {
     br_set_rdv_limits(reg, 0, 10);
@@ -393,6 +433,8 @@ START_TEST(decode_rendezvous_errors)
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"member\":\"\"}", "'member'"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":2,\"member\":\"a\\n\"}", "control"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[]}", "must not be empty"},
+        {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[\"a\",\"b\",\"c\",\"b\"]}",
+         "field 'members': 'b' appears twice"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":\"a,b\"}", "array"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"members\":[\"a\",1]}", "each must be"},
         {"{\"op\":\"wait\",\"barrier\":\"b\",\"parties\":3,\"members\":[\"a\",\"b\"]}",
@@ -486,6 +528,7 @@ static Suite *suite(void)
     tcase_add_test(tc, member_unique_among_queued);
     tcase_add_test(tc, member_list_admits_only_members);
     tcase_add_test(tc, member_list_refused_creates_nothing);
+    tcase_add_test(tc, member_list_adopted);
     tcase_add_test(tc, missing_members_named);
     tcase_add_test(tc, missing_bounded_in_messages);
     tcase_add_test(tc, restore_members);
@@ -495,6 +538,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, max_data_and_max_gather);
     tcase_add_test(tc, max_gather_counts_after_a_break);
+    tcase_add_test(tc, max_gather_counts_escaped_bytes);
     suite_add_tcase(s, tc);
     tc = tcase_create("wire");
     tcase_add_test(tc, decode_rendezvous_fields);

@@ -14,8 +14,9 @@ class Barrier:
     Every Barrier object with the same name on the same server is the same
     barrier. action: a callable the last arriver runs once per generation before
     anyone is released (its exception breaks the barrier and is raised in the
-    thread that ran it; a str it returns is the action_result every party
-    receives). timeout: the default for wait(). addr, token: the server
+    thread that ran it; its return value is ignored, as threading.Barrier does,
+    unless action_sets_result=True: then a str it returns is the action_result
+    every party receives). timeout: the default for wait(). addr, token: the server
     and its auth token (None: $BARRIERD_ADDR / $BARRIERD_TOKEN), and for a
     tls:// address tls_ca, tls_cert, tls_key, tls_server_name (see Client), used
     through the process's shared connection; or client: a barrierclient.Client
@@ -24,7 +25,7 @@ class Barrier:
 
     def __init__(self, name, parties, action=None, timeout=None, *, addr=None, token=None,
                  client=None, members=None, tls_ca=None, tls_cert=None, tls_key=None,
-                 tls_server_name=None):
+                 tls_server_name=None, action_sets_result=False):
         if members is not None:
             members = list(members)
             if parties is None:
@@ -47,7 +48,19 @@ class Barrier:
         self._tls = {k: os.fspath(v) for k, v in tls.items()}
         self._client = client
         self._members = members
+        self._action_sets_result = bool(action_sets_result)
         self._mine = threading.local()  # this thread's last Rendezvous
+
+    def __getstate__(self):
+        # The per-thread results stay with this process (a thread-local does
+        # not pickle); the copy starts with none, as a new Barrier does.
+        state = self.__dict__.copy()
+        state.pop("_mine", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._mine = threading.local()
 
     @property
     def client(self):
@@ -72,7 +85,8 @@ class Barrier:
         if timeout is None:
             timeout = self._timeout
         r = self.client.wait_gather(self.name, self._parties, timeout, self._action, data=data,
-                                    member=member, members=self._members)
+                                    member=member, members=self._members,
+                                    action_sets_result=self._action_sets_result)
         self._last_generation = r.generation
         self._mine.last = r
         return r

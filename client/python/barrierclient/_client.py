@@ -6,7 +6,7 @@ import threading
 import weakref
 
 from . import _lib
-from ._errors import error_for
+from ._errors import ProtocolError, error_for
 
 _all_clients = weakref.WeakSet()
 
@@ -206,10 +206,12 @@ def _read_rendezvous(L, r):
 
 
 def _wait_ex(self, name, parties, timeout=None, action=None, *, data=None, member=None,
-             members=None):
+             members=None, action_sets_result=False):
     """bc_wait_ex (docs/python.md, "Rendezvous"): returns a Rendezvous.
-    parties may be None with members (it is their number). action: as wait()'s;
-    a str it returns is the result every party receives (action_result)."""
+    parties may be None with members (it is their number). action: as wait()'s,
+    its return value ignored (as threading.Barrier does); with
+    action_sets_result=True a str or bytes it returns is the result every party
+    receives (action_result)."""
     L = _lib.lib()
     a = _lib.WaitArgs()
     a.name = _b(name)
@@ -237,7 +239,7 @@ def _wait_ex(self, name, parties, timeout=None, action=None, *, data=None, membe
         def run(_arg, ctx):
             try:
                 res = action()
-                if isinstance(res, (str, bytes)):
+                if action_sets_result and isinstance(res, (str, bytes)):
                     b = _text(res, "the action's result")
                     if L.bc_action_set_result(ctx, b, len(b)) < 0:
                         raise ValueError("the action's result was refused: " + (
@@ -260,6 +262,9 @@ def _wait_ex(self, name, parties, timeout=None, action=None, *, data=None, membe
                 e.add_note(f"barrierclient: the action failed and broke barrier {name!r}: {msg}")
             raise e
         raise error_for(rc, name_, msg)
+    if not out.value:  # released, but the result could not be read: say so
+        msg = (L.bc_last_error_message() or b"").decode("utf-8", "replace")
+        raise ProtocolError(f"released from barrier {name!r}, but its result was lost: {msg}")
     try:
         return _read_rendezvous(L, out.value)
     finally:
