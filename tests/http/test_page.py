@@ -102,6 +102,7 @@ return Array.from(document.querySelectorAll('section.barrier')).map(s => ({
   waiters: Array.from(s.querySelectorAll('.waiters li .who')).map(e => e.textContent),
   since: Array.from(s.querySelectorAll('.waiters li .since')).map(e => e.textContent),
   reason: (s.querySelector('.reason') || {}).textContent || '',
+  missing: Array.from(s.querySelectorAll('.missing li')).map(e => e.textContent),
   meta: s.querySelector('.meta').textContent,
 }));
 """
@@ -155,6 +156,18 @@ def test_page_follows_the_barriers(browser):
         assert srv.ctl("reset", "deploy").returncode == 0
         page_shows(browser, lambda b: "broken" not in b["deploy"]["state"]
                    and not b["deploy"]["reason"], "deploy reset")
+        # a barrier with a member list: the page names who is missing, and follows
+        tellers = "teller-1,teller-2,teller-3"
+        m1 = srv.ctl_bg("wait", "bank", "--members", tellers, "--member", "teller-2")
+        page_shows(browser, lambda b: "bank" in b and b["bank"]["count"] == "1/3"
+                   and b["bank"]["missing"] == ["teller-1", "teller-3"], "bank missing 1 and 3")
+        m3 = srv.ctl_bg("wait", "bank", "--members", tellers, "--member", "teller-3")
+        page_shows(browser, lambda b: b["bank"]["count"] == "2/3"
+                   and b["bank"]["missing"] == ["teller-1"], "bank missing teller-1")
+        assert srv.ctl("wait", "bank", "--members", tellers, "--member", "teller-1").returncode == 0
+        assert m1.wait(10) == 0 and m3.wait(10) == 0
+        page_shows(browser, lambda b: b["bank"]["count"] == "0/3"
+                   and "generation 1" in b["bank"]["meta"], "bank released")
         # nothing but the page's own origin was asked for
         urls = browser.js("return performance.getEntriesByType('resource').map(e => e.name)")
         assert urls and all(u.startswith(srv.http + "/api/") for u in urls), urls
@@ -169,6 +182,8 @@ def test_screenshot(browser):
               for i in range(1, 4)]
         ps += [srv.ctl_bg("wait", "deploy-eu", "-n", "5", "--name", f"host-{i}")
                for i in (1, 2)]
+        ps += [srv.ctl_bg("wait", "bank", "--members", "teller-1,teller-2,teller-3",
+                          "--member", f"teller-{i}") for i in (1, 3)]
         srv.ctl("wait", "canary", "-n", "2", "-t", "0.05", "--name", "canary-a")
         stop = []
 
