@@ -101,6 +101,17 @@ void bp_buf_i64(bp_buf *b, int64_t v)
     bp_buf_append(b, tmp, (size_t)n);
 }
 
+void bp_buf_json_names(bp_buf *b, const char *names, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = strlen(names);
+        if (i)
+            bp_buf_puts(b, ",");
+        bp_buf_json_str(b, names, len);
+        names += len + 1;
+    }
+}
+
 void bp_buf_json_str(bp_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";

@@ -31,6 +31,9 @@ void bp_buf_i64(bp_buf *b, int64_t v);
 /* A JSON string literal, quotes included, of len bytes of UTF-8. Control
  * characters, quote and backslash are escaped; other bytes pass through. */
 void bp_buf_json_str(bp_buf *b, const char *s, size_t len);
+/* The elements of a JSON array of strings, comma-separated, without the
+ * brackets: n names, each NUL-terminated, back to back (a member list). */
+void bp_buf_json_names(bp_buf *b, const char *names, unsigned n);
 /* How many bytes bp_buf_json_str writes for s[0..len), without the quotes:
  * what the data costs on the wire (a control character takes up to 6). */
 size_t bp_json_escaped_len(const char *s, size_t len);

@@ -65,14 +65,7 @@ void bp_request_encode(bp_buf *b, const bp_request *r)
             key_str(b, "member", r->member, r->member_len);
         if (r->n_members) {
             bp_buf_puts(b, ",\"members\":[");
-            const char *m = r->members;
-            for (unsigned i = 0; i < r->n_members; i++) {
-                size_t n = strlen(m);
-                if (i)
-                    bp_buf_puts(b, ",");
-                bp_buf_json_str(b, m, n);
-                m += n + 1;
-            }
+            bp_buf_json_names(b, r->members, r->n_members);
             bp_buf_puts(b, "]");
         }
         break;
@@ -360,13 +353,7 @@ void bp_enc_gathered_end(bp_buf *b)
 void bp_enc_status_names(bp_buf *b, const char *key, const char *names, unsigned n)
 {
     bp_buf_printf(b, "],\"%s\":[", key);
-    for (unsigned i = 0; i < n; i++) {
-        size_t len = strlen(names);
-        if (i)
-            bp_buf_puts(b, ",");
-        bp_buf_json_str(b, names, len);
-        names += len + 1;
-    }
+    bp_buf_json_names(b, names, n);
 }
 
 void bp_enc_watch_ok(bp_buf *b, int has_id, uint64_t id, const bp_barrier_view *v)

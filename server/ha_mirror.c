@@ -38,13 +38,7 @@ void ha_mirror_end(bp_buf *b)
 void ha_mirror_end_members(bp_buf *b, const char *names, unsigned n)
 {
     bp_buf_puts(b, "],\"members\":[");
-    for (unsigned i = 0; i < n; i++) {
-        size_t len = strlen(names);
-        if (i)
-            bp_buf_puts(b, ",");
-        bp_buf_json_str(b, names, len);
-        names += len + 1;
-    }
+    bp_buf_json_names(b, names, n);
     bp_buf_puts(b, "]}");
 }
 

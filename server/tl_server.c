@@ -297,17 +297,6 @@ void tl__sendv(sv_conn *c, const uv_buf_t *bufs, unsigned n)
     flush_out(c);
 }
 
-void tl__send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen)
-{
-    uv_buf_t bufs[2];
-    unsigned n = 0;
-    if (plen)
-        bufs[n++] = uv_buf_init((char *)p, (unsigned)plen);
-    if (blen)
-        bufs[n++] = uv_buf_init((char *)b, (unsigned)blen);
-    tl__sendv(c, bufs, n);
-}
-
 void tl__close_notify(sv_conn *c)
 {
     if (!c->tls->done || c->tls->failed)

@@ -27,9 +27,8 @@ int tl__conn_start(sv_conn *c);
 void tl__conn_free(sv_conn *c);
 /* Ciphertext the socket read: handshake, then lines into the framer. */
 void tl__on_read(sv_conn *c, const char *data, size_t n);
-/* Encrypt prefix + body and write them (sv__conn_send for TLS connections). */
-void tl__send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen);
-/* The same for n buffers, sent as one record (all of a release's replies). */
+/* Encrypt the buffers as one record and write it: what sv__conn_send and a
+ * release's batch owe a TLS connection. */
 void tl__sendv(sv_conn *c, const uv_buf_t *bufs, unsigned n);
 /* Queue a close_notify before the FIN of a connection closing after a flush. */
 void tl__close_notify(sv_conn *c);
