@@ -24,6 +24,20 @@ def _check(rc):
     return rc
 
 
+
+def _raise_wait_failure(rc, name, failure):
+    """A failed wait: the action's own exception when it failed (as CPython's
+    Barrier re-raises it in the party that ran it), else the library's error."""
+    L = _lib.lib()
+    name_ = (L.bc_error_name(rc) or b"").decode("utf-8", "replace")
+    msg = (L.bc_last_error_message() or b"").decode("utf-8", "replace")
+    if failure:
+        e = failure[0]
+        if hasattr(e, "add_note"):
+            e.add_note(f"barrierclient: the action failed and broke barrier {name!r}: {msg}")
+        raise e
+    raise error_for(rc, name_, msg)
+
 class Client:
     """A connection to barrierd, made on first use and shared by every thread of
     the process that uses it (the C handle is thread-safe).
@@ -149,14 +163,7 @@ class Client:
             cb = _lib.ACTION(run)
         rc = L.bc_wait(self.handle(), _b(name), parties, t, cb, None, ctypes.byref(res))
         if rc < 0:
-            name_ = (L.bc_error_name(rc) or b"").decode("utf-8", "replace")
-            msg = (L.bc_last_error_message() or b"").decode("utf-8", "replace")
-            if failure:
-                e = failure[0]
-                if hasattr(e, "add_note"):
-                    e.add_note(f"barrierclient: the action failed and broke barrier {name!r}: {msg}")
-                raise e
-            raise error_for(rc, name_, msg)
+            _raise_wait_failure(rc, name, failure)
         return res.index, res.generation
 
 
@@ -254,14 +261,7 @@ def _wait_ex(self, name, parties, timeout=None, action=None, *, data=None, membe
     out = ctypes.c_void_p()
     rc = L.bc_wait_ex(self.handle(), ctypes.byref(a), ctypes.byref(out))
     if rc < 0:
-        name_ = (L.bc_error_name(rc) or b"").decode("utf-8", "replace")
-        msg = (L.bc_last_error_message() or b"").decode("utf-8", "replace")
-        if failure:
-            e = failure[0]
-            if hasattr(e, "add_note"):
-                e.add_note(f"barrierclient: the action failed and broke barrier {name!r}: {msg}")
-            raise e
-        raise error_for(rc, name_, msg)
+        _raise_wait_failure(rc, name, failure)
     if not out.value:  # released, but the result could not be read: say so
         msg = (L.bc_last_error_message() or b"").decode("utf-8", "replace")
         raise ProtocolError(f"released from barrier {name!r}, but its result was lost: {msg}")
