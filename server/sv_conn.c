@@ -205,7 +205,7 @@ static void conn_framing_lost(sv_conn *c, int rc)
 
 /* The peer closed its side. Replies still queued are sent whole (a script's
  * `nc -N` half-closes after its request and reads on); its waits leave now. */
-static void conn_peer_eof(sv_conn *c)
+void sv__conn_peer_eof(sv_conn *c)
 {
     c->peer_eof = 1;
     if (c->state == SV_CONN_OPEN)
@@ -218,7 +218,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     sv_conn *c = st->data;
     if (n == UV_EOF) {
-        conn_peer_eof(c);
+        sv__conn_peer_eof(c);
         return;
     }
     if (n < 0) {

@@ -176,6 +176,9 @@ void sv__conn_fail(sv_conn *c, int code, const char *msg, const char *why);
 /* Stop taking requests and close once the queued output has been sent (after
  * an error reply, or when the peer half-closed): waits leave now. */
 void sv__conn_close_after_flush(sv_conn *c, const char *why);
+/* The peer sends no more (a TCP EOF, or TLS's close_notify): close once the
+ * output owed is flushed; a peer that half-closed may still read it. */
+void sv__conn_peer_eof(sv_conn *c);
 void sv__conn_unlink_wait(sv_conn *c, sv_wait *w);
 sv_wait *sv__wait_new(sv_server *s);
 void sv__wait_free(sv_server *s, sv_wait *w);

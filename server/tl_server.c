@@ -124,14 +124,6 @@ static void on_written(uv_write_t *req, int status)
 /* Queue len bytes: the socket did not take them. 0, or -1 when it closed. */
 static int queue(sv_conn *c, const char *data, size_t len)
 {
-    sv_server *s = c->srv;
-    if (c->out_cost > s->cfg->max_output) {
-        s->counters.dropped_slow++;
-        SV_WARN(CONN_FMT ": more than %zu bytes of unread output; dropping it", CONN_ARGS(c),
-                s->cfg->max_output);
-        sv__conn_close(c, "stopped reading its replies");
-        return -1;
-    }
     tl_wreq *r = malloc(sizeof *r + len);
     if (!r) {
         sv__conn_close(c, "out of memory");
@@ -154,6 +146,18 @@ static int queue(sv_conn *c, const char *data, size_t len)
 static void flush_out(sv_conn *c)
 {
     tl_server *t = c->srv->tls;
+    sv_server *s = c->srv;
+    /* Judged once, on what was queued before, as the plain path judges it: one
+     * big reply (a long list, in many 64 KiB pieces) goes out whole, while a
+     * peer that lets replies pile up is dropped. */
+    if (c->state != SV_CONN_CLOSING && tl_engine_pending(c->tls->e) > 0 &&
+        c->out_cost > s->cfg->max_output) {
+        s->counters.dropped_slow++;
+        SV_WARN(CONN_FMT ": more than %zu bytes of unread output; dropping it", CONN_ARGS(c),
+                s->cfg->max_output);
+        sv__conn_close(c, "stopped reading its replies");
+        return;
+    }
     while (c->state != SV_CONN_CLOSING && tl_engine_pending(c->tls->e) > 0) {
         size_t len = tl_engine_take(c->tls->e, t->out, sizeof t->out);
         size_t done = 0;
@@ -200,25 +204,27 @@ void tl__conn_free(sv_conn *c)
     c->tls = NULL;
 }
 
-/* A TLS error ends the connection. The alert that says why goes out first, then
- * the FIN: closing at once, with the peer's input unread, would be a reset that
- * can destroy the alert before the peer reads it. */
-static void failed(sv_conn *c, const char *what)
+/* A TLS error ends the connection. On input, the alert that says why goes out
+ * first, then the FIN: closing at once, with the peer's input unread, would be
+ * a reset that can destroy the alert before the peer reads it. On output (in
+ * the middle of a notification: the registry must not be re-entered, so the
+ * waits leave only when the handle is closed) it closes at once. */
+static void failed(sv_conn *c, const char *what, int sending)
 {
     SV_WARN(CONN_FMT ": TLS %s: %s; closing", CONN_ARGS(c), what, tl_engine_error(c->tls->e));
     c->tls->failed = 1;
     flush_out(c);
     const char *why = c->tls->done ? "TLS error" : "TLS handshake failed";
-    if (c->state == SV_CONN_OPEN)
+    if (c->state == SV_CONN_OPEN && !sending)
         sv__conn_close_after_flush(c, why);
-    else
+    else if (c->state != SV_CONN_CLOSING)
         sv__conn_close(c, why);
 }
 
 static int encrypt(sv_conn *c, const char *data, size_t len)
 {
     if (tl_engine_write(c->tls->e, data, len) < 0) {
-        failed(c, "write");
+        failed(c, "write", 1);
         return -1;
     }
     return 0;
@@ -240,13 +246,13 @@ void tl__on_read(sv_conn *c, const char *data, size_t n)
     if (c->state == SV_CONN_CLOSING || t->failed)
         return;
     if (tl_engine_feed(t->e, data, n) < 0) {
-        failed(c, "read");
+        failed(c, "read", 0);
         return;
     }
     if (!t->done) {
         int r = tl_engine_handshake(t->e);
         if (r == TL_ERROR) {
-            failed(c, "handshake failed");
+            failed(c, "handshake failed", 0);
             return;
         }
         if (r == 1)
@@ -254,12 +260,16 @@ void tl__on_read(sv_conn *c, const char *data, size_t n)
     }
     /* The shared read buffer is free again: feed copied the ciphertext. */
     char *buf = c->srv->read_buf;
-    while (t->done && c->state != SV_CONN_CLOSING) {
+    while (t->done && !t->failed && c->state != SV_CONN_CLOSING) {
         ssize_t got = tl_engine_read(t->e, buf, sizeof c->srv->read_buf);
-        if (got == TL_AGAIN || got == TL_EOF) /* EOF: the TCP close follows */
+        if (got == TL_AGAIN)
             break;
+        if (got == TL_EOF) { /* close_notify: the peer sends no more, as a TCP EOF */
+            sv__conn_peer_eof(c);
+            break;
+        }
         if (got < 0) {
-            failed(c, "read");
+            failed(c, "read", 0);
             return;
         }
         if (c->state == SV_CONN_OPEN) /* draining: input is discarded */
