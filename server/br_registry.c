@@ -40,17 +40,24 @@ const char *br_cause_name(br_cause c)
 }
 
 /* Tell the event hook, if there is one. */
-static void tell(const br_registry *r, const br_event *e)
+/* The hook may not call back in, like the sink (asserted the same way). */
+static void tell(br_registry *r, const br_event *e)
 {
-    if (r->on_event)
-        r->on_event(r->event_ctx, e);
+    if (!r->on_event)
+        return;
+    int was = r->in_sink;
+    r->in_sink = 1;
+    r->on_event(r->event_ctx, e);
+    r->in_sink = was;
 }
 
-/* A generation ends in failure for `cause`: count it, tell the hook. */
+/* A generation ends in failure for `cause`: count it (when there was one to
+ * fail: a reset of a broken or empty barrier fails nothing), tell the hook. */
 static void tell_failed(br_registry *r, br_event_kind kind, const br_barrier *b,
                         br_cause cause, const char *reason)
 {
-    r->stats.ended[cause]++;
+    if (cause != BR_CAUSE_RESET || (b->state != BR_BROKEN && (b->n_waiting || b->n_pending)))
+        r->stats.ended[cause]++;
     if (!r->on_event)
         return;
     br_event e = {.kind = kind, .barrier = b, .generation = b->generation,

@@ -206,7 +206,7 @@ static int loopback(const struct sockaddr_storage *ss)
 
 static void name_of(int fd, char *out, size_t cap)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "?";
     unsigned port = 0;

@@ -3,6 +3,7 @@
 #include "ht_http.h"
 
 #include <string.h>
+#include <strings.h>
 
 ht_route ht_route_of(const char *url, const char **name)
 {
@@ -31,8 +32,8 @@ int ht_route_guarded(ht_route r)
 
 int ht_bearer_ok(const char *header, const char *token)
 {
-    static const char scheme[] = "Bearer ";
-    if (!header || strncmp(header, scheme, sizeof scheme - 1) != 0)
+    static const char scheme[] = "Bearer "; /* schemes are case-insensitive (RFC 7235) */
+    if (!header || strncasecmp(header, scheme, sizeof scheme - 1) != 0)
         return 0;
     const char *a = header + sizeof scheme - 1;
     size_t la = strlen(a), lb = strlen(token);

@@ -74,7 +74,7 @@ void mt_write_hist(bp_buf *b, const char *name, const char *help, const mt_hist 
     }
     bp_buf_printf(b, "%s_bucket{le=\"+Inf\"} ", name);
     bp_buf_u64(b, h->count);
-    bp_buf_printf(b, "\n%s_sum %.9g\n%s_count ", name, (double)h->sum_ns / 1e9, name);
+    bp_buf_printf(b, "\n%s_sum %.15g\n%s_count ", name, (double)h->sum_ns / 1e9, name);
     bp_buf_u64(b, h->count);
     bp_buf_puts(b, "\n");
 }

@@ -299,6 +299,7 @@ void sv__conn_accept(sv_listener *l)
         s->counters.refused++;
         bp_buf_reset(&s->out);
         bp_enc_error(&s->out, 0, 0, BP_ELIMIT, "too many connections; try again later");
+        sv__obs_error(s, BP_ELIMIT);
         SV_WARN("conn %llu %s: refused: %zu connections is the limit",
                 (unsigned long long)c->serial, c->peer, s->cfg->max_connections);
         uv_read_start(&c->h.stream, on_alloc, on_read);

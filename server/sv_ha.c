@@ -16,6 +16,7 @@
 #include "ha_role.h"
 #include "sv_log.h"
 #include "sv_server.h"
+#include "sv_obs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -612,6 +613,7 @@ int sv__ha_gate(sv_conn *c, const bp_request *r)
     /* An elected member still loading names no leader: itself would only
      * send the client straight back. */
     bp_enc_notleader(b, r->has_id, r->id, h->role.state == HA_LOADING ? "" : h->role.leader);
+    sv__obs_error(c->srv, BP_ENOTLEADER);
     sv__conn_send_buf(c, b);
     return 0;
 }

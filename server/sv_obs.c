@@ -195,6 +195,7 @@ void sv__watch(sv_conn *c, const bp_request *r)
     if (!w) {
         if (!(w = calloc(1, sizeof *w))) {
             bp_enc_error(b, r->has_id, r->id, BP_ENOMEM, "out of memory");
+            sv__obs_error(s, BP_ENOMEM);
             sv__conn_send_buf(c, b);
             return;
         }

@@ -270,3 +270,19 @@ def test_healthz_is_503_on_a_standby(etcd):
             b.stop()
     finally:
         a.stop()
+
+
+def test_every_error_reply_is_counted_by_code():
+    """A connection refused over --max-connections gets a `limit` error line:
+    barrierd_errors_total counts it like any other error reply."""
+    with Server("--max-connections", "1") as srv:
+        first = Raw(srv.port)
+        first.send(op="ping", id=1)
+        assert first.event()["ok"] is True
+        second = Raw(srv.port)
+        e = second.event()
+        assert e["ok"] is False and e["error"] == "limit", e
+        wait_for(lambda: metric(srv.metrics(), "barrierd_errors_total", code="limit") == 1,
+                 what="errors_total{code=limit} == 1")
+        first.close()
+        second.close()
