@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -17,13 +18,32 @@ PKG_SRC = os.path.join(TOP, "client", "python")
 sys.path.insert(0, PKG_SRC)
 
 
-def start_barrierd(*args):
-    """Start barrierd on 127.0.0.1:0 with extra args; returns (process, addr)."""
+def run_threads(n, f):
+    """Run f(0..n-1) in n threads (bounded: 30 s each); returns their results
+    by i and the exceptions they raised."""
+    out, errs = [None] * n, []
+
+    def run(i):
+        try:
+            out[i] = f(i)
+        except BaseException as e:  # collected for the test to look at
+            errs.append(e)
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert not any(t.is_alive() for t in ts)
+    return out, errs
+
+
+def start_barrierd(*args, listen="127.0.0.1:0"):
+    """Start barrierd on `listen` with extra args; returns (process, addr)."""
     exe = os.environ.get("BARRIERD") or os.path.join(TOP, "build", "server", "barrierd")
     d = tempfile.mkdtemp(prefix="bc-py-")
     ready = os.path.join(d, "ready")
     log = open(os.path.join(d, "barrierd.log"), "wb")
-    p = subprocess.Popen([exe, "--listen", "127.0.0.1:0", "--ready-file", ready,
+    p = subprocess.Popen([exe, "--listen", listen, "--ready-file", ready,
                           "--log-level", "warn", *args],
                          stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30

@@ -9,21 +9,7 @@ import pytest
 import barrierclient
 from barrierclient import BrokenBarrierError
 
-
-def run_threads(n, f):
-    out, errs = [None] * n, []
-
-    def run(i):
-        try:
-            out[i] = f(i)
-        except BaseException as e:  # collected for the test to look at
-            errs.append(e)
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(30)
-    return out, errs
+from conftest import run_threads
 
 
 def test_brokenbarriererror_is_threadings():

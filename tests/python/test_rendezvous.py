@@ -7,24 +7,8 @@ import pytest
 import barrierclient
 from barrierclient import BrokenBarrierError, MemberError
 
-from conftest import start_barrierd, stop_barrierd
+from conftest import run_threads, start_barrierd, stop_barrierd
 
-
-def run_threads(n, f):
-    out, errs = [None] * n, []
-
-    def run(i):
-        try:
-            out[i] = f(i)
-        except BaseException as e:  # collected for the test to look at
-            errs.append(e)
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(30)
-    assert not any(t.is_alive() for t in ts)
-    return out, errs
 
 
 def test_gathered_by_index_same_for_all(name):

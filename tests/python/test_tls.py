@@ -10,7 +10,7 @@ import time
 import pytest
 
 import barrierclient
-from conftest import TOP, stop_barrierd
+from conftest import TOP, start_barrierd, stop_barrierd
 
 CERTS_SH = os.path.join(TOP, "tests", "integration", "tls-certs.sh")
 
@@ -24,21 +24,9 @@ def certs():
 
 def start_tls(certs, *extra):
     """barrierd with one tls:// listener; returns (process, "tls://127.0.0.1:P")."""
-    exe = os.environ.get("BARRIERD") or os.path.join(TOP, "build", "server", "barrierd")
-    d = tempfile.mkdtemp(prefix="bc-py-tls-srv-")
-    ready = os.path.join(d, "ready")
-    log = open(os.path.join(d, "barrierd.log"), "wb")
-    p = subprocess.Popen([exe, "--listen", "tls://127.0.0.1:0", "--ready-file", ready,
-                          "--tls-cert", os.path.join(certs, "server.pem"),
-                          "--tls-key", os.path.join(certs, "server.key"),
-                          "--log-level", "warn", *extra], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while not os.path.exists(ready):
-        assert p.poll() is None, f"barrierd exited with {p.returncode}; see {log.name}"
-        assert time.monotonic() < deadline, "barrierd did not become ready in 30 s"
-        time.sleep(0.01)
-    with open(ready) as f:
-        return p, f.readline().strip()
+    return start_barrierd("--tls-cert", os.path.join(certs, "server.pem"),
+                          "--tls-key", os.path.join(certs, "server.key"), *extra,
+                          listen="tls://127.0.0.1:0")
 
 
 @pytest.fixture(scope="module")
