@@ -55,15 +55,18 @@ int sv__batch_add(sv_server *s, sv_conn *c, const char *prefix, size_t plen)
     return 0;
 }
 
-/* The prefixes of c's entries, in order, into b->iov; returns how many. */
-static size_t gather(sv_batch *b, sv_conn *c)
+/* The prefixes of c's entries, in order, into b->iov; returns how many, or
+ * -1 out of memory. */
+static long gather(sv_batch *b, sv_conn *c)
 {
     size_t k = 0;
     for (uint32_t e = c->batch_first; e; e = b->ents[e - 1].next) {
+        if (grow((void **)&b->iov, &b->cap_iov, k + 1, sizeof *b->iov) < 0)
+            return -1;
         const sv_batch_ent *en = &b->ents[e - 1];
         b->iov[k++] = uv_buf_init(b->prefixes.data + en->off, en->len);
     }
-    return k;
+    return (long)k;
 }
 
 void sv__batch_flush(sv_server *s, const char *body, size_t blen)
@@ -72,15 +75,11 @@ void sv__batch_flush(sv_server *s, const char *body, size_t blen)
     sv_shared *shared = NULL;
     for (size_t i = 0; i < b->n_conns; i++) {
         sv_conn *c = b->conns[i];
-        size_t k = 0;
-        for (uint32_t e = c->batch_first; e; e = b->ents[e - 1].next)
-            k++;
-        if (grow((void **)&b->iov, &b->cap_iov, k, sizeof *b->iov) == 0) {
-            gather(b, c);
+        long k = gather(b, c);
+        if (k >= 0)
             sv__conn_send_each(c, b->iov, (unsigned)k, body, blen, &shared);
-        } else {
+        else
             sv__conn_close(c, "out of memory");
-        }
         c->batch_first = c->batch_last = 0;
     }
     sv__shared_unref(shared);
