@@ -224,22 +224,15 @@ static void send_bufs(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *
 void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen,
                    sv_shared **share)
 {
-    if (c->state != SV_CONN_OPEN)
-        return; /* draining: only what was queued before goes out */
-    uv_buf_t bufs[2];
-    unsigned n = 0;
-    if (plen)
-        bufs[n++] = uv_buf_init((char *)p, (unsigned)plen);
-    if (blen)
-        bufs[n++] = uv_buf_init((char *)b, (unsigned)blen);
-    if (n)
-        send_bufs(c, bufs, n, b, blen, share);
+    uv_buf_t prefix = uv_buf_init((char *)p, (unsigned)plen);
+    sv__conn_send_each(c, &prefix, 1, b, blen, share);
 }
 
 void sv__conn_send_each(sv_conn *c, const uv_buf_t *prefixes, unsigned k, const char *b,
                         size_t blen, sv_shared **share)
 {
     uv_buf_t bufs[2 * SV_EACH_MAX];
+    /* Only while open: a draining connection sends just what was queued before. */
     while (k && c->state == SV_CONN_OPEN) {
         unsigned m = k < SV_EACH_MAX ? k : SV_EACH_MAX, n = 0;
         for (unsigned i = 0; i < m; i++) {
