@@ -73,7 +73,10 @@ static struct {
     char *server_args[32];
     int n_server_args;
     int tls; /* --tls: the N-connection rounds reach barrierd over TLS */
+    int pin;  /* --placement split: the load on load_cpu, every server on server_cpu */
+    int load_cpu, server_cpu;
 } opt = {
+    .pin = 1,
     .scale = 1.0,
     .watchdog_s = 10.0,
     .only = -1,
@@ -468,6 +471,14 @@ static int await_leader(const ts_server *s)
     return -1;
 }
 
+/* --placement split: the server on its own CPU, whatever CPU it started on. */
+static void place_server(const ts_server *s)
+{
+    if (opt.pin && bn_pin_process(s->pid, opt.server_cpu) != 0)
+        fprintf(stderr, "barrier-bench: pinning %s to CPU %d: %s\n", s->name, opt.server_cpu,
+                strerror(errno));
+}
+
 /* Start barrierd with argv[0..a) and the --server-arg flags. Each HA server of
  * the bench leads a group of its own (a group's next leader would load the
  * barriers the last one left), and is waited for until it leads. */
@@ -489,6 +500,8 @@ static int launch(ts_server *s, const char **argv, int a)
     }
     argv[a] = NULL;
     int rc = ts_server_start(s, argv);
+    if (rc == 0)
+        place_server(s);
     return rc == 0 && ha ? await_leader(s) : rc;
 }
 
@@ -519,7 +532,10 @@ static int start_server(ts_server *s, server_kind kind, unsigned n)
         return launch(s, argv, a);
     }
     argv[a] = NULL;
-    return ts_server_start(s, argv);
+    int rc = ts_server_start(s, argv);
+    if (rc == 0)
+        place_server(s);
+    return rc;
 }
 
 /* One server under measurement: its process, the generator's connections to it, and
@@ -1137,6 +1153,10 @@ static void usage(FILE *f)
                "  --tls                 the N-connection rounds reach barrierd over TLS (a\n"
                "                        tls:// listener, a self-signed certificate); the\n"
                "                        floor, latency and idle tests stay plain\n"
+               "  --placement split|free  split (the default with 2 CPUs or more): the load\n"
+               "                        on one CPU, every server on another, so wake-ups\n"
+               "                        cross CPUs alike for both servers; free: wherever\n"
+               "                        the scheduler puts them\n"
                "  --quick               smoke test: N=2,16, R=50, 200 latency rounds, 1000\n"
                "                        idle barriers; exit 1 on any lost or bad release\n"
                "Exit status: 0 every release accounted for, 1 lost/bad releases or a failed\n"
@@ -1303,6 +1323,16 @@ int main(int argc, char **argv)
             opt.quick = 1;
         } else if (strcmp(a, "--tls") == 0) {
             opt.tls = 1;
+        } else if (strcmp(a, "--placement") == 0) {
+            NEEDV;
+            if (strcmp(v, "split") == 0)
+                opt.pin = 1;
+            else if (strcmp(v, "free") == 0)
+                opt.pin = 0;
+            else {
+                fprintf(stderr, "barrier-bench: --placement split|free\n");
+                return 64;
+            }
         } else {
             fprintf(stderr, "barrier-bench: unknown argument '%s'\n", a);
             usage(stderr);
@@ -1346,8 +1376,17 @@ int main(int argc, char **argv)
             return 64;
         }
 
+    if (opt.pin && (bn_placement_cpus(&opt.load_cpu, &opt.server_cpu) != 0 ||
+                    bn_pin_self(opt.load_cpu) != 0))
+        opt.pin = 0; /* one CPU: nothing to split */
+
     setvbuf(stdout, NULL, _IOLBF, 0);
     print_machine();
+    if (opt.pin)
+        printf("placement: the load on CPU %d, the servers on CPU %d\n", opt.load_cpu,
+               opt.server_cpu);
+    else
+        printf("placement: free (the scheduler's)\n");
     printf("barrierd: %s\nfloor:    %s\nRLIMIT_NOFILE %ld; round watchdog %.0f s\n",
            need_b ? opt.barrierd : "-", need_f ? opt.floor : "-", nofile, opt.watchdog_s);
     int all_ok = 1;

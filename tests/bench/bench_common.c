@@ -2,7 +2,9 @@
 #include "bench_common.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -238,4 +240,56 @@ uint64_t bn_percentile(uint64_t *v, size_t n, double pct)
     if (rank < 1) rank = 1;
     if (rank > n) rank = n;
     return v[rank - 1];
+}
+
+/* ---- placement ---- */
+
+int bn_placement_cpus(int *load_cpu, int *server_cpu)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return -1;
+    int found = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++) {
+        if (!CPU_ISSET(cpu, &set))
+            continue;
+        if (found++ == 0)
+            *load_cpu = cpu;
+        else
+            *server_cpu = cpu;
+    }
+    return found == 2 ? 0 : -1;
+}
+
+static int pin_task(pid_t tid, int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(tid, sizeof set, &set);
+}
+
+int bn_pin_self(int cpu)
+{
+    return pin_task(0, cpu);
+}
+
+int bn_pin_process(pid_t pid, int cpu)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int rc = 0, n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        n++;
+        if (pin_task((pid_t)atol(e->d_name), cpu) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return n ? rc : -1;
 }

@@ -43,6 +43,15 @@ int bn_json_u64(const char *line, size_t len, const char *key, uint64_t *out);
 /* 1 if "ok":true, 0 if false or absent. */
 int bn_json_ok(const char *line, size_t len);
 
+/* Placement: the load on one CPU, the servers on another, so that every wake-up
+ * crosses CPUs for both servers alike (docs/performance.md, "Placement").
+ * bn_placement_cpus picks two CPUs from this process's mask: 0, or -1 when it
+ * holds fewer than two. bn_pin_self pins the calling process; bn_pin_process
+ * pins every thread of pid. Both return 0 or -1 (errno set). */
+int bn_placement_cpus(int *load_cpu, int *server_cpu);
+int bn_pin_self(int cpu);
+int bn_pin_process(pid_t pid, int cpu);
+
 /* Sort v and return the given percentile (0..100, nearest rank). */
 uint64_t bn_percentile(uint64_t *v, size_t n, double pct);
 
