@@ -16,6 +16,7 @@
 
 #define SV_PREFIX_INLINE 64 /* a release prefix is at most ~45 bytes */
 #define SV_WREQ_KEEP 1024   /* recycled write requests kept for reuse */
+#define SV_SMALL_WRITE 512 /* a reply this small goes out as one write(), not a writev() */
 #define SV_EACH_MAX 256     /* waiters per writev: 2 x 256 buffers, under IOV_MAX */
 
 struct sv_wreq {
@@ -205,7 +206,21 @@ static void send_bufs(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *
     for (unsigned i = 0; i < n; i++)
         total += bufs[i].len;
     if (uv_stream_get_write_queue_size(&c->h.stream) == 0) {
-        int w = uv_try_write(&c->h.stream, bufs, n);
+        char small[SV_SMALL_WRITE];
+        uv_buf_t one;
+        const uv_buf_t *out = bufs;
+        unsigned nout = n;
+        if (n > 1 && total <= sizeof small) { /* see SV_SMALL_WRITE */
+            size_t at = 0;
+            for (unsigned i = 0; i < n; i++) {
+                memcpy(small + at, bufs[i].base, bufs[i].len);
+                at += bufs[i].len;
+            }
+            one = uv_buf_init(small, (unsigned)at);
+            out = &one;
+            nout = 1;
+        }
+        int w = uv_try_write(&c->h.stream, out, nout);
         if (w == UV_EAGAIN || w == UV_ENOSYS)
             w = 0;
         if (w < 0) {
