@@ -34,7 +34,7 @@ char *bp_buf_take(bp_buf *b, size_t *len)
 }
 
 /* Room for n more bytes plus the terminating NUL. */
-static int buf_reserve(bp_buf *b, size_t n)
+int bp__buf_grow(bp_buf *b, size_t n)
 {
     if (b->oom)
         return -1;
@@ -53,28 +53,13 @@ static int buf_reserve(bp_buf *b, size_t n)
     return 0;
 }
 
-void bp_buf_append(bp_buf *b, const void *data, size_t len)
-{
-    if (buf_reserve(b, len) < 0)
-        return;
-    if (len) /* data may be NULL when len is 0, and memcpy must not see that */
-        memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-void bp_buf_puts(bp_buf *b, const char *s)
-{
-    bp_buf_append(b, s, strlen(s));
-}
-
 void bp_buf_printf(bp_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || buf_reserve(b, (size_t)n) < 0)
+    if (n < 0 || bp__buf_grow(b, (size_t)n) < 0)
         return;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

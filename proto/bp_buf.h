@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct bp_buf {
     char *data; /* owned; NUL-terminated after every append */
@@ -23,8 +24,26 @@ void bp_buf_reset(bp_buf *b); /* len = 0, memory kept */
 /* Hand the bytes over to the caller (who frees them); the buffer is left empty. */
 char *bp_buf_take(bp_buf *b, size_t *len);
 
-void bp_buf_append(bp_buf *b, const void *data, size_t len);
-void bp_buf_puts(bp_buf *b, const char *s);
+/* Grow for n more bytes and the NUL: 0, or -1 with oom set (or already set).
+ * The slow path of bp_buf_append; not for callers. */
+int bp__buf_grow(bp_buf *b, size_t n);
+
+/* Inline: the release path appends a few bytes at a time, and a literal's
+ * length folds at compile time (docs/performance.md). */
+static inline void bp_buf_append(bp_buf *b, const void *data, size_t len)
+{
+    if (__builtin_expect(b->oom || b->len + len + 1 > b->cap, 0) && bp__buf_grow(b, len) < 0)
+        return;
+    if (len) /* data may be NULL when len is 0, and memcpy must not see that */
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+static inline void bp_buf_puts(bp_buf *b, const char *s)
+{
+    bp_buf_append(b, s, strlen(s));
+}
 void bp_buf_printf(bp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void bp_buf_u64(bp_buf *b, uint64_t v);
 void bp_buf_i64(bp_buf *b, int64_t v);

@@ -82,7 +82,7 @@ int bp_framer_feed(bp_framer *f, const char *data, size_t len)
     }
     /* The unterminated tail must fit in max_line; complete lines are checked as
      * they are taken. Only the new bytes are searched. */
-    const char *nl = memrchr(data, '\n', len);
+    const char *nl = data[len - 1] == '\n' ? data + len - 1 : memrchr(data, '\n', len);
     f->tail = nl ? len - (size_t)(nl - data) - 1 : f->tail + len;
     if (f->len == f->start) { /* nothing buffered: hand lines out of data itself */
         f->ext = data;
