@@ -29,10 +29,10 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-int sv__batch_add(sv_server *s, sv_conn *c, const char *prefix, size_t plen)
+int sv__batch_add(sv_server *s, sv_conn *c, const br_waiter *w, int with_index)
 {
     sv_batch *b = &s->batch;
-    if (b->n_ents >= UINT32_MAX - 1 || b->prefixes.len + plen > UINT32_MAX)
+    if (b->n_ents >= UINT32_MAX - 1 || b->prefixes.len > UINT32_MAX - 64)
         return -1;
     if (grow((void **)&b->ents, &b->cap_ents, b->n_ents + 1, sizeof *b->ents) < 0)
         return -1;
@@ -40,11 +40,18 @@ int sv__batch_add(sv_server *s, sv_conn *c, const char *prefix, size_t plen)
         grow((void **)&b->conns, &b->cap_conns, b->n_conns + 1, sizeof *b->conns) < 0)
         return -1;
     size_t off = b->prefixes.len;
-    bp_buf_append(&b->prefixes, prefix, plen);
-    if (b->prefixes.oom)
+    if (with_index)
+        bp_enc_release_prefix(&b->prefixes, w->has_id, w->id, w->index);
+    else
+        bp_enc_reply_start(&b->prefixes, w->has_id, w->id);
+    if (b->prefixes.oom) {
+        b->prefixes.oom = 0; /* what was there is intact; only this entry failed */
+        b->prefixes.len = off;
         return -1;
+    }
     uint32_t me = (uint32_t)++b->n_ents; /* index + 1 */
-    b->ents[me - 1] = (sv_batch_ent){.conn = c, .off = (uint32_t)off, .len = (uint32_t)plen};
+    b->ents[me - 1] = (sv_batch_ent){
+        .conn = c, .off = (uint32_t)off, .len = (uint32_t)(b->prefixes.len - off)};
     if (c->batch_first)
         b->ents[c->batch_last - 1].next = me;
     else {
@@ -55,18 +62,22 @@ int sv__batch_add(sv_server *s, sv_conn *c, const char *prefix, size_t plen)
     return 0;
 }
 
-/* The prefixes of c's entries, in order, into b->iov; returns how many, or
- * -1 out of memory. */
-static long gather(sv_batch *b, sv_conn *c)
+/* c's entries, each prefix followed by the body, in writes of at most
+ * SV_SENDV_MAX buffers (one, unless c holds more than 256 of the waits). */
+static void flush_conn(sv_batch *b, sv_conn *c, const char *body, size_t blen, sv_shared **shared)
 {
-    size_t k = 0;
+    unsigned n = 0;
     for (uint32_t e = c->batch_first; e; e = b->ents[e - 1].next) {
-        if (grow((void **)&b->iov, &b->cap_iov, k + 1, sizeof *b->iov) < 0)
-            return -1;
         const sv_batch_ent *en = &b->ents[e - 1];
-        b->iov[k++] = uv_buf_init(b->prefixes.data + en->off, en->len);
+        b->iov[n++] = uv_buf_init(b->prefixes.data + en->off, en->len);
+        if (blen)
+            b->iov[n++] = uv_buf_init((char *)body, (unsigned)blen);
+        if (n + 2 > SV_SENDV_MAX) {
+            sv__conn_sendv(c, b->iov, n, body, blen, shared);
+            n = 0;
+        }
     }
-    return (long)k;
+    sv__conn_sendv(c, b->iov, n, body, blen, shared);
 }
 
 void sv__batch_flush(sv_server *s, const char *body, size_t blen)
@@ -75,11 +86,7 @@ void sv__batch_flush(sv_server *s, const char *body, size_t blen)
     sv_shared *shared = NULL;
     for (size_t i = 0; i < b->n_conns; i++) {
         sv_conn *c = b->conns[i];
-        long k = gather(b, c);
-        if (k >= 0)
-            sv__conn_send_each(c, b->iov, (unsigned)k, body, blen, &shared);
-        else
-            sv__conn_close(c, "out of memory");
+        flush_conn(b, c, body, blen, &shared);
         c->batch_first = c->batch_last = 0;
     }
     sv__shared_unref(shared);
@@ -103,6 +110,5 @@ void sv__batch_free(sv_server *s)
     bp_buf_free(&b->prefixes);
     free(b->ents);
     free(b->conns);
-    free(b->iov);
     memset(b, 0, sizeof *b);
 }

@@ -12,16 +12,24 @@
 
 #include <string.h>
 
-/* Add a waiter's reply (its prefix; the body is the outcome's, sent at the
- * flush) to its connection's batch, then forget the waiter. */
-static void tell(sv_server *s, br_waiter *bw, const bp_buf *prefix, const char *body,
-                 size_t blen)
+/* Add a waiter's reply (its prefix, encoded into the batch; the body is the
+ * outcome's, sent at the flush) to its connection's batch, then forget the
+ * waiter. */
+static void tell(sv_server *s, br_waiter *bw, int with_index, const char *body, size_t blen)
 {
     sv_wait *w = (sv_wait *)bw;
     sv_conn *c = w->conn;
-    if (prefix->oom || sv__batch_add(s, c, prefix->data, prefix->len) < 0) {
-        sv_shared *own = NULL; /* no room to batch: straight out */
-        sv__conn_send(c, prefix->data, prefix->len, body, blen, &own);
+    if (sv__batch_add(s, c, bw, with_index) < 0) { /* no room to batch: straight out */
+        bp_buf_reset(&s->prefix);
+        if (with_index)
+            bp_enc_release_prefix(&s->prefix, bw->has_id, bw->id, bw->index);
+        else
+            bp_enc_reply_start(&s->prefix, bw->has_id, bw->id);
+        sv_shared *own = NULL;
+        if (!s->prefix.oom)
+            sv__conn_send(c, s->prefix.data, s->prefix.len, body, blen, &own);
+        else
+            sv__conn_close(c, "out of memory");
         sv__shared_unref(own);
     }
     sv__conn_unlink_wait(c, w);
@@ -40,12 +48,8 @@ static void notify_release(sv_server *s, const br_outcome *o)
     else
         bp_enc_release_shared(body, in.name, in.name_len, o->generation);
     uint64_t t0 = s->obs->metrics ? uv_hrtime() : 0; /* two clock reads a release, with --http */
-    for (unsigned i = 0; i < o->n; i++) {
-        br_waiter *w = o->waiters[i];
-        bp_buf_reset(&s->prefix);
-        bp_enc_release_prefix(&s->prefix, w->has_id, w->id, w->index);
-        tell(s, w, &s->prefix, body->data, body->len);
-    }
+    for (unsigned i = 0; i < o->n; i++)
+        tell(s, o->waiters[i], 1, body->data, body->len);
     sv__batch_flush(s, body->data, body->len);
     if (t0)
         mt_hist_observe(&s->obs->fanout_hist, uv_hrtime() - t0);
@@ -70,9 +74,9 @@ static void notify_fail(sv_server *s, const br_outcome *o)
     s->counters.errors += o->n; /* each is an error reply, like any other */
     for (unsigned i = 0; i < o->n; i++) {
         br_waiter *w = o->waiters[i];
-        bp_buf_reset(&s->prefix);
-        bp_enc_reply_start(&s->prefix, w->has_id, w->id);
         if (w == o->culprit) { /* its own code: encoded apart, sent apart */
+            bp_buf_reset(&s->prefix);
+            bp_enc_reply_start(&s->prefix, w->has_id, w->id);
             bp_buf own = BP_BUF_INIT;
             bp_enc_wait_error_shared(&own, o->culprit_code, o->message, in.name, in.name_len,
                                      o->generation);
@@ -83,7 +87,7 @@ static void notify_fail(sv_server *s, const br_outcome *o)
             bp_buf_free(&own);
             continue;
         }
-        tell(s, w, &s->prefix, body->data, body->len);
+        tell(s, w, 0, body->data, body->len);
     }
     sv__batch_flush(s, body->data, body->len);
 }

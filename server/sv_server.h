@@ -89,6 +89,9 @@ typedef struct sv_listener {
     int tls;                    /* tls:// listener: connections speak TLS */
 } sv_listener;
 
+/* Buffers in one write: 256 waits' prefix and body, under IOV_MAX. */
+#define SV_SENDV_MAX 512
+
 /* Everything one outcome owes each connection, gathered so that each gets one
  * write however many of its waits the outcome ends (sv_batch.c). */
 typedef struct sv_batch_ent {
@@ -103,8 +106,7 @@ typedef struct sv_batch {
     size_t n_ents, cap_ents;
     sv_conn **conns;    /* connections with entries, in first-entry order */
     size_t n_conns, cap_conns;
-    uv_buf_t *iov;      /* scratch for one connection's write */
-    size_t cap_iov;
+    uv_buf_t iov[SV_SENDV_MAX]; /* one connection's write: prefix, body, prefix, ... */
 } sv_batch;
 
 typedef struct sv_counters {
@@ -194,10 +196,11 @@ void sv__shared_unref(sv_shared *sh);
  * --max-output. */
 void sv__conn_send(sv_conn *c, const char *prefix, size_t plen, const char *body, size_t blen,
                    sv_shared **share);
-/* The same with k prefixes, each followed by the body, in one write: what one
- * outcome owes a connection holding k of its waits. */
-void sv__conn_send_each(sv_conn *c, const uv_buf_t *prefixes, unsigned k, const char *body,
-                        size_t blen, sv_shared **share);
+/* The same with n buffers (at most SV_SENDV_MAX) in one write, those whose
+ * base is body being the body: what one outcome owes a connection holding
+ * several of its waits, each prefix followed by the body. Only while open. */
+void sv__conn_sendv(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *body, size_t blen,
+                    sv_shared **share);
 void sv__conn_send_buf(sv_conn *c, const bp_buf *b);
 void sv__wreq_pool_free(sv_server *s);
 
@@ -205,7 +208,9 @@ void sv__wreq_pool_free(sv_server *s);
  * each connection's prefixes, each followed by the shared body, at once. An
  * entry's connection must stay allocated until the flush (it may close: a
  * closed connection is skipped). */
-int sv__batch_add(sv_server *s, sv_conn *c, const char *prefix, size_t plen);
+/* The waiter's prefix is its id and, with_index, its arrival index; encoded
+ * here, straight into the batch. 0, or -1 out of memory (nothing added). */
+int sv__batch_add(sv_server *s, sv_conn *c, const br_waiter *w, int with_index);
 void sv__batch_flush(sv_server *s, const char *body, size_t blen);
 void sv__batch_free(sv_server *s);
 

@@ -17,7 +17,6 @@
 #define SV_PREFIX_INLINE 64 /* a release prefix is at most ~45 bytes */
 #define SV_WREQ_KEEP 1024   /* recycled write requests kept for reuse */
 #define SV_SMALL_WRITE 512 /* a reply this small goes out as one write(), not a writev() */
-#define SV_EACH_MAX 256     /* waiters per writev: 2 x 256 buffers, under IOV_MAX */
 
 struct sv_wreq {
     uv_write_t req;
@@ -236,31 +235,24 @@ static void send_bufs(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *
     send_queue(c, bufs, n, done, b, blen, share);
 }
 
+void sv__conn_sendv(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *b, size_t blen,
+                    sv_shared **share)
+{
+    /* Only while open: a draining connection sends just what was queued before. */
+    if (n && c->state == SV_CONN_OPEN)
+        send_bufs(c, bufs, n, b, blen, share);
+}
+
 void sv__conn_send(sv_conn *c, const char *p, size_t plen, const char *b, size_t blen,
                    sv_shared **share)
 {
-    uv_buf_t prefix = uv_buf_init((char *)p, (unsigned)plen);
-    sv__conn_send_each(c, &prefix, 1, b, blen, share);
-}
-
-void sv__conn_send_each(sv_conn *c, const uv_buf_t *prefixes, unsigned k, const char *b,
-                        size_t blen, sv_shared **share)
-{
-    uv_buf_t bufs[2 * SV_EACH_MAX];
-    /* Only while open: a draining connection sends just what was queued before. */
-    while (k && c->state == SV_CONN_OPEN) {
-        unsigned m = k < SV_EACH_MAX ? k : SV_EACH_MAX, n = 0;
-        for (unsigned i = 0; i < m; i++) {
-            if (prefixes[i].len)
-                bufs[n++] = prefixes[i];
-            if (blen)
-                bufs[n++] = uv_buf_init((char *)b, (unsigned)blen);
-        }
-        if (n)
-            send_bufs(c, bufs, n, b, blen, share);
-        prefixes += m;
-        k -= m;
-    }
+    uv_buf_t bufs[2];
+    unsigned n = 0;
+    if (plen)
+        bufs[n++] = uv_buf_init((char *)p, (unsigned)plen);
+    if (blen)
+        bufs[n++] = uv_buf_init((char *)b, (unsigned)blen);
+    sv__conn_sendv(c, bufs, n, b, blen, share);
 }
 
 void sv__conn_send_buf(sv_conn *c, const bp_buf *b)
