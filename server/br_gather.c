@@ -34,7 +34,7 @@ int br__gather_admit(br_registry *r, br_barrier *b, const br_waiter *w, char *ms
 {
     if (!w->data) return 0;
     if (r->max_data && w->data_len > r->max_data) {
-        say(msg, cap, "data of %zu bytes is over the limit of %zu bytes (--max-data)", w->data_len,
+        say(msg, cap, "data of %zu bytes is over the limit of %zu bytes (--max-data)", (size_t)w->data_len,
             r->max_data);
         return BP_ELIMIT;
     }

@@ -33,45 +33,46 @@ typedef enum br_state {
 } br_state;
 
 struct br_waiter {
-    /* Set by the caller before br_arrive. */
+    /* Set by the caller before br_arrive. Ordered by size, so it packs: the
+     * server keeps one per outstanding wait (docs/performance.md). */
     void *owner;         /* the caller's connection; compared, never dereferenced */
-    int has_id;          /* the request id, echoed in replies */
-    uint64_t id;
+    uint64_t id;         /* the request id (has_id), echoed in replies */
     int64_t deadline_ms; /* absolute time the wait times out, or -1 */
-    int action;          /* runs an action if it arrives last */
     const char *client;  /* who it says it is, "" if unnamed; lives as long as the waiter */
     const char *peer;    /* its address; lives as long as the waiter */
     /* What a resuming party tells (docs/ha.md); all zero for a plain wait. */
-    int resume;          /* re-announced: sent before to a server that may be gone */
     uint64_t ticket;     /* the party's own id for this wait; 0 = none */
-    int has_last;        /* the party's last outcome on this barrier: */
-    uint64_t last_gen;   /*   its generation, */
-    int last_released;   /*   released (at last_index) or failed */
-    unsigned last_index;
-    int has_action_gen;  /* it was asked to run the action of action_gen */
-    uint64_t action_gen;
+    uint64_t last_gen;   /* its last outcome on this barrier (has_last): its generation, */
+    uint64_t action_gen; /* it was asked to run the action of action_gen (has_action_gen) */
     /* Rendezvous (docs/semantics.md); all NULL/0 for a plain wait. */
     const char *data;    /* its data (data_len bytes), NULL: none; lives as long as the waiter */
-    size_t data_len;
     const char *member;  /* its name in the generation, NULL: none; lives as long as the waiter */
-    size_t member_len;
     const char *members; /* the member list it creates the barrier with (n_members
                             NUL-terminated names back to back); read in br_arrive only */
+    uint32_t data_len;   /* at most --max-data, under --max-line */
+    uint32_t member_len;
     unsigned n_members;
+    unsigned last_index; /* with has_last: released at last_index (last_released) or failed */
+    uint8_t has_id;
+    uint8_t action;      /* runs an action if it arrives last */
+    uint8_t resume;      /* re-announced: sent before to a server that may be gone */
+    uint8_t has_last;
+    uint8_t last_released;
+    uint8_t has_action_gen;
 
     /* Set by the registry. */
-    br_barrier *barrier;
+    uint8_t pending;     /* arrived during an action: joins the next generation */
+    int8_t action_result; /* a re-announced runner's action_done that came before its
+                             generation was full again: 1 success, -1 failure, 0 none,
+                             BR_ACTION_RESULT_TOO_BIG: failed by a result over max_data */
     unsigned index;      /* arrival index within its generation */
-    size_t heap_pos;     /* position in the deadline heap, or BR_NOT_IN_HEAP */
-    int pending;         /* arrived during an action: joins the next generation */
-    int action_result;   /* a re-announced runner's action_done that came before its
-                            generation was full again: 1 success, -1 failure, 0 none,
-                            BR_ACTION_RESULT_TOO_BIG: failed by a result over max_data */
+    uint32_t heap_pos;   /* position in the deadline heap, or BR_NOT_IN_HEAP */
+    br_barrier *barrier;
     br_waiter *member_next; /* chain of the barrier's member table (br_member.c) */
     int64_t arrived_ms;  /* when br_arrive took it (its now_ms) */
 };
 
-#define BR_NOT_IN_HEAP ((size_t)-1)
+#define BR_NOT_IN_HEAP ((uint32_t)-1)
 
 /* How many waits may queue behind a running action for the generations after
  * it: enough for any barrier's next generation, bounded against a flood. */

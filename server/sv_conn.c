@@ -64,6 +64,8 @@ void sv__wait_free(sv_server *s, sv_wait *w)
 {
     free(w->ext);
     w->ext = NULL;
+    free(w->client_heap);
+    w->client_heap = NULL;
     if (s->n_free_waits >= SV_WAIT_KEEP) {
         free(w);
         return;

@@ -6,6 +6,7 @@
 #include "sv_log.h"
 #include "tl_server.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define SV_SCRATCH_KEEP (256u << 10)
@@ -81,13 +82,25 @@ static void do_wait(sv_conn *c, bp_request *r)
     memset(&w->w, 0, sizeof w->w);
     int64_t now = sv__now(s);
     w->conn = c;
-    memcpy(w->client, r->client, strlen(r->client) + 1);
+    w->ext = NULL;
+    w->client_heap = NULL;
+    size_t client_len = strlen(r->client);
+    if (client_len < sizeof w->client) {
+        memcpy(w->client, r->client, client_len + 1);
+        w->w.client = w->client;
+    } else if ((w->client_heap = malloc(client_len + 1)) != NULL) {
+        memcpy(w->client_heap, r->client, client_len + 1);
+        w->w.client = w->client_heap;
+    } else {
+        sv__wait_free(s, w);
+        reply_error(c, r, BP_ENOMEM, "out of memory");
+        return;
+    }
     w->w.owner = c;
     w->w.has_id = r->has_id;
     w->w.id = r->id;
     w->w.deadline_ms = r->timeout_ms >= 0 ? now + r->timeout_ms : -1;
     w->w.action = r->action;
-    w->w.client = w->client;
     w->w.peer = c->peer;
     w->w.resume = r->resume;
     w->w.ticket = r->ticket;
@@ -101,9 +114,9 @@ static void do_wait(sv_conn *c, bp_request *r)
     w->ext = r->ext;
     r->ext = NULL;
     w->w.data = r->data;
-    w->w.data_len = r->data_len;
+    w->w.data_len = (uint32_t)r->data_len;
     w->w.member = r->member;
-    w->w.member_len = r->member_len;
+    w->w.member_len = (uint32_t)r->member_len;
     w->w.members = r->members;
     w->w.n_members = r->n_members;
     /* Linked first: if this arrival completes the generation, the release

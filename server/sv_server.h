@@ -24,15 +24,18 @@ typedef struct sv_shared {
     char data[];
 } sv_shared;
 
+#define SV_CLIENT_INLINE 40 /* client name bytes kept in the wait itself */
+
 /* One outstanding wait of a connection. The registry's waiter comes first so
  * the sink can turn a br_waiter back into its sv_wait. */
 struct sv_wait {
     br_waiter w;
     sv_conn *conn;
     sv_wait *prev, *next;             /* the connection's waits */
-    char client[BP_CLIENT_MAX + 1];
     char *ext;                        /* owned: the request's rendezvous fields (data,
                                          member) that w points into, or NULL */
+    char *client_heap;                /* owned: a client name too long for client[] */
+    char client[SV_CLIENT_INLINE];    /* the client name, when it fits (most do) */
 };
 
 /* A connection's life. Only sv__conn_set_state moves it, asserting the move:
