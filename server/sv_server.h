@@ -54,30 +54,33 @@ struct sv_conn {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } h;                     /* h.handle.data points back here */
+    /* Hot: read by every request and every reply, so kept in the cache lines
+     * right after the handle's (docs/performance.md). */
     sv_server *srv;
-    sv_conn *prev, *next;    /* every open connection */
-    uint64_t serial;         /* for log lines */
-    bp_framer framer;        /* partial request line */
     sv_wait *waits;          /* outstanding waits */
     unsigned n_waits;
-    uint64_t last_rx_ms;     /* when a byte last arrived */
-    unsigned unanswered;     /* heartbeats sent since a byte last arrived */
-    int said_hello;          /* promised to answer heartbeats */
-    int authed;              /* may use every op */
     sv_conn_state state;     /* see sv_conn_state; set by sv__conn_set_state only */
+    uint32_t batch_first;    /* sv_batch: its first and last entry + 1 while an outcome */
+    uint32_t batch_last;     /*   is being told; 0 otherwise */
+    uint64_t last_rx_ms;     /* when a byte last arrived */
+    size_t out_cost;         /* memory held by queued output: bytes and request overhead */
+    struct tl_conn *tls;     /* TLS state (tl_server.h); NULL: plain */
+    unsigned unanswered;     /* heartbeats sent since a byte last arrived */
+    int authed;              /* may use every op */
+    bp_framer framer;        /* partial request line */
+    /* Cold: connect, close, heartbeats, logs. */
+    sv_conn *prev, *next;    /* every open connection */
+    uint64_t serial;         /* for log lines */
+    int said_hello;          /* promised to answer heartbeats */
     int peer_eof;            /* the peer closed its side (it may still read) */
     int shutdown_done;       /* DRAINING: our FIN went out after the queued output */
+    int token_warned;        /* warned about a token sent in the clear */
     const char *close_why;   /* static text: why it closed, for logs and break messages */
     int64_t drain_until_ms;  /* DRAINING: closed by then at the latest */
     int64_t hello_by_ms;     /* with a token: closed unless authenticated by then; 0 = no limit */
-    size_t out_cost;         /* memory held by queued output: bytes and request overhead */
-    uint32_t batch_first;    /* sv_batch: its first and last entry + 1 while an outcome */
-    uint32_t batch_last;     /*   is being told; 0 otherwise */
+    sv_watcher *watch;       /* it asked to watch barriers (sv_obs.c); NULL: it did not */
     uv_shutdown_t shutdown_req;
     char peer[64];           /* "127.0.0.1:40112", "[::1]:40112", "unix" */
-    struct tl_conn *tls;     /* TLS state (tl_server.h); NULL: plain */
-    int token_warned;        /* warned about a token sent in the clear */
-    sv_watcher *watch;       /* it asked to watch barriers (sv_obs.c); NULL: it did not */
 };
 
 typedef struct sv_listener {
