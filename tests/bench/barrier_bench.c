@@ -73,6 +73,7 @@ static struct {
     char *server_args[32];
     int n_server_args;
     int tls; /* --tls: the N-connection rounds reach barrierd over TLS */
+    unsigned floor_in, floor_out; /* --floor-sized: the floor's arrival and release bytes */
     int pin;  /* --placement split: the load on load_cpu, every server on server_cpu */
     int load_cpu, server_cpu;
 } opt = {
@@ -201,6 +202,8 @@ static int on_readable(gen *g, conn *c)
     if (r == 0) return -1;
     if (g->proto == K_FLOOR) {
         for (ssize_t i = 0; i < r; i++) {
+            if (opt.floor_in && c->rbuf[c->rlen + i] != '\n')
+                continue; /* --floor-sized: a release is a whole line */
             if (c->seen == g->stamp) {
                 note_bad(g, "second release byte on one connection", NULL, 0);
             } else {
@@ -282,7 +285,11 @@ static int run_round(gen *g, uint64_t *round_ns)
                                        "{\"op\":\"wait\",\"id\":%llu,\"barrier\":\"bench\","
                                        "\"parties\":%u}\n",
                                        (unsigned long long)g->round_id, g->n);
-    else {
+    else if (opt.floor_in) { /* --floor-sized: a line of barrierd's arrival's length */
+        memset(g->line, 'a', opt.floor_in - 1);
+        g->line[opt.floor_in - 1] = '\n';
+        g->line_len = opt.floor_in;
+    } else {
         g->line[0] = 'a';
         g->line_len = 1;
     }
@@ -514,10 +521,16 @@ static int start_server(ts_server *s, server_kind kind, unsigned n)
     snprintf(maxconn, sizeof maxconn, "%u", n + 16);
     memset(s, 0, sizeof *s);
     s->name = kind_name[kind];
+    char out_bytes[16];
     if (kind == K_FLOOR) {
         s->bin = opt.floor;
         argv[a++] = "--parties";
         argv[a++] = parties;
+        if (opt.floor_out) {
+            snprintf(out_bytes, sizeof out_bytes, "%u", opt.floor_out);
+            argv[a++] = "--sized";
+            argv[a++] = out_bytes;
+        }
     } else {
         argv[a++] = "--heartbeat";
         argv[a++] = "0";
@@ -1157,6 +1170,10 @@ static void usage(FILE *f)
                "                        on one CPU, every server on another, so wake-ups\n"
                "                        cross CPUs alike for both servers; free: wherever\n"
                "                        the scheduler puts them\n"
+               "  --floor-sized IN,OUT  the floor's arrival is a line of IN bytes and its\n"
+               "                        release OUT bytes, barrierd's sizes (52,63 for the\n"
+               "                        table's plain wait): what the bytes cost the kernel,\n"
+               "                        apart from barrierd's code; skips the latency test\n"
                "  --quick               smoke test: N=2,16, R=50, 200 latency rounds, 1000\n"
                "                        idle barriers; exit 1 on any lost or bad release\n"
                "Exit status: 0 every release accounted for, 1 lost/bad releases or a failed\n"
@@ -1323,6 +1340,13 @@ int main(int argc, char **argv)
             opt.quick = 1;
         } else if (strcmp(a, "--tls") == 0) {
             opt.tls = 1;
+        } else if (strcmp(a, "--floor-sized") == 0) {
+            NEEDV;
+            if (sscanf(v, "%u,%u", &opt.floor_in, &opt.floor_out) != 2 || opt.floor_in < 2 ||
+                opt.floor_in > 4096 || opt.floor_out < 2 || opt.floor_out > 4096) {
+                fprintf(stderr, "barrier-bench: --floor-sized IN,OUT (2..4096 each)\n");
+                return 64;
+            }
         } else if (strcmp(a, "--placement") == 0) {
             NEEDV;
             if (strcmp(v, "split") == 0)
@@ -1340,6 +1364,8 @@ int main(int argc, char **argv)
         }
 #undef NEEDV
     }
+    if (opt.floor_in)
+        opt.latency = 0; /* its floor speaks one byte */
     if (opt.quick) {
         if (!opt.n_ns) {
             opt.ns[0] = 2;
@@ -1387,6 +1413,9 @@ int main(int argc, char **argv)
                opt.server_cpu);
     else
         printf("placement: free (the scheduler's)\n");
+    if (opt.floor_in)
+        printf("floor: an arrival is a line of %u bytes, a release %u bytes (--floor-sized)\n",
+               opt.floor_in, opt.floor_out);
     printf("barrierd: %s\nfloor:    %s\nRLIMIT_NOFILE %ld; round watchdog %.0f s\n",
            need_b ? opt.barrierd : "-", need_f ? opt.floor : "-", nofile, opt.watchdog_s);
     int all_ok = 1;

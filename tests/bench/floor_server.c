@@ -7,10 +7,16 @@
  * and nothing else: no parsing, no allocation on the hot path, no timers.
  *
  *   floor-server [--listen 127.0.0.1:PORT] [--ready-file F] --parties N [--coalesce]
+ *                [--sized OUT]
  *
  * With --coalesce a connection holding k arrivals of the generation gets its k
  * release bytes in one write: the floor for connections that carry several
  * parties each (barrier-bench-scale).
+ *
+ * With --sized OUT an arrival is a line (whatever its length, up to its '\n') and
+ * a release is OUT bytes ending in '\n': the floor for messages of a protocol's
+ * sizes (barrier-bench --floor-sized), so that what the bytes cost the kernel is
+ * told apart from what a server's own code costs.
  *
  * Logs "listening on 127.0.0.1:PORT" to stderr (port 0 picks a free one) and, like
  * barrierd, writes that address to F (F.tmp, then renamed) once it listens; then serves
@@ -39,7 +45,8 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: floor-server [--listen 127.0.0.1:PORT] [--ready-file F] --parties N [--coalesce]\n");
+    fprintf(stderr, "usage: floor-server [--listen 127.0.0.1:PORT] [--ready-file F] --parties N "
+                    "[--coalesce] [--sized OUT]\n");
 }
 
 /* The bound address, written whole: F.tmp, then renamed. */
@@ -65,6 +72,7 @@ int main(int argc, char **argv)
     long parties = 0;
     const char *ready_file = NULL;
     int coalesce = 0;
+    long sized = 0; /* --sized: release bytes, 0 = one byte per arrival */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             const char *a = argv[++i];
@@ -79,6 +87,12 @@ int main(int argc, char **argv)
             parties = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--coalesce") == 0) {
             coalesce = 1;
+        } else if (strcmp(argv[i], "--sized") == 0 && i + 1 < argc) {
+            sized = strtol(argv[++i], NULL, 10);
+            if (sized < 1 || sized > 4096) {
+                usage();
+                return 64;
+            }
         } else if (strcmp(argv[i], "--help") == 0) {
             usage();
             return 0;
@@ -87,7 +101,7 @@ int main(int argc, char **argv)
             return 64;
         }
     }
-    if (parties < 1 || parties > 10000000 || port < 0 || port > 65535) {
+    if (parties < 1 || parties > 10000000 || port < 0 || port > 65535 || (sized && coalesce)) {
         usage();
         return 64;
     }
@@ -154,6 +168,12 @@ int main(int argc, char **argv)
     unsigned long long releases = 0, write_errors = 0;
     struct epoll_event evs[MAX_EVENTS];
     char buf[64];
+    char reply[4096];
+    memset(reply, 'r', sizeof reply);
+    if (sized)
+        reply[sized - 1] = '\n';
+    const char *release = sized ? reply : "r";
+    size_t release_len = sized ? (size_t)sized : 1;
 
     while (!stop_flag) {
         int n = epoll_wait(ep, evs, MAX_EVENTS, -1);
@@ -185,6 +205,8 @@ int main(int argc, char **argv)
                 continue;
             }
             for (ssize_t b = 0; b < r; b++) {
+                if (sized && buf[b] != '\n')
+                    continue; /* an arrival is a whole line */
                 waiters[n_waiting++] = fd;
                 if (n_waiting == parties && coalesce) {
                     for (long k = 0; k < n_waiting; k++)
@@ -198,7 +220,8 @@ int main(int argc, char **argv)
                     releases++;
                 } else if (n_waiting == parties) {
                     for (long k = 0; k < n_waiting; k++)
-                        if (write(waiters[k], "r", 1) != 1) write_errors++;
+                        if (write(waiters[k], release, release_len) != (ssize_t)release_len)
+                            write_errors++;
                     n_waiting = 0;
                     releases++;
                 }
