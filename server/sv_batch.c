@@ -47,6 +47,8 @@ int sv__batch_add(sv_server *s, sv_conn *c, const br_waiter *w, int with_index)
     if (b->prefixes.oom) {
         b->prefixes.oom = 0; /* what was there is intact; only this entry failed */
         b->prefixes.len = off;
+        if (b->prefixes.data)
+            b->prefixes.data[off] = '\0';
         return -1;
     }
     uint32_t me = (uint32_t)++b->n_ents; /* index + 1 */

@@ -1171,7 +1171,7 @@ static void usage(FILE *f)
                "                        cross CPUs alike for both servers; free: wherever\n"
                "                        the scheduler puts them\n"
                "  --floor-sized IN,OUT  the floor's arrival is a line of IN bytes and its\n"
-               "                        release OUT bytes, barrierd's sizes (52,63 for the\n"
+               "                        release OUT bytes, barrierd's sizes (55,66 for the\n"
                "                        table's plain wait): what the bytes cost the kernel,\n"
                "                        apart from barrierd's code; skips the latency test\n"
                "  --quick               smoke test: N=2,16, R=50, 200 latency rounds, 1000\n"

@@ -291,5 +291,7 @@ int bn_pin_process(pid_t pid, int cpu)
             rc = -1;
     }
     closedir(d);
+    if (!n)
+        errno = ESRCH; /* no threads: the process is gone */
     return n ? rc : -1;
 }
