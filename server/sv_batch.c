@@ -2,9 +2,9 @@
  *
  * A release ends every wait of its generation; a connection may hold several
  * of them (threads sharing one client handle, a load spread over fewer
- * sockets). Each waiter's prefix is added here as the sink meets it; the flush
- * then writes, per connection, its prefixes each followed by the shared body
- * as one writev, so a connection costs one system call per release however
+ * sockets). Each waiter's prefix is encoded here as the sink meets it; the
+ * flush then hands sv_write.c, per connection, its prefixes each followed by
+ * the shared body, so a connection costs one system call per release however
  * many of its parties the release answers (docs/performance.md).
  */
 #include "sv_server.h"

@@ -2,9 +2,12 @@
  *
  * A reply is a small prefix (a waiter's id and index) and a body that may be
  * shared by every waiter of a release; a connection holding several of the
- * release's waits gets all their replies in one writev (sv_batch.c). The kernel usually takes both at once
- * through uv_try_write, with no allocation. Only what it refuses is queued: the
- * prefix copied into the request, the body referenced, never copied per waiter.
+ * release's waits gets all their replies in one system call (sv_batch.c): a
+ * write of a stack copy when they are small, which costs the kernel less than
+ * a writev of the pieces, else a writev. The kernel usually takes it all at
+ * once through uv_try_write, with no allocation. Only what it refuses is
+ * queued: the prefix copied into the request, the body referenced, never
+ * copied per waiter (docs/performance.md).
  */
 #include "sv_server.h"
 
