@@ -24,7 +24,7 @@ PACKAGES := cmake gcc make pkg-config libuv1-dev libcjson-dev libcurl4-openssl-d
             check netcat-openbsd valgrind clang libclang-rt-14-dev iproute2 etcd-server \
             scdoc libsystemd-dev systemd \
             python3 python3-venv python3-pip python3-pytest libpython3.11-testsuite \
-            libmicrohttpd-dev prometheus chromium chromium-driver
+            libmicrohttpd-dev liburing-dev prometheus chromium chromium-driver
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

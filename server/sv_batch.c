@@ -64,21 +64,31 @@ int sv__batch_add(sv_server *s, sv_conn *c, const br_waiter *w, int with_index)
     return 0;
 }
 
-/* c's entries, each prefix followed by the body, in writes of at most
- * SV_SENDV_MAX buffers (one, unless c holds more than 256 of the waits). */
-static void flush_conn(sv_batch *b, sv_conn *c, const char *body, size_t blen, sv_shared **shared)
+/* c's entries, each prefix followed by the body: into the io_uring
+ * submission when the release has other connections to write and the reply is
+ * small, else in writes of at most SV_SENDV_MAX buffers (one, unless c holds
+ * more than 256 of the waits). */
+static void flush_conn(sv_server *s, sv_conn *c, const char *body, size_t blen,
+                       sv_shared **shared)
 {
+    sv_batch *b = &s->batch;
     unsigned n = 0;
+    size_t total = 0;
+    int chunked = 0;
     for (uint32_t e = c->batch_first; e; e = b->ents[e - 1].next) {
         const sv_batch_ent *en = &b->ents[e - 1];
         b->iov[n++] = uv_buf_init(b->prefixes.data + en->off, en->len);
         if (blen)
             b->iov[n++] = uv_buf_init((char *)body, (unsigned)blen);
+        total += en->len + blen;
         if (n + 2 > SV_SENDV_MAX) {
             sv__conn_sendv(c, b->iov, n, body, blen, shared);
             n = 0;
+            chunked = 1;
         }
     }
+    if (!chunked && b->n_conns > 1 && sv__uring_add(s, c, b->iov, n, total) == 0)
+        return;
     sv__conn_sendv(c, b->iov, n, body, blen, shared);
 }
 
@@ -88,9 +98,10 @@ void sv__batch_flush(sv_server *s, const char *body, size_t blen)
     sv_shared *shared = NULL;
     for (size_t i = 0; i < b->n_conns; i++) {
         sv_conn *c = b->conns[i];
-        flush_conn(b, c, body, blen, &shared);
+        flush_conn(s, c, body, blen, &shared);
         c->batch_first = c->batch_last = 0;
     }
+    sv__uring_flush(s);
     sv__shared_unref(shared);
     b->n_ents = b->n_conns = 0;
     if (b->prefixes.cap > SV_BATCH_SHRINK)

@@ -55,6 +55,9 @@ static const char usage_text[] =
     "                           status page over HTTP (off by default; port 0 picks\n"
     "                           a free one; the token, if any, guards all but\n"
     "                           /metrics and /healthz)\n"
+    "  --no-io-uring            send a release's replies one write per connection,\n"
+    "                           not in one io_uring submission (the default where\n"
+    "                           the kernel allows io_uring)\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --ready-file F           once every listener is bound, write their addresses\n"
     "                           to F, one a line (written whole: F.tmp, then renamed)\n"
@@ -177,9 +180,10 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
     enum { O_LISTEN = 256, O_TOKEN, O_MAXCONN, O_MAXBAR, O_MAXPART, O_MAXWAITS, O_MAXLINE, O_MAXOUT,
            O_HEART, O_TTL, O_HELLO, O_RESUME, O_HA_ETCD, O_HA_GROUP, O_ADVERTISE, O_HA_TTL, O_LOG, O_READY, O_HELP, O_VERSION,
            O_MAXDATA, O_MAXGATHER,
-           O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_VERIFY, O_TLS_HS, O_HTTP };
+           O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_VERIFY, O_TLS_HS, O_HTTP, O_NO_URING };
     static const struct option opts[] = {
         {"listen", required_argument, 0, O_LISTEN},
+        {"no-io-uring", no_argument, 0, O_NO_URING},
         {"auth-token-file", required_argument, 0, O_TOKEN},
         {"max-connections", required_argument, 0, O_MAXCONN},
         {"max-barriers", required_argument, 0, O_MAXBAR},
@@ -284,6 +288,9 @@ int sv_config_parse(sv_config *cfg, int argc, char **argv)
             break;
         case O_TLS_VERIFY:
             cfg->tls_verify_client = 1;
+            break;
+        case O_NO_URING:
+            cfg->no_io_uring = 1;
             break;
         case O_READY:
             cfg->ready_file = optarg;

@@ -40,6 +40,7 @@ typedef struct sv_config {
     const char *tls_ca;        /* PEM CAs that client certificates are checked against */
     int tls_verify_client;     /* mTLS: a client certificate signed by tls_ca is required */
     uint64_t tls_handshake_timeout_ms; /* a TLS handshake must finish within this */
+    int no_io_uring;           /* --no-io-uring: a release's replies go out one write each */
     const char *http;          /* --http ADDR (argv); NULL: no HTTP */
     bp_addr http_addr;         /* parsed */
 } sv_config;

@@ -427,7 +427,7 @@ int sv_server_init(sv_server *s, uv_loop_t *loop, sv_config *cfg)
     s->loop = loop;
     s->cfg = cfg;
     s->armed_deadline = -1;
-    if (!(s->reg = registry_new(s)) || sv__obs_init(s) < 0)
+    if (!(s->reg = registry_new(s)) || sv__obs_init(s) < 0 || sv__uring_init(s) < 0)
         return UV_ENOMEM;
     s->start_ms = uv_now(loop);
     br_set_recovery(s->reg, (int64_t)s->start_ms + (int64_t)cfg->resume_window_ms);
@@ -464,6 +464,7 @@ void sv_server_free(sv_server *s)
     bp_buf_free(&s->prefix);
     sv__wreq_pool_free(s);
     sv__batch_free(s);
+    sv__uring_free(s);
     sv__wait_pool_free(s);
     tl__server_free(s);
 }

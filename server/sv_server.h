@@ -16,6 +16,7 @@ typedef struct sv_server sv_server;
 typedef struct sv_conn sv_conn;
 typedef struct sv_wait sv_wait;
 typedef struct sv_wreq sv_wreq;
+typedef struct sv_uring sv_uring;
 
 /* Bytes shared by many writes (a release's common part): freed with the last ref. */
 typedef struct sv_shared {
@@ -95,6 +96,12 @@ typedef struct sv_listener {
     int tls;                    /* tls:// listener: connections speak TLS */
 } sv_listener;
 
+/* A reply this small goes out as one write() of a copy, not a writev() of its
+ * pieces, and fits a slot of the io_uring submission (sv_uring.c). */
+#define SV_SMALL_WRITE 512
+/* Replies in one io_uring submission. */
+#define SV_URING_N 256
+
 /* Buffers in one write: 256 waits' prefix and body, under IOV_MAX. */
 #define SV_SENDV_MAX 512
 
@@ -150,6 +157,7 @@ struct sv_server {
     bp_buf out;                 /* encoding scratch for replies, reused */
     bp_buf prefix;              /* encoding scratch for per-waiter prefixes */
     sv_batch batch;             /* the outcome being told, per connection */
+    sv_uring *uring;            /* a release's writes in one submission; NULL: plain */
     sv_wreq *free_wreqs;        /* recycled write requests */
     size_t n_free_wreqs;
     sv_wait *free_waits;        /* recycled waits */
@@ -209,6 +217,18 @@ void sv__conn_sendv(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *bo
                     sv_shared **share);
 void sv__conn_send_buf(sv_conn *c, const bp_buf *b);
 void sv__wreq_pool_free(sv_server *s);
+
+/* sv_uring.c: a release's small replies sent in one io_uring submission.
+ * init leaves s->uring NULL with --no-io-uring or where the kernel refuses it
+ * (logged; -1 only out of memory). add takes c's reply (n buffers, total
+ * bytes) for the next submission, copied, or returns -1 when c must be
+ * written the plain way (TLS, output queued, not open, too big). flush
+ * submits, waits for every send, and sends what a socket did not take
+ * through sv__conn_send; nothing is in flight after it. */
+int sv__uring_init(sv_server *s);
+int sv__uring_add(sv_server *s, sv_conn *c, const uv_buf_t *bufs, unsigned n, size_t total);
+void sv__uring_flush(sv_server *s);
+void sv__uring_free(sv_server *s);
 
 /* sv_batch.c: a waiter's prefix is added for its connection; the flush writes
  * each connection's prefixes, each followed by the shared body, at once. An

@@ -19,7 +19,6 @@
 
 #define SV_PREFIX_INLINE 64 /* a release prefix is at most ~45 bytes */
 #define SV_WREQ_KEEP 1024   /* recycled write requests kept for reuse */
-#define SV_SMALL_WRITE 512 /* a reply this small goes out as one write(), not a writev() */
 
 struct sv_wreq {
     uv_write_t req;

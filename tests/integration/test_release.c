@@ -458,6 +458,80 @@ START_TEST(backed_up_shared_connection)
 }
 END_TEST
 
+/* A release's replies go in one io_uring submission, each sent without
+ * waiting. A connection that stops reading (a 4 KiB receive buffer) beside one
+ * that reads: its sends come back short or refused, and the rest must be
+ * queued and delivered whole and in order, each round's reply to it intact.
+ * Long barrier names make ~5 MB of replies: more than the socket buffers hold
+ * (net.ipv4.tcp_wmem's 4 MiB at most). */
+#define UB_ROUNDS 16000
+#define UB_NAME "ub-%u-%0240u" /* ~250 bytes: a ~330-byte reply, still one slot */
+START_TEST(uring_backed_up_beside_a_reader)
+{
+    ts_server s = {0};
+    ts_server_up(&s, "--log-level", "debug", "--max-output", "67108864", "--max-waits", "20000",
+                 NULL);
+    it_conn *a = it_connect_tcp("127.0.0.1", s.port, 4096), *b = it_connect(&s);
+    it_assert(a && b);
+    char name[256];
+    for (unsigned gen = 0; gen < UB_ROUNDS; gen++) { /* a barrier per round: a never pairs with itself */
+        snprintf(name, sizeof name, UB_NAME, gen, 0u);
+        it_send_wait(a, gen, name, 2, -1, "a", 0);
+    }
+    for (unsigned gen = 0; gen < UB_ROUNDS; gen++) {
+        snprintf(name, sizeof name, UB_NAME, gen, 0u);
+        it_send_wait(b, 100000 + gen, name, 2, -1, "b", 0);
+        unsigned idx;
+        uint64_t g;
+        it_expect_release(b, 100000 + gen, IT_TIMEOUT_MS, &idx, &g);
+        it_assert(g == 0);
+    }
+    for (unsigned gen = 0; gen < UB_ROUNDS; gen++) {
+        unsigned idx;
+        uint64_t g;
+        it_expect_release(a, gen, IT_TIMEOUT_MS, &idx, &g);
+        it_assert(g == 0 && idx <= 1);
+    }
+    it_expect_ping(a, 1);
+    if (ts_server_log_contains(&s, "io_uring on"))
+        it_assert_msg(ts_server_log_contains(&s, "the rest is queued"),
+                      "the reader-less connection never backed up through io_uring");
+    else
+        it_assert(ts_server_log_contains(&s, "io_uring unavailable"));
+    it_close(a);
+    it_close(b);
+    ts_server_down(&s);
+}
+END_TEST
+
+/* --no-io-uring: the same releases, each connection written on its own. */
+START_TEST(plain_writes_without_uring)
+{
+    ts_server s = {0};
+    ts_server_up(&s, "--no-io-uring", NULL);
+    enum { N = 24, ROUNDS = 40 };
+    it_conn *c[N];
+    for (int i = 0; i < N; i++)
+        c[i] = it_connect(&s);
+    for (uint64_t gen = 0; gen < ROUNDS; gen++) {
+        for (int i = 0; i < N; i++)
+            it_send_wait(c[i], gen * 100 + (uint64_t)i, "pw", N, -1, "p", 0);
+        unsigned char seen[N] = {0};
+        for (int i = 0; i < N; i++) {
+            unsigned idx;
+            uint64_t g;
+            it_expect_release(c[i], gen * 100 + (uint64_t)i, IT_TIMEOUT_MS, &idx, &g);
+            it_assert(g == gen && idx < N && !seen[idx]);
+            seen[idx] = 1;
+        }
+    }
+    it_assert(ts_server_log_contains(&s, "io_uring off"));
+    for (int i = 0; i < N; i++)
+        it_close(c[i]);
+    ts_server_down(&s);
+}
+END_TEST
+
 int main(void)
 {
     const ts_case cases[] = {
@@ -467,6 +541,8 @@ int main(void)
         {"multiplexed_waits", multiplexed_waits, 0},
         {"shared_connections", shared_connections, 0},
         {"backed_up_shared_connection", backed_up_shared_connection, 0},
+        {"uring_backed_up_beside_a_reader", uring_backed_up_beside_a_reader, 0},
+        {"plain_writes_without_uring", plain_writes_without_uring, 0},
     };
     return ts_run_cases("release", cases, TS_NCASES(cases));
 }

@@ -1,0 +1,164 @@
+/* sv_uring.c - a release's small replies in one io_uring submission.
+ *
+ * A release owes each of its connections one write. Made one system call at a
+ * time, each pays the kernel's entry and exit; handed to io_uring together,
+ * they cost one io_uring_enter for up to SV_URING_N connections. The replies
+ * are copied into staging slots (they are small: at most SV_SMALL_WRITE bytes
+ * each, where the plain path copies them to the stack anyway) and sent with
+ * MSG_DONTWAIT, so that every send completes inside the submission: a socket
+ * that cannot take its reply whole answers at once with what it took, and the
+ * rest goes the usual way (sv_write.c), queued behind nothing. Nothing is in
+ * flight once sv__uring_flush returns, so the order of a connection's replies
+ * is the order of its writes, as on the plain path.
+ *
+ * Where the kernel refuses io_uring (a seccomp filter, kernel.io_uring_disabled)
+ * or --no-io-uring is given, there is no ring and every write is plain
+ * (docs/performance.md).
+ */
+#include "sv_server.h"
+
+#include "sv_log.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct sv_uring {
+    struct io_uring ring;
+    unsigned n;                       /* staged replies */
+    sv_conn *conn[SV_URING_N];
+    uint32_t len[SV_URING_N];
+    char stage[SV_URING_N][SV_SMALL_WRITE];
+};
+
+int sv__uring_init(sv_server *s)
+{
+    s->uring = NULL;
+    if (s->cfg->no_io_uring) {
+        SV_INFO("io_uring off (--no-io-uring): a release writes once per connection");
+        return 0;
+    }
+    sv_uring *u = calloc(1, sizeof *u);
+    if (!u)
+        return -1;
+    int rc = io_uring_queue_init(SV_URING_N, &u->ring, 0);
+    if (rc < 0) {
+        SV_INFO("io_uring unavailable (%s): a release writes once per connection",
+                strerror(-rc));
+        free(u);
+        return 0;
+    }
+    s->uring = u;
+    SV_INFO("io_uring on: a release's replies to its connections go in one submission");
+    return 0;
+}
+
+void sv__uring_free(sv_server *s)
+{
+    if (!s->uring)
+        return;
+    io_uring_queue_exit(&s->uring->ring);
+    free(s->uring);
+    s->uring = NULL;
+}
+
+int sv__uring_add(sv_server *s, sv_conn *c, const uv_buf_t *bufs, unsigned n, size_t total)
+{
+    sv_uring *u = s->uring;
+    /* Only what the plain path would write at once: a plain, open connection
+     * with nothing queued before it, and a reply that fits a slot. */
+    if (!u || total > SV_SMALL_WRITE || c->tls || c->state != SV_CONN_OPEN ||
+        uv_stream_get_write_queue_size(&c->h.stream) != 0)
+        return -1;
+    if (u->n == SV_URING_N) {
+        sv__uring_flush(s);
+        if (!(u = s->uring)) /* it failed, and is gone */
+            return -1;
+    }
+    char *p = u->stage[u->n];
+    size_t at = 0;
+    for (unsigned i = 0; i < n; i++) {
+        memcpy(p + at, bufs[i].base, bufs[i].len);
+        at += bufs[i].len;
+    }
+    u->conn[u->n] = c;
+    u->len[u->n] = (uint32_t)at;
+    u->n++;
+    return 0;
+}
+
+/* What a socket did not take whole, the usual way; an error closes it. */
+static void settle(sv_uring *u, unsigned k, int res)
+{
+    sv_conn *c = u->conn[k];
+    if (res == (int)u->len[k])
+        return;
+    if (res < 0 && res != -EAGAIN) {
+        SV_DEBUG("conn %llu %s: write failed: %s", (unsigned long long)c->serial, c->peer,
+                 strerror(-res));
+        sv__conn_close(c, "disconnected");
+        return;
+    }
+    size_t done = res > 0 ? (size_t)res : 0;
+    SV_DEBUG("conn %llu %s: io_uring sent %zu of %u bytes; the rest is queued",
+             (unsigned long long)c->serial, c->peer, done, (unsigned)u->len[k]);
+    sv__conn_send(c, NULL, 0, u->stage[k] + done, u->len[k] - done, NULL);
+}
+
+/* The ring failed: send what it did not, the plain way, and stop using it. */
+static void give_up(sv_server *s, const unsigned char *settled, int err)
+{
+    sv_uring *u = s->uring;
+    SV_WARN("io_uring submission failed (%s); writing once per connection from now on",
+            strerror(-err));
+    io_uring_queue_exit(&u->ring);
+    s->uring = NULL;
+    for (unsigned k = 0; k < u->n; k++)
+        if (!settled[k] && u->conn[k]->state == SV_CONN_OPEN)
+            sv__conn_send(u->conn[k], NULL, 0, u->stage[k], u->len[k], NULL);
+    free(u);
+}
+
+void sv__uring_flush(sv_server *s)
+{
+    sv_uring *u = s->uring;
+    if (!u || !u->n)
+        return;
+    unsigned char settled[SV_URING_N] = {0};
+    unsigned want = 0;
+    for (unsigned k = 0; k < u->n; k++) {
+        int fd;
+        /* Closed since it was staged: skipped, as the plain path would. */
+        if (u->conn[k]->state != SV_CONN_OPEN || uv_fileno(&u->conn[k]->h.handle, &fd) != 0) {
+            settled[k] = 1;
+            continue;
+        }
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+        io_uring_prep_send(sqe, fd, u->stage[k], u->len[k], MSG_DONTWAIT | MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, k);
+        want++;
+    }
+    int rc;
+    do
+        rc = want ? io_uring_submit_and_wait(&u->ring, want) : 0;
+    while (rc == -EINTR);
+    unsigned got = 0;
+    struct io_uring_cqe *cqe;
+    while (got < want && io_uring_peek_cqe(&u->ring, &cqe) == 0) {
+        unsigned k = (unsigned)io_uring_cqe_get_data64(cqe);
+        int res = cqe->res;
+        io_uring_cqe_seen(&u->ring, cqe);
+        got++;
+        if (k < u->n && !settled[k]) {
+            settled[k] = 1;
+            settle(u, k, res);
+        }
+    }
+    if (rc < 0 || got < want) {
+        give_up(s, settled, rc < 0 ? rc : -EIO);
+        return;
+    }
+    u->n = 0;
+}
