@@ -107,7 +107,10 @@ static void settle(sv_uring *u, unsigned k, int res)
     sv__conn_send(c, NULL, 0, u->stage[k] + done, u->len[k] - done, NULL);
 }
 
-/* The ring failed: send what it did not, the plain way, and stop using it. */
+/* The ring failed. A reply it may or may not have sent cannot be sent again
+ * (the connection would read it twice), so its connection is closed: the
+ * party's library reconnects and re-announces, and the registry answers it
+ * from the generation's record (docs/ha.md). The ring is not used again. */
 static void give_up(sv_server *s, const unsigned char *settled, int err)
 {
     sv_uring *u = s->uring;
@@ -116,8 +119,8 @@ static void give_up(sv_server *s, const unsigned char *settled, int err)
     io_uring_queue_exit(&u->ring);
     s->uring = NULL;
     for (unsigned k = 0; k < u->n; k++)
-        if (!settled[k] && u->conn[k]->state == SV_CONN_OPEN)
-            sv__conn_send(u->conn[k], NULL, 0, u->stage[k], u->len[k], NULL);
+        if (!settled[k])
+            sv__conn_close(u->conn[k], "a reply was lost with io_uring");
     free(u);
 }
 
@@ -136,6 +139,11 @@ void sv__uring_flush(sv_server *s)
             continue;
         }
         struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+        if (!sqe) { /* never: the ring holds as many as there are slots */
+            settled[k] = 1;
+            sv__conn_send(u->conn[k], NULL, 0, u->stage[k], u->len[k], NULL);
+            continue;
+        }
         io_uring_prep_send(sqe, fd, u->stage[k], u->len[k], MSG_DONTWAIT | MSG_NOSIGNAL);
         io_uring_sqe_set_data64(sqe, k);
         want++;
