@@ -50,6 +50,16 @@ int sv__uring_init(sv_server *s)
         free(u);
         return 0;
     }
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&u->ring);
+    int can_send = probe && io_uring_opcode_supported(probe, IORING_OP_SEND);
+    io_uring_free_probe(probe);
+    if (!can_send) { /* an emulating sandbox may lack it */
+        SV_INFO("io_uring unavailable (no send operation): a release writes once per "
+                "connection");
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        return 0;
+    }
     s->uring = u;
     SV_INFO("io_uring on: a release's replies to its connections go in one submission");
     return 0;
@@ -107,20 +117,27 @@ static void settle(sv_uring *u, unsigned k, int res)
     sv__conn_send(c, NULL, 0, u->stage[k] + done, u->len[k] - done, NULL);
 }
 
-/* The ring failed. A reply it may or may not have sent cannot be sent again
- * (the connection would read it twice), so its connection is closed: the
- * party's library reconnects and re-announces, and the registry answers it
- * from the generation's record (docs/ha.md). The ring is not used again. */
-static void give_up(sv_server *s, const unsigned char *settled, int err)
+/* The ring failed. A reply it never took (sent[k] == 0) goes the plain way;
+ * one it may or may not have sent cannot be sent again (the connection would
+ * read it twice), so its connection is closed: the party's library reconnects
+ * and re-announces, and the registry answers it from the generation's record
+ * (docs/ha.md). The ring is not used again. */
+static void give_up(sv_server *s, const unsigned char *settled, const unsigned char *taken,
+                    int err)
 {
     sv_uring *u = s->uring;
     SV_WARN("io_uring submission failed (%s); writing once per connection from now on",
             strerror(-err));
     io_uring_queue_exit(&u->ring);
     s->uring = NULL;
-    for (unsigned k = 0; k < u->n; k++)
-        if (!settled[k])
+    for (unsigned k = 0; k < u->n; k++) {
+        if (settled[k] || u->conn[k]->state != SV_CONN_OPEN)
+            continue;
+        if (taken[k])
             sv__conn_close(u->conn[k], "a reply was lost with io_uring");
+        else
+            sv__conn_send(u->conn[k], NULL, 0, u->stage[k], u->len[k], NULL);
+    }
     free(u);
 }
 
@@ -129,7 +146,8 @@ void sv__uring_flush(sv_server *s)
     sv_uring *u = s->uring;
     if (!u || !u->n)
         return;
-    unsigned char settled[SV_URING_N] = {0};
+    unsigned char settled[SV_URING_N] = {0}, taken[SV_URING_N] = {0};
+    unsigned order[SV_URING_N]; /* the slots, in the order of their SQEs */
     unsigned want = 0;
     for (unsigned k = 0; k < u->n; k++) {
         int fd;
@@ -146,12 +164,17 @@ void sv__uring_flush(sv_server *s)
         }
         io_uring_prep_send(sqe, fd, u->stage[k], u->len[k], MSG_DONTWAIT | MSG_NOSIGNAL);
         io_uring_sqe_set_data64(sqe, k);
-        want++;
+        order[want++] = k;
     }
     int rc;
     do
         rc = want ? io_uring_submit_and_wait(&u->ring, want) : 0;
     while (rc == -EINTR);
+    /* The kernel takes SQEs in order; those still in the ring were not sent
+     * (all of them when the submission failed). */
+    unsigned left = rc < 0 ? want : io_uring_sq_ready(&u->ring);
+    for (unsigned i = 0; i < want - (left < want ? left : want); i++)
+        taken[order[i]] = 1;
     unsigned got = 0;
     struct io_uring_cqe *cqe;
     while (got < want && io_uring_peek_cqe(&u->ring, &cqe) == 0) {
@@ -165,7 +188,7 @@ void sv__uring_flush(sv_server *s)
         }
     }
     if (rc < 0 || got < want) {
-        give_up(s, settled, rc < 0 ? rc : -EIO);
+        give_up(s, settled, taken, rc < 0 ? rc : -EIO);
         return;
     }
     u->n = 0;
