@@ -1,6 +1,7 @@
 /* test_release.c - N parties from several processes and threads are released
  * together with distinct indexes, and a barrier is reused cyclically. */
 #include "itest_fixture.h"
+#include "ts_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -462,23 +463,39 @@ END_TEST
  * waiting. A connection that stops reading (a 4 KiB receive buffer) beside one
  * that reads: its sends come back short or refused, and the rest must be
  * queued and delivered whole and in order, each round's reply to it intact.
- * Long barrier names make ~5 MB of replies: more than the socket buffers hold
- * (net.ipv4.tcp_wmem's 4 MiB at most). */
-#define UB_ROUNDS 16000
-#define UB_NAME "ub-%u-%0240u" /* ~250 bytes: a ~330-byte reply, still one slot */
+ * Long barrier names make ~310-byte replies, and enough rounds to pass the
+ * largest send buffer the kernel grows to (net.ipv4.tcp_wmem's third field,
+ * 4 MiB by default) by a quarter. */
+#define UB_NAME "ub-%u-%0240u" /* ~250 bytes: a ~310-byte reply, still one slot */
+#define UB_REPLY 310
+
+static unsigned ub_rounds(void)
+{
+    unsigned long lo, def, max = 4194304;
+    char *w = ts_slurp("/proc/sys/net/ipv4/tcp_wmem", NULL);
+    if (w && sscanf(w, "%lu %lu %lu", &lo, &def, &max) != 3)
+        max = 4194304;
+    free(w);
+    unsigned long r = max / UB_REPLY * 5 / 4;
+    return r < 16000 ? 16000 : r > 90000 ? 90000 : (unsigned)r; /* under --max-barriers */
+}
+
 START_TEST(uring_backed_up_beside_a_reader)
 {
     ts_server s = {0};
-    ts_server_up(&s, "--log-level", "debug", "--max-output", "67108864", "--max-waits", "20000",
+    const unsigned rounds = ub_rounds();
+    char max_waits[32];
+    snprintf(max_waits, sizeof max_waits, "%u", rounds + 16);
+    ts_server_up(&s, "--log-level", "debug", "--max-output", "268435456", "--max-waits", max_waits,
                  NULL);
     it_conn *a = it_connect_tcp("127.0.0.1", s.port, 4096), *b = it_connect(&s);
     it_assert(a && b);
     char name[256];
-    for (unsigned gen = 0; gen < UB_ROUNDS; gen++) { /* a barrier per round: a never pairs with itself */
+    for (unsigned gen = 0; gen < rounds; gen++) { /* a barrier per round: a never pairs with itself */
         snprintf(name, sizeof name, UB_NAME, gen, 0u);
         it_send_wait(a, gen, name, 2, -1, "a", 0);
     }
-    for (unsigned gen = 0; gen < UB_ROUNDS; gen++) {
+    for (unsigned gen = 0; gen < rounds; gen++) {
         snprintf(name, sizeof name, UB_NAME, gen, 0u);
         it_send_wait(b, 100000 + gen, name, 2, -1, "b", 0);
         unsigned idx;
@@ -486,7 +503,7 @@ START_TEST(uring_backed_up_beside_a_reader)
         it_expect_release(b, 100000 + gen, IT_TIMEOUT_MS, &idx, &g);
         it_assert(g == 0);
     }
-    for (unsigned gen = 0; gen < UB_ROUNDS; gen++) {
+    for (unsigned gen = 0; gen < rounds; gen++) {
         unsigned idx;
         uint64_t g;
         it_expect_release(a, gen, IT_TIMEOUT_MS, &idx, &g);
