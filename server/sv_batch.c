@@ -29,6 +29,14 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
+void sv__batch_prefix(bp_buf *b, const br_waiter *w, int with_index)
+{
+    if (with_index)
+        bp_enc_release_prefix(b, w->has_id, w->id, w->index);
+    else
+        bp_enc_reply_start(b, w->has_id, w->id);
+}
+
 int sv__batch_add(sv_server *s, sv_conn *c, const br_waiter *w, int with_index)
 {
     sv_batch *b = &s->batch;
@@ -40,10 +48,7 @@ int sv__batch_add(sv_server *s, sv_conn *c, const br_waiter *w, int with_index)
         grow((void **)&b->conns, &b->cap_conns, b->n_conns + 1, sizeof *b->conns) < 0)
         return -1;
     size_t off = b->prefixes.len;
-    if (with_index)
-        bp_enc_release_prefix(&b->prefixes, w->has_id, w->id, w->index);
-    else
-        bp_enc_reply_start(&b->prefixes, w->has_id, w->id);
+    sv__batch_prefix(&b->prefixes, w, with_index);
     if (b->prefixes.oom) {
         b->prefixes.oom = 0; /* what was there is intact; only this entry failed */
         b->prefixes.len = off;

@@ -21,10 +21,7 @@ static void tell(sv_server *s, br_waiter *bw, int with_index, const char *body, 
     sv_conn *c = w->conn;
     if (sv__batch_add(s, c, bw, with_index) < 0) { /* no room to batch: straight out */
         bp_buf_reset(&s->prefix);
-        if (with_index)
-            bp_enc_release_prefix(&s->prefix, bw->has_id, bw->id, bw->index);
-        else
-            bp_enc_reply_start(&s->prefix, bw->has_id, bw->id);
+        sv__batch_prefix(&s->prefix, bw, with_index);
         sv_shared *own = NULL;
         if (!s->prefix.oom)
             sv__conn_send(c, s->prefix.data, s->prefix.len, body, blen, &own);

@@ -216,6 +216,12 @@ void sv__conn_send(sv_conn *c, const char *prefix, size_t plen, const char *body
 void sv__conn_sendv(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *body, size_t blen,
                     sv_shared **share);
 void sv__conn_send_buf(sv_conn *c, const bp_buf *b);
+/* Past --max-output with what is already queued: drop c (it is not reading),
+ * count it and return 1; else 0. For the plain and the TLS queue alike. */
+int sv__conn_drop_if_slow(sv_conn *c);
+/* bufs[0..n) back to back into dst (room enough: the caller checked); their
+ * length. */
+size_t sv__bufs_copy(char *dst, const uv_buf_t *bufs, unsigned n);
 void sv__wreq_pool_free(sv_server *s);
 
 /* sv_uring.c: a release's small replies sent in one io_uring submission.
@@ -237,6 +243,8 @@ void sv__uring_free(sv_server *s);
 /* The waiter's prefix is its id and, with_index, its arrival index; encoded
  * here, straight into the batch. 0, or -1 out of memory (nothing added). */
 int sv__batch_add(sv_server *s, sv_conn *c, const br_waiter *w, int with_index);
+/* That prefix, appended to b (the batch's, or a reply sent on its own). */
+void sv__batch_prefix(bp_buf *b, const br_waiter *w, int with_index);
 void sv__batch_flush(sv_server *s, const char *body, size_t blen);
 void sv__batch_free(sv_server *s);
 

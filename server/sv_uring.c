@@ -87,14 +87,8 @@ int sv__uring_add(sv_server *s, sv_conn *c, const uv_buf_t *bufs, unsigned n, si
         if (!(u = s->uring)) /* it failed, and is gone */
             return -1;
     }
-    char *p = u->stage[u->n];
-    size_t at = 0;
-    for (unsigned i = 0; i < n; i++) {
-        memcpy(p + at, bufs[i].base, bufs[i].len);
-        at += bufs[i].len;
-    }
     u->conn[u->n] = c;
-    u->len[u->n] = (uint32_t)at;
+    u->len[u->n] = (uint32_t)sv__bufs_copy(u->stage[u->n], bufs, n);
     u->n++;
     return 0;
 }

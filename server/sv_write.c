@@ -95,6 +95,28 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
+int sv__conn_drop_if_slow(sv_conn *c)
+{
+    sv_server *s = c->srv;
+    if (c->out_cost <= s->cfg->max_output)
+        return 0;
+    s->counters.dropped_slow++;
+    SV_WARN("conn %llu %s: more than %zu bytes of unread output; dropping it",
+            (unsigned long long)c->serial, c->peer, s->cfg->max_output);
+    sv__conn_close(c, "stopped reading its replies");
+    return 1;
+}
+
+size_t sv__bufs_copy(char *dst, const uv_buf_t *bufs, unsigned n)
+{
+    size_t at = 0;
+    for (unsigned i = 0; i < n; i++) {
+        memcpy(dst + at, bufs[i].base, bufs[i].len);
+        at += bufs[i].len;
+    }
+    return at;
+}
+
 /* Queue what uv_try_write did not take: bufs[0..n) less their first `done`
  * bytes. Prefixes are copied into the request; a body (bytes at b) with a
  * share slot is wrapped once (on the first connection that needs it) and
@@ -107,13 +129,8 @@ static void send_queue(sv_conn *c, const uv_buf_t *bufs, unsigned n, size_t done
     /* Judged on what is already queued, so that one big reply (a long list) is
      * sent, while a peer that lets replies pile up is dropped. The cost counts
      * each request's own memory, not just its bytes: many tiny replies weigh. */
-    if (c->out_cost > s->cfg->max_output) {
-        s->counters.dropped_slow++;
-        SV_WARN("conn %llu %s: more than %zu bytes of unread output; dropping it",
-                (unsigned long long)c->serial, c->peer, s->cfg->max_output);
-        sv__conn_close(c, "stopped reading its replies");
+    if (sv__conn_drop_if_slow(c))
         return;
-    }
     while (n && done >= bufs[0].len) { /* what the kernel took whole */
         done -= bufs[0].len;
         bufs++;
@@ -212,12 +229,7 @@ static void send_bufs(sv_conn *c, const uv_buf_t *bufs, unsigned n, const char *
         const uv_buf_t *out = bufs;
         unsigned nout = n;
         if (n > 1 && total <= sizeof small) { /* see SV_SMALL_WRITE */
-            size_t at = 0;
-            for (unsigned i = 0; i < n; i++) {
-                memcpy(small + at, bufs[i].base, bufs[i].len);
-                at += bufs[i].len;
-            }
-            one = uv_buf_init(small, (unsigned)at);
+            one = uv_buf_init(small, (unsigned)sv__bufs_copy(small, bufs, n));
             out = &one;
             nout = 1;
         }

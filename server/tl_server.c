@@ -146,18 +146,12 @@ static int queue(sv_conn *c, const char *data, size_t len)
 static void flush_out(sv_conn *c)
 {
     tl_server *t = c->srv->tls;
-    sv_server *s = c->srv;
     /* Judged once, on what was queued before, as the plain path judges it: one
      * big reply (a long list, in many 64 KiB pieces) goes out whole, while a
      * peer that lets replies pile up is dropped. */
     if (c->state != SV_CONN_CLOSING && tl_engine_pending(c->tls->e) > 0 &&
-        c->out_cost > s->cfg->max_output) {
-        s->counters.dropped_slow++;
-        SV_WARN(CONN_FMT ": more than %zu bytes of unread output; dropping it", CONN_ARGS(c),
-                s->cfg->max_output);
-        sv__conn_close(c, "stopped reading its replies");
+        sv__conn_drop_if_slow(c))
         return;
-    }
     while (c->state != SV_CONN_CLOSING && tl_engine_pending(c->tls->e) > 0) {
         size_t len = tl_engine_take(c->tls->e, t->out, sizeof t->out);
         size_t done = 0;
